@@ -1,0 +1,90 @@
+"""MiniAgents: async-first multi-agent systems whose agents run in parallel and talk through replayable promises.
+
+    from miniagents import InteractionContext, MiniAgents, miniagent
+
+    @miniagent
+    async def echo(ctx: InteractionContext) -> None:
+        ctx.reply(f"You said: {await ctx.message_promises.as_single_text_promise()}")
+
+    MiniAgents().run_agent(echo, "hello")
+"""
+
+from miniagents.agents import AgentCall, InteractionContext, MiniAgent, miniagent
+from miniagents.errors import (
+    AgentCallFinishedError,
+    AgentFunctionError,
+    InvalidAgentKwargError,
+    MiniAgentsError,
+    UnsupportedMessageTypeError,
+)
+from miniagents.lifecycle import (
+    AgentCallEvent,
+    CallFinished,
+    CallInitiated,
+    CallRecorded,
+    CallStarted,
+    InputMessageAppeared,
+    ReplyMessageAppeared,
+    ReplyMessageResolved,
+)
+from miniagents.message_sequence import MessageSequence
+from miniagents.messages import (
+    ErrorMessage,
+    Message,
+    MessagePromise,
+    MessageSequencePromise,
+    StrictMessage,
+    TextMessage,
+    TextToken,
+    Token,
+)
+from miniagents.miniagent_typing import MessageType
+from miniagents.promising.errors import NoActiveContextError, ProducerCancelledError
+from miniagents.promising.ext.frozen import Frozen
+from miniagents.promising.promising import Promise, PromisingContext, StreamAppender, StreamedPromise
+from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode
+from miniagents.runtime import MiniAgents
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AgentCall",
+    "AgentCallEvent",
+    "AgentCallFinishedError",
+    "AgentCallNode",
+    "AgentFunctionError",
+    "AgentInteractionNode",
+    "AgentReplyNode",
+    "CallFinished",
+    "CallInitiated",
+    "CallRecorded",
+    "CallStarted",
+    "ErrorMessage",
+    "Frozen",
+    "InputMessageAppeared",
+    "InteractionContext",
+    "InvalidAgentKwargError",
+    "Message",
+    "MessagePromise",
+    "MessageSequence",
+    "MessageSequencePromise",
+    "MessageType",
+    "MiniAgent",
+    "MiniAgents",
+    "MiniAgentsError",
+    "NoActiveContextError",
+    "ProducerCancelledError",
+    "Promise",
+    "PromisingContext",
+    "ReplyMessageAppeared",
+    "ReplyMessageResolved",
+    "StrictMessage",
+    "StreamAppender",
+    "StreamedPromise",
+    "TextMessage",
+    "TextToken",
+    "Token",
+    "UnsupportedMessageTypeError",
+    "__version__",
+    "miniagent",
+]

@@ -1,0 +1,496 @@
+"""Agents: `@miniagent`, `MiniAgent`, the `InteractionContext` an agent works with, and `AgentCall`.
+
+Every call of an agent owns two message sequences: its input (fed by `AgentCall.send_message`) and its replies
+(fed by `ctx.reply`). The agent function runs in its own task — right away with `start_soon=True` (the default),
+or when someone first reads the replies — so triggering many agents runs them in parallel.
+"""
+
+import asyncio
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, Self
+
+from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
+from miniagents.errors import AgentCallFinishedError, AgentFunctionError, InvalidAgentKwargError
+from miniagents.lifecycle import (
+    CallFinished,
+    CallInitiated,
+    CallRecorded,
+    CallStarted,
+    InputMessageAppeared,
+    ReplyMessageAppeared,
+    ReplyMessageResolved,
+)
+from miniagents.message_sequence import MessageSequence
+from miniagents.messages import Message, MessagePromise, MessageSequencePromise
+from miniagents.miniagent_typing import MessageType
+from miniagents.promising.ext.frozen import Frozen, freeze_value
+from miniagents.promising.promising import Promise, cancelled_error
+from miniagents.promising.sentinels import DEFAULT, Sentinel
+from miniagents.records import AgentCallNode, AgentReplyNode
+from miniagents.runtime import MiniAgents
+
+__all__ = ["AgentCall", "InteractionContext", "MiniAgent", "miniagent"]
+
+_current_call: ContextVar["_AgentCallRun | None"] = ContextVar("miniagents_current_call", default=None)
+
+
+def miniagent(
+    func: Any = None,
+    /,
+    alias: str | None = None,
+    description: str | None = None,
+    uppercase_func_name: bool = False,
+    normalize_spaces_in_docstring: bool = True,
+    interaction_metadata: Mapping[str, Any] | None = None,
+    non_freezable_kwargs: Mapping[str, Any] | None = None,
+    **kwargs_to_freeze: Any,
+) -> Any:
+    """Turn an `async def agent(ctx, **kwargs)` (or a class with `async def __call__`) into a `MiniAgent`.
+
+    Use bare (`@miniagent`) or with options (`@miniagent(alias="WRITER", model="gpt-4o")`); extra keyword
+    arguments are frozen and passed to every call (`non_freezable_kwargs` are passed as they are, unfrozen).
+    """
+
+    def decorate(function: Any) -> MiniAgent:
+        return MiniAgent(
+            function,
+            alias=alias,
+            description=description,
+            uppercase_func_name=uppercase_func_name,
+            normalize_spaces_in_docstring=normalize_spaces_in_docstring,
+            interaction_metadata=interaction_metadata,
+            non_freezable_kwargs=non_freezable_kwargs,
+            **kwargs_to_freeze,
+        )
+
+    return decorate if func is None else decorate(func)
+
+
+def _check_agent_function(func: Any) -> None:
+    name = getattr(func, "__name__", type(func).__name__)
+    if inspect.isclass(func):
+        if not inspect.iscoroutinefunction(getattr(func, "__call__", None)):  # noqa: B004 - the class's method
+            raise AgentFunctionError(
+                f"Class `{name}` cannot be an agent: define `async def __call__(self)` on it "
+                "(the instance is created per call as `{name}(ctx, **kwargs)`)."
+            )
+        return
+    if inspect.isasyncgenfunction(func):
+        raise AgentFunctionError(
+            f"`{name}` is an async generator: agents reply with `ctx.reply(...)` instead of `yield`."
+        )
+    if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(getattr(func, "__call__", None)):  # noqa: B004
+        return
+    raise AgentFunctionError(
+        f"`{name}` is not an async function: declare it as `async def {name}(ctx: InteractionContext, ...)` "
+        "to use it as a miniagent."
+    )
+
+
+def _freeze_kwargs(kwargs: Mapping[str, Any], alias: str) -> dict[str, Any]:
+    frozen = {}
+    for name, value in kwargs.items():
+        try:
+            frozen[name] = freeze_value(value, name)
+        except ValueError as error:
+            raise InvalidAgentKwargError(
+                f"Keyword argument `{name}` of agent `{alias}` cannot be frozen: it is a {type(value).__name__}. "
+                "Agent arguments must be immutable (str, numbers, tuples, dicts/lists of those, messages). To pass "
+                f"a mutable object on purpose, use `{alias}.fork(non_freezable_kwargs={{'{name}': ...}})`."
+            ) from error
+    return frozen
+
+
+class MiniAgent:
+    """An agent: call it with `trigger(...)` (returns its replies as a promise at once) or `initiate_call(...)`."""
+
+    def __init__(
+        self,
+        func: Any,
+        alias: str | None = None,
+        description: str | None = None,
+        uppercase_func_name: bool = False,
+        normalize_spaces_in_docstring: bool = True,
+        interaction_metadata: Mapping[str, Any] | None = None,
+        non_freezable_kwargs: Mapping[str, Any] | None = None,
+        **kwargs_to_freeze: Any,
+    ) -> None:
+        _check_agent_function(func)
+        self.func = func
+        self._is_class = inspect.isclass(func)
+        if alias is None:
+            alias = getattr(func, "__name__", type(func).__name__)
+            if uppercase_func_name:
+                alias = alias.upper()
+        self.alias: str = alias
+        if description is None:
+            description = inspect.getdoc(func) if self._is_class else func.__doc__
+            if description and normalize_spaces_in_docstring:
+                description = " ".join(description.split())
+        if description:
+            description = description.replace("{AGENT_ALIAS}", alias)
+        self.description: str | None = description
+        self.interaction_metadata = Frozen(**(interaction_metadata or {}))
+        self._frozen_kwargs = _freeze_kwargs(kwargs_to_freeze, alias)
+        self._non_freezable_kwargs = dict(non_freezable_kwargs or {})
+        self.__name__ = alias
+        self.__doc__ = description
+
+    @property
+    def signature(self) -> inspect.Signature:
+        """The agent function's signature without `ctx` (what `trigger` accepts as keyword arguments)."""
+        target = self.func.__init__ if self._is_class else self.func
+        parameters = list(inspect.signature(target).parameters.values())
+        skip = 2 if self._is_class else 1
+        return inspect.Signature(parameters[skip:])
+
+    @property
+    def bound_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments fixed by the decorator or by `fork` (frozen and non-freezable ones)."""
+        return {**self._frozen_kwargs, **self._non_freezable_kwargs}
+
+    def trigger(
+        self,
+        messages: MessageType | None = None,
+        start_soon: bool | Sentinel = DEFAULT,
+        errors_as_messages: bool | Sentinel = DEFAULT,
+        start_asap: bool | Sentinel = DEFAULT,
+        **kwargs: Any,
+    ) -> MessageSequencePromise:
+        """Call the agent with `messages` and return the promise of its replies at once (nothing blocks)."""
+        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        run = _AgentCallRun(self, kwargs, start_soon, errors_as_messages)
+        if messages is not None:
+            run.input.message_appender.append(messages)
+        run.input.message_appender.close()
+        return run.replies.sequence_promise
+
+    def initiate_call(
+        self,
+        start_soon: bool | Sentinel = DEFAULT,
+        errors_as_messages: bool | Sentinel = DEFAULT,
+        start_asap: bool | Sentinel = DEFAULT,
+        **kwargs: Any,
+    ) -> "AgentCall":
+        """Start a call whose input you send piece by piece (`send_message`) before finishing it."""
+        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        return AgentCall(_AgentCallRun(self, kwargs, start_soon, errors_as_messages))
+
+    def fork(
+        self,
+        alias: str | None = None,
+        description: str | None = None,
+        interaction_metadata: Mapping[str, Any] | None = None,
+        non_freezable_kwargs: Mapping[str, Any] | None = None,
+        **kwargs_to_freeze: Any,
+    ) -> "MiniAgent":
+        """A copy of this agent with more keyword arguments fixed (and, optionally, another alias or description)."""
+        return MiniAgent(
+            self.func,
+            alias=alias or self.alias,
+            description=description or self.description,
+            normalize_spaces_in_docstring=False,
+            interaction_metadata={**self.interaction_metadata.frozen_fields_and_values(), **(interaction_metadata or {})},
+            non_freezable_kwargs={**self._non_freezable_kwargs, **(non_freezable_kwargs or {})},
+            **{**self._frozen_kwargs, **kwargs_to_freeze},
+        )
+
+    def inquire(self, messages: MessageType | None = None, **kwargs: Any) -> MessageSequencePromise:
+        """Deprecated name of `trigger`."""
+        warn_deprecated("MiniAgent.inquire()", "MiniAgent.trigger()")
+        return self.trigger(messages, **kwargs)
+
+    def initiate_inquiry(self, **kwargs: Any) -> "AgentCall":
+        """Deprecated name of `initiate_call`."""
+        warn_deprecated("MiniAgent.initiate_inquiry()", "MiniAgent.initiate_call()")
+        return self.initiate_call(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<MiniAgent {self.alias}>"
+
+
+class _AgentCallRun:
+    """The state of one call: its sequences, its function task, its place in the call tree and its events."""
+
+    def __init__(
+        self,
+        agent: MiniAgent,
+        kwargs: dict[str, Any],
+        start_soon: bool | Sentinel,
+        errors_as_messages: bool | Sentinel,
+    ) -> None:
+        mini_agents = MiniAgents.get_current()
+        self.mini_agents = mini_agents
+        self.agent = agent
+        self.frozen_kwargs = {**agent._frozen_kwargs, **_freeze_kwargs(kwargs, agent.alias)}
+        self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs}
+        self.parent = _current_call.get()
+        self.call_id = mini_agents._next_call_id()
+        self.errors_as_messages = (
+            mini_agents.errors_as_messages if errors_as_messages is DEFAULT else bool(errors_as_messages)
+        )
+        self.error: BaseException | None = None
+        self.open_child_calls: set[AgentCall] = set()
+        self._waits: list[Awaitable[Any]] = []
+        self._function_started = False
+        self._listening = bool(mini_agents.call_event_handlers)
+        if self._listening:
+            mini_agents._emit_call_event(
+                CallInitiated(
+                    call_id=self.call_id,
+                    time=time.time(),
+                    parent_call_id=self.parent.call_id if self.parent else None,
+                    agent=agent,
+                    agent_alias=agent.alias,
+                    kwargs=self.function_kwargs,
+                )
+            )
+        self.input = MessageSequence(
+            appender_capture_errors=True,
+            start_soon=False,
+            errors_as_messages=self.errors_as_messages,
+            on_message=self._on_input_message if self._listening else None,
+        )
+        self.replies = MessageSequence(
+            appender_capture_errors=True,
+            start_soon=start_soon,
+            errors_as_messages=self.errors_as_messages,
+            on_message=self._on_reply_message if self._listening else None,
+            on_finished=self._on_replies_finished,
+            on_demand=self._start_function,
+        )
+        self.input.message_appender.open()
+        self.replies.message_appender.open()
+
+    def _start_function(self) -> None:
+        if not self._function_started:
+            self._function_started = True
+            self.mini_agents.start_soon(self._arun_function())
+
+    async def _arun_function(self) -> None:
+        _current_call.set(self)
+        if self._listening:
+            self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))
+        ctx = InteractionContext(self)
+        try:
+            if self.agent._is_class:
+                await self.agent.func(ctx, **self.function_kwargs)()
+            else:
+                await self.agent.func(ctx, **self.function_kwargs)
+            await self.await_waits()
+        except asyncio.CancelledError as error:
+            self._fail(cancelled_error(self.replies.sequence_promise, error))
+            raise
+        except BaseException as error:  # noqa: BLE001 - delivered to the consumers of the replies
+            self._fail(error)
+        finally:
+            for call in list(self.open_child_calls):
+                call.finish()
+            self.input.message_appender.close()
+            self.replies.message_appender.close()
+
+    def _fail(self, error: BaseException) -> None:
+        self.error = error
+        if self.replies.message_appender.is_closed:
+            self.mini_agents.start_soon(_araise_later(error))  # finished early: nowhere to put it but the log
+        else:
+            self.replies._append_in_order(error)
+
+    async def await_waits(self) -> None:
+        while self._waits:
+            await self._waits.pop(0)
+
+    def add_wait(self, awaitable: Awaitable[Any]) -> None:
+        if asyncio.iscoroutine(awaitable):
+            awaitable = self.mini_agents.start_soon(awaitable, suppress_errors=False)
+        self._waits.append(awaitable)
+
+    def _on_input_message(self, index: int, message_promise: MessagePromise) -> None:
+        self.mini_agents._emit_call_event(
+            InputMessageAppeared(call_id=self.call_id, time=time.time(), index=index, message_promise=message_promise)
+        )
+
+    def _on_reply_message(self, index: int, message_promise: MessagePromise) -> None:
+        mini_agents = self.mini_agents
+        mini_agents._emit_call_event(
+            ReplyMessageAppeared(call_id=self.call_id, time=time.time(), index=index, message_promise=message_promise)
+        )
+
+        def announce_resolved(promise: Promise[Any]) -> None:
+            outcome = promise._result
+            failed = not isinstance(outcome, Message)
+            mini_agents._emit_call_event(
+                ReplyMessageResolved(
+                    call_id=self.call_id,
+                    time=time.time(),
+                    index=index,
+                    message=None if failed else outcome,
+                    error=getattr(outcome, "error", None) if failed else None,
+                )
+            )
+
+        message_promise.add_done_callback(announce_resolved)
+
+    def _on_replies_finished(self) -> None:
+        if self._listening:
+            self.mini_agents._emit_call_event(CallFinished(call_id=self.call_id, time=time.time(), error=self.error))
+        if self.mini_agents.on_persist_messages_handlers:
+            self.mini_agents.start_soon(self._arecord())
+
+    async def _arecord(self) -> None:
+        metadata = self.agent.interaction_metadata.frozen_fields_and_values()
+        call_node = AgentCallNode(
+            **{**metadata, **self.frozen_kwargs},
+            agent_alias=self.agent.alias,
+            messages=await _resolved_messages(self.input.sequence_promise),
+        )
+        reply_node = AgentReplyNode(
+            **metadata,
+            agent_alias=self.agent.alias,
+            agent_call=call_node,
+            replies=await _resolved_messages(self.replies.sequence_promise),
+        )
+        self.mini_agents.persist_message(reply_node)
+        if self._listening:
+            self.mini_agents._emit_call_event(
+                CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)
+            )
+
+
+async def _araise_later(error: BaseException) -> None:
+    raise error
+
+
+async def _resolved_messages(sequence_promise: MessageSequencePromise) -> tuple[Message, ...]:
+    """The messages of a sequence that resolved successfully (errors are skipped: records hold messages only)."""
+    messages = []
+    iterator = sequence_promise.__aiter__()
+    while True:
+        try:
+            message_promise = await iterator.__anext__()
+        except StopAsyncIteration:
+            return tuple(messages)
+        except Exception:  # noqa: BLE001, S112 - an error position in the sequence: not a message
+            continue
+        try:
+            messages.append(await message_promise)
+        except Exception:  # noqa: BLE001, S112 - a message that failed while streaming
+            continue
+
+
+class InteractionContext:
+    """What an agent function gets as `ctx`: its input (`message_promises`) and the means to reply."""
+
+    def __init__(self, run: _AgentCallRun) -> None:
+        self._run = run
+        self.this_agent: MiniAgent = run.agent
+        self.message_promises: MessageSequencePromise = run.input.sequence_promise
+
+    @property
+    def messages(self) -> MessageSequencePromise:
+        """Deprecated name of `message_promises`."""
+        warn_deprecated("InteractionContext.messages", "InteractionContext.message_promises")
+        return self.message_promises
+
+    @property
+    def call_id(self) -> int:
+        """The id of this call in the lifecycle events."""
+        return self._run.call_id
+
+    def _reply_appender(self) -> Any:
+        appender = self._run.replies.message_appender
+        if appender.is_closed:
+            raise AgentCallFinishedError(
+                f"`{self.this_agent.alias}` already finished its replies (the agent returned or called "
+                "`afinish_early()`), so nothing more can be replied; reply before finishing."
+            )
+        return appender
+
+    def reply(self, messages: MessageType) -> None:
+        """Add `messages` (any `MessageType`, e.g. another agent's replies) to this agent's replies, in order."""
+        self._reply_appender().append(messages)
+
+    def reply_out_of_order(self, messages: MessageType) -> None:
+        """Add `messages` to the replies as soon as each becomes available, ahead of earlier ones still pending."""
+        self._reply_appender().append_out_of_order(messages)
+
+    def make_sure_to_wait(self, awaitable: Awaitable[Any]) -> None:
+        """Keep this call open until `awaitable` is done (a coroutine starts running at once, in the background)."""
+        self._run.add_wait(awaitable)
+
+    async def await_now(self) -> None:
+        """Wait, right now, for everything passed to `make_sure_to_wait` so far (its errors are raised here)."""
+        await self._run.await_waits()
+
+    async def afinish_early(self) -> None:
+        """Finish the replies now (after the `make_sure_to_wait` items); the function may go on with other work."""
+        await self._run.await_waits()
+        self._run.replies.message_appender.close()
+
+    def finish_early(self) -> None:
+        """Deprecated: use `await ctx.afinish_early()`."""
+        warn_deprecated("InteractionContext.finish_early()", "await InteractionContext.afinish_early()")
+        self._run.replies.message_appender.close()
+
+    def get_agent_trace(self) -> tuple[MiniAgent, ...]:
+        """The agents of the current call chain, this one first and the outermost caller last."""
+        trace = []
+        run: _AgentCallRun | None = self._run
+        while run is not None:
+            trace.append(run.agent)
+            run = run.parent
+        return tuple(trace)
+
+
+class AgentCall:
+    """A call whose input is sent piece by piece: `send_message(...)`, then `reply_sequence()` (or `finish()`).
+
+    A call left open when the agent that initiated it returns (or when `MiniAgents` closes) is finished
+    automatically, so a forgotten `finish()` never leaves the called agent waiting for input forever.
+    """
+
+    def __init__(self, run: _AgentCallRun) -> None:
+        self._run = run
+        self._registry = run.parent.open_child_calls if run.parent is not None else run.mini_agents._open_calls
+        self._registry.add(self)
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the input is complete (no more messages can be sent)."""
+        return self._run.input.message_appender.is_closed
+
+    def _input_appender(self) -> Any:
+        if self.is_finished:
+            raise AgentCallFinishedError(
+                f"This call to `{self._run.agent.alias}` is already finished, so it takes no more messages; "
+                f"start another one with `{self._run.agent.alias}.initiate_call()`."
+            )
+        return self._run.input.message_appender
+
+    def send_message(self, messages: MessageType) -> Self:
+        """Send `messages` (any `MessageType`) to the agent, in order."""
+        self._input_appender().append(messages)
+        return self
+
+    def send_out_of_order(self, messages: MessageType) -> Self:
+        """Send `messages` to the agent as soon as each becomes available."""
+        self._input_appender().append_out_of_order(messages)
+        return self
+
+    def reply_sequence(self, finish_call: bool = True) -> MessageSequencePromise:
+        """The promise of the agent's replies; finishes the call first unless `finish_call=False`."""
+        if finish_call:
+            self.finish()
+        return self._run.replies.sequence_promise
+
+    def finish(self) -> Self:
+        """Tell the agent that no more input will come (idempotent)."""
+        self._run.input.message_appender.close()
+        self._registry.discard(self)
+        return self
+
+
+AgentFunctionType = Callable[..., Awaitable[None]]

@@ -1,0 +1,41 @@
+"""Failure injection, selected by the request's ``model`` name.
+
+Choosing the failure by model name means error-handling tests drive the exact same SDK code path as a real
+call: only the ``model=`` argument changes.
+"""
+
+import enum
+from dataclasses import dataclass
+
+ERROR_STATUS_BY_MODEL: dict[str, int] = {
+    "offline-error-401": 401,
+    "offline-error-429": 429,
+    "offline-error-500": 500,
+}
+MALFORMED_STREAM_MODEL = "offline-malformed-stream"
+HANG_MODEL = "offline-hang"
+
+
+class FaultKind(enum.Enum):
+    HTTP_ERROR = "http_error"
+    MALFORMED_STREAM = "malformed_stream"
+    HANG = "hang"
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: FaultKind
+    status: int = 200
+
+
+def fault_for_model(model: object) -> Fault | None:
+    """The failure a request asks for, or ``None`` for a normal reply."""
+    if not isinstance(model, str):
+        return None
+    if model in ERROR_STATUS_BY_MODEL:
+        return Fault(FaultKind.HTTP_ERROR, status=ERROR_STATUS_BY_MODEL[model])
+    if model == MALFORMED_STREAM_MODEL:
+        return Fault(FaultKind.MALFORMED_STREAM)
+    if model == HANG_MODEL:
+        return Fault(FaultKind.HANG)
+    return None

@@ -1,0 +1,124 @@
+"""Deterministic reply text for the offline stand-in.
+
+A reply is a pure function of the request (no randomness, no clock), so notebooks and tests re-run to the same
+output, and it echoes the gist of the prompt so that a tutorial still reads sensibly without a real model.
+"""
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from miniagents.ext.llms.offline.schema_examples import example_for_schema
+
+_QUESTION_PREVIEW_CHARS = 200
+_INSTRUCTIONS_PREVIEW_CHARS = 80
+_TOKEN_PATTERN = re.compile(r"\s*\S+\s*|\s+")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """What a reply depends on, extracted from either provider's request body."""
+
+    model: str
+    system: str
+    user: str
+    earlier_message_count: int
+    prompt_token_count: int
+    api_key_env_var: str
+    json_schema: Mapping[str, Any] | None = None
+    wants_json_object: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The reply text and the tokens it is streamed in (``"".join(tokens) == text``)."""
+
+    text: str
+    tokens: tuple[str, ...]
+
+
+def tokenize(text: str) -> tuple[str, ...]:
+    """Split into word-ish tokens with their surrounding whitespace attached, so streaming is visible and lossless."""
+    return tuple(_TOKEN_PATTERN.findall(text))
+
+
+def content_to_text(content: Any) -> str:
+    """Flatten message content — a string or a list of content parts, in either provider's shape — into text.
+
+    Non-text parts (images, files) become a short placeholder so the reply still acknowledges them.
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Mapping):
+        content = [content]
+    if not isinstance(content, list):
+        return str(content)
+    texts: list[str] = []
+    for part in content:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping):
+            if isinstance(part.get("text"), str):
+                texts.append(part["text"])
+            elif "content" in part:
+                texts.append(content_to_text(part["content"]))
+            elif part.get("type"):
+                texts.append(f"[{part['type']}]")
+    return "\n".join(texts)
+
+
+def split_latest_user_turn(dialog: list[tuple[str, str]]) -> tuple[str, int]:
+    """The latest user turn's text and how many dialog messages came before it.
+
+    ``dialog`` holds ``(role, text)`` pairs without system messages. Consecutive user messages at the end form one
+    turn (agents often send a question and its context as separate messages), so they are joined.
+    """
+    roles = [role for role, _ in dialog]
+    if "user" not in roles:
+        return "", len(dialog)
+    turn_end = len(roles) - roles[::-1].index("user")
+    turn_start = turn_end
+    while turn_start > 0 and roles[turn_start - 1] == "user":
+        turn_start -= 1
+    return "\n".join(text for _, text in dialog[turn_start:turn_end]), turn_start
+
+
+def compose_reply(prompt: Prompt) -> Reply:
+    """Build the reply: JSON when the request asked for structured output, otherwise an echo of the prompt."""
+    if prompt.json_schema is not None:
+        value = example_for_schema(prompt.json_schema, question=prompt.user)
+        text = json.dumps(value, ensure_ascii=False)
+    elif prompt.wants_json_object:
+        text = json.dumps({"answer": _echo_text(prompt), "offline": True}, ensure_ascii=False)
+    else:
+        text = _echo_text(prompt)
+    return Reply(text=text, tokens=tokenize(text))
+
+
+def _echo_text(prompt: Prompt) -> str:
+    parts = [f"[offline {prompt.model}]"]
+    if prompt.user.strip():
+        parts.append(f"You asked: «{_preview(prompt.user, _QUESTION_PREVIEW_CHARS)}».")
+    else:
+        parts.append("No user message was given.")
+    if prompt.system.strip():
+        parts.append(f"(Instructions: «{_preview(prompt.system, _INSTRUCTIONS_PREVIEW_CHARS)}».)")
+    if prompt.earlier_message_count == 1:
+        parts.append("I can see 1 earlier message in this conversation.")
+    elif prompt.earlier_message_count > 1:
+        parts.append(f"I can see {prompt.earlier_message_count} earlier messages in this conversation.")
+    parts.append(f"This answer comes from the offline stand-in; set {prompt.api_key_env_var} to use the real model.")
+    return " ".join(parts)
+
+
+def _preview(text: str, limit: int) -> str:
+    """Collapse whitespace (prompts are often multi-line templates) and cut at a word boundary."""
+    collapsed = " ".join(text.split())
+    if len(collapsed) <= limit:
+        return collapsed
+    cut = collapsed[:limit].rsplit(" ", 1)[0] or collapsed[:limit]
+    return f"{cut}…"

@@ -1,0 +1,360 @@
+"""`MessageSequence`: flattens anything of `MessageType`, nested to any depth, into one flat sequence of messages.
+
+Ready items (strings, dicts, pydantic models, messages, message promises, complete sequences) are flattened the
+moment they are appended, with no task involved. Items that have to be awaited (sequences still streaming, async
+iterables, promises) are flattened in order by one background task that exists only while such items wait.
+Out-of-order items bypass that queue: each is flattened by its own task and its messages go out as they come.
+"""
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Self
+
+from pydantic import BaseModel
+
+from miniagents.promising._deprecation import pick_renamed_argument
+from miniagents.errors import UnsupportedMessageTypeError
+from miniagents.messages import ErrorMessage, Message, MessagePromise, MessageSequencePromise, TextMessage
+from miniagents.miniagent_typing import MessageType
+from miniagents.promising.context import PromisingContext
+from miniagents.promising.promising import Promise, StreamAppender, StreamedPromise, cancelled_error
+from miniagents.promising.sentinels import DEFAULT, Sentinel
+
+__all__ = ["MessageSequence", "MessageSequenceAppender", "join_messages"]
+
+logger = logging.getLogger(__name__)
+
+_READY_SINGLE_TYPES = (str, dict, BaseModel, MessagePromise, BaseException)
+
+
+def _is_ready(item: Any) -> bool:
+    if isinstance(item, _READY_SINGLE_TYPES):
+        return True
+    if isinstance(item, (list, tuple)):
+        return all(_is_ready(sub_item) for sub_item in item)
+    return isinstance(item, MessageSequencePromise) and item.is_streamed
+
+
+def _unsupported(item: Any) -> UnsupportedMessageTypeError:
+    hint = " (a coroutine: did you forget `await`?)" if asyncio.iscoroutine(item) else ""
+    return UnsupportedMessageTypeError(
+        f"{type(item).__name__} is not a supported message type{hint}. Send or reply str, dict, a pydantic model, "
+        "a Message, a MessagePromise, a MessageSequencePromise, an exception, or (async) iterables of these."
+    )
+
+
+def _check_supported(item: Any) -> None:
+    if isinstance(item, (_READY_SINGLE_TYPES, Promise)) or hasattr(item, "__aiter__"):
+        return
+    if hasattr(item, "__iter__") and not isinstance(item, (bytes, bytearray)):
+        if isinstance(item, (list, tuple)):
+            for sub_item in item:
+                _check_supported(sub_item)
+        return
+    raise _unsupported(item)
+
+
+def message_from_dict(fields: dict[str, Any]) -> Message:
+    """A `TextMessage` when the dict has `content`, a plain `Message` with those fields otherwise."""
+    return TextMessage(**fields) if "content" in fields else Message(**fields)
+
+
+def _message_from_model(model: BaseModel) -> Message:
+    fields = model.model_dump()
+    fields.pop("class_", None)
+    return message_from_dict(fields)
+
+
+class MessageSequenceAppender(StreamAppender[MessageType]):
+    """The appender of a `MessageSequence`: `append()` keeps order, `append_out_of_order()` lets messages jump ahead."""
+
+    def __init__(self, sequence: "MessageSequence", capture_errors: bool | Sentinel = DEFAULT) -> None:
+        super().__init__(capture_errors=capture_errors)
+        self._sequence = sequence
+
+    def append(self, piece: MessageType) -> Self:
+        self._check_open()
+        _check_supported(piece)
+        self._sequence._append_in_order(piece)
+        return self
+
+    def append_out_of_order(self, piece: MessageType) -> Self:
+        """Append messages that are delivered as soon as each is available, ahead of earlier ones still pending."""
+        self._check_open()
+        _check_supported(piece)
+        self._sequence._append_out_of_order(piece)
+        return self
+
+    def _deliver(self, piece: Any) -> None:
+        self._sequence._append_in_order(piece)
+
+    def _on_close(self) -> None:
+        self._sequence._close_input()
+
+    def _bind(self, sink: StreamedPromise[Any, Any]) -> bool:
+        return False
+
+    async def __anext__(self) -> Any:
+        raise TypeError("Iterate `MessageSequence.sequence_promise`, not its appender.")
+
+
+class MessageSequence:
+    """Flattens what is appended to `message_appender` into `sequence_promise`, a flat `MessageSequencePromise`.
+
+    With `errors_as_messages=True` an error met while flattening becomes an `ErrorMessage` at its position;
+    otherwise it is stored there and raised to consumers when they reach it (the rest of the sequence still follows).
+    """
+
+    def __init__(
+        self,
+        appender_capture_errors: bool | Sentinel = DEFAULT,
+        start_soon: bool | Sentinel = DEFAULT,
+        errors_as_messages: bool = False,
+        on_message: Callable[[int, MessagePromise], None] | None = None,
+        on_finished: Callable[[], None] | None = None,
+        on_demand: Callable[[], None] | None = None,
+        start_asap: bool | Sentinel = DEFAULT,
+    ) -> None:
+        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        self._context = PromisingContext.get_current()
+        self._errors_as_messages = errors_as_messages
+        self._on_message = on_message
+        self._on_finished = on_finished
+        self._on_demand_callback = on_demand
+        self._queue: deque[Any] = deque()
+        self._deferred_out_of_order: list[Any] = []
+        self._flattening = False
+        self._feeders = 0
+        self._demanded = False
+        self._input_closed = False
+        self._finished = False
+        self.message_appender = MessageSequenceAppender(self, capture_errors=appender_capture_errors)
+        promise = MessageSequencePromise.__new__(MessageSequencePromise)
+        promise._sequence = self
+        MessageSequencePromise.__init__(promise, start_soon=start_soon)
+        self.sequence_promise: MessageSequencePromise = promise
+
+    @classmethod
+    def turn_into_sequence_promise(cls, messages: MessageType) -> MessageSequencePromise:
+        """Flatten `messages` (any `MessageType`) into a `MessageSequencePromise` (lazily, nothing starts early)."""
+        sequence = cls(appender_capture_errors=True, start_soon=False)
+        with sequence.message_appender:
+            sequence.message_appender.append(messages)
+        return sequence.sequence_promise
+
+    @classmethod
+    async def aresolve_messages(cls, messages: MessageType) -> tuple[Message, ...]:
+        """Flatten `messages` and wait for all of them: the resulting tuple of `Message` objects."""
+        return await cls.turn_into_sequence_promise(messages)
+
+    # --- producing ---------------------------------------------------------------------------------------------
+
+    def _append_in_order(self, item: Any) -> None:
+        if not self._queue and not self._flattening and _is_ready(item):
+            self._emit_ready(item)
+            return
+        self._queue.append(item)
+        self._start_flattening()
+
+    def _append_out_of_order(self, item: Any) -> None:
+        if _is_ready(item):
+            self._emit_ready(item)
+        elif self._demanded:
+            self._start_feeder(item)
+        else:
+            self._deferred_out_of_order.append(item)
+
+    def _close_input(self) -> None:
+        self._input_closed = True
+        self._maybe_finish()
+
+    def _on_demand(self) -> None:
+        self._demanded = True
+        if self._on_demand_callback is not None:
+            callback, self._on_demand_callback = self._on_demand_callback, None
+            callback()
+        self._start_flattening()
+        deferred, self._deferred_out_of_order = self._deferred_out_of_order, []
+        for item in deferred:
+            self._start_feeder(item)
+
+    def _start_flattening(self) -> None:
+        if self._demanded and self._queue and not self._flattening:
+            self._flattening = True
+            self._context.start_soon(self._aflatten_queue())
+
+    def _start_feeder(self, item: Any) -> None:
+        self._feeders += 1
+        self._context.start_soon(self._afeed(item))
+
+    async def _aflatten_queue(self) -> None:
+        try:
+            while self._queue:
+                await self._aflatten(self._queue.popleft())
+        except asyncio.CancelledError as error:
+            self._queue.clear()
+            self._emit_error(cancelled_error(self.sequence_promise, error))
+            raise
+        finally:
+            self._flattening = False
+            self._maybe_finish()
+
+    async def _afeed(self, item: Any) -> None:
+        try:
+            await self._aflatten(item)
+        except asyncio.CancelledError as error:
+            self._emit_error(cancelled_error(self.sequence_promise, error))
+            raise
+        finally:
+            self._feeders -= 1
+            self._maybe_finish()
+
+    def _maybe_finish(self) -> None:
+        if (
+            self._input_closed
+            and not self._finished
+            and not self._flattening
+            and not self._queue
+            and not self._feeders
+            and not self._deferred_out_of_order
+        ):
+            self._finished = True
+            self.sequence_promise._finish_stream()
+            if self._on_finished is not None:
+                self._on_finished()
+
+    # --- flattening --------------------------------------------------------------------------------------------
+
+    def _emit(self, message_promise: MessagePromise) -> None:
+        promise = self.sequence_promise
+        promise._append_piece(message_promise)
+        if self._on_message is not None:
+            self._on_message(len(promise._pieces) - 1, message_promise)
+
+    def _emit_error(self, error: BaseException) -> None:
+        if self._errors_as_messages and isinstance(error, Exception):
+            logger.log(self._context.log_level_for_errors, "An error became an ErrorMessage", exc_info=error)
+            self._emit(ErrorMessage.from_error(error).as_promise)
+        else:
+            self.sequence_promise._append_piece(error)
+
+    def _emit_ready(self, item: Any) -> None:
+        if isinstance(item, MessagePromise):
+            self._emit(item)
+        elif isinstance(item, Message):
+            self._emit(item.as_promise)
+        elif isinstance(item, str):
+            self._emit(TextMessage(content=item).as_promise)
+        elif isinstance(item, dict):
+            self._emit(message_from_dict(item).as_promise)
+        elif isinstance(item, BaseModel):
+            self._emit(_message_from_model(item).as_promise)
+        elif isinstance(item, BaseException):
+            self._emit_error(item)
+        elif isinstance(item, MessageSequencePromise):
+            for piece in item._pieces:
+                if isinstance(piece, BaseException):
+                    self._emit_error(piece)
+                else:
+                    self._emit(piece)
+        else:
+            for sub_item in item:
+                self._emit_ready(sub_item)
+
+    async def _aflatten(self, item: Any) -> None:
+        if _is_ready(item):
+            try:
+                self._emit_ready(item)
+            except Exception as error:  # noqa: BLE001 - e.g. an unfreezable dict: an error at this position
+                self._emit_error(error)
+        elif isinstance(item, (list, tuple)):
+            for sub_item in item:
+                await self._aflatten(sub_item)
+        elif hasattr(item, "__aiter__"):
+            await self._aflatten_async_iterable(item)
+        elif isinstance(item, Promise):
+            try:
+                value = await item
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:  # noqa: BLE001 - stored at this position
+                self._emit_error(error)
+            else:
+                await self._aflatten(value)
+        elif hasattr(item, "__iter__") and not isinstance(item, (bytes, bytearray)):
+            await self._aflatten_iterable(item)
+        else:
+            self._emit_error(_unsupported(item))
+
+    async def _aflatten_async_iterable(self, iterable: Any) -> None:
+        replayable = isinstance(iterable, StreamedPromise)  # our iterators go on after an error, others stop
+        iterator: AsyncIterator[Any] = iterable.__aiter__()
+        while True:
+            try:
+                sub_item = await iterator.__anext__()
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                raise
+            except BaseException as error:  # noqa: BLE001 - stored at this position
+                self._emit_error(error)
+                if replayable:
+                    continue
+                return
+            if replayable and isinstance(sub_item, MessagePromise):
+                self._emit(sub_item)
+            else:
+                await self._aflatten(sub_item)
+
+    async def _aflatten_iterable(self, iterable: Any) -> None:
+        iterator = iter(iterable)
+        while True:
+            try:
+                sub_item = next(iterator)
+            except StopIteration:
+                return
+            except Exception as error:  # noqa: BLE001 - a failing generator: stored at this position
+                self._emit_error(error)
+                return
+            await self._aflatten(sub_item)
+
+
+def join_messages(
+    messages: MessageType,
+    delimiter: str | None = "\n\n",
+    strip_leading_newlines: bool = False,
+    reference_original_messages: bool = True,
+    start_soon: bool | Sentinel = DEFAULT,
+    start_asap: bool | Sentinel = DEFAULT,
+    **message_fields: Any,
+) -> MessagePromise:
+    """Join the texts of `messages` into one streamed `TextMessage`, `delimiter` between them.
+
+    `strip_leading_newlines` removes newlines an LLM may put at the start of each message;
+    `reference_original_messages` keeps the originals in the `original_messages` field of the joined message.
+    """
+    start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+
+    async def stream_tokens(metadata_so_far: dict[str, Any]) -> AsyncIterator[Any]:
+        originals: list[Message] = []
+        first = True
+        async for message_promise in MessageSequence.turn_into_sequence_promise(messages):
+            if delimiter and not first:
+                yield delimiter
+            first = False
+            stripping = strip_leading_newlines
+            async for token in message_promise:
+                if stripping:
+                    token = str(token).lstrip("\r\n")
+                    if not token:
+                        continue
+                    stripping = False
+                yield token
+            if reference_original_messages:
+                originals.append(await message_promise)
+        if reference_original_messages:
+            metadata_so_far["original_messages"] = tuple(originals)
+
+    return TextMessage.promise(start_soon=start_soon, message_token_streamer=stream_tokens, **message_fields)

@@ -1,0 +1,317 @@
+"""Messages (immutable, content-hashed) and the promises that stream them.
+
+A `MessagePromise` streams one message token by token and resolves to the `Message`; a `MessageSequencePromise`
+streams message promises and resolves to the tuple of messages. Both replay from the start for every consumer.
+"""
+
+from collections.abc import AsyncIterator, Callable, Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import ConfigDict
+
+from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
+from miniagents.promising.ext.frozen import Frozen
+from miniagents.promising.promising import StreamedPromise
+from miniagents.promising.sentinels import DEFAULT, Sentinel
+
+if TYPE_CHECKING:
+    from miniagents.message_sequence import MessageSequence
+
+__all__ = [
+    "ErrorMessage",
+    "Message",
+    "MessagePromise",
+    "MessageSequence",
+    "MessageSequencePromise",
+    "MessageTokenStreamer",
+    "StrictMessage",
+    "TextMessage",
+    "TextToken",
+    "Token",
+]
+
+MessageTokenStreamer = Callable[[dict[str, Any]], AsyncIterator[Any]]
+"""`streamer(metadata_so_far)` yields tokens (str or Token); fields it puts in the dict end up on the message."""
+
+
+class Token(Frozen):
+    """A piece of a streamed message that carries more than text; `str(token)` is what it adds to the text."""
+
+    def _as_string(self) -> str:
+        return ""
+
+
+class TextToken(Token):
+    """A token of text with metadata of its own; plain `str` tokens are the fast, common case."""
+
+    content: str
+
+    def _as_string(self) -> str:
+        return self.content
+
+
+class Message(Frozen):
+    """An immutable message. Any extra field is allowed (and frozen); nested messages are kept by reference.
+
+    `str(message)` is the text an LLM would see: the content for text messages, the JSON of the fields otherwise.
+    """
+
+    _externalized_types: ClassVar[tuple[type, ...]] = ()
+
+    def __init__(self, *args: Any, **data: Any) -> None:
+        if args or "text" in data:
+            warn_deprecated("Message(text=...)", "TextMessage(content=...) or TextMessage('...')")
+            if args:
+                data["text"] = args[0]
+        super().__init__(**data)
+
+    def _as_string(self) -> str:
+        text = self.get("text")
+        if isinstance(text, str):
+            return text
+        return super()._as_string()
+
+    @cached_property
+    def as_promise(self) -> "MessagePromise":
+        """This message as an already resolved `MessagePromise` (so it can go wherever promises go)."""
+        return MessagePromise(prefill_message=self)
+
+    @classmethod
+    def promise(
+        cls,
+        start_soon: bool | Sentinel = DEFAULT,
+        message_token_streamer: MessageTokenStreamer | None = None,
+        start_asap: bool | Sentinel = DEFAULT,
+        **known_beforehand: Any,
+    ) -> "MessagePromise":
+        """A promise of a message of this class: streamed by `message_token_streamer`, or made at once from fields."""
+        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        if message_token_streamer is None:
+            return cls(**known_beforehand).as_promise
+        return MessagePromise(
+            start_soon=start_soon,
+            message_token_streamer=message_token_streamer,
+            message_class=cls,
+            **known_beforehand,
+        )
+
+    def sub_messages(self) -> Iterable["Message"]:
+        """Every message nested in this one (at any depth), depth-first, inner ones before the ones holding them."""
+        yield from _nested_messages(self)
+
+
+def _nested_messages(node: Frozen) -> Iterable[Message]:
+    for _, value in node._frozen_fields_and_values(exclude_class=True):
+        yield from _nested_in_value(value)
+
+
+def _nested_in_value(value: Any) -> Iterable[Message]:
+    if isinstance(value, Message):
+        yield from _nested_messages(value)
+        yield value
+    elif isinstance(value, Frozen):
+        yield from _nested_messages(value)
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _nested_in_value(item)
+
+
+Message._externalized_types = (Message,)
+
+
+class TextMessage(Message):
+    """A message whose text is `content` (or `content_template` formatted with the message's other fields)."""
+
+    content: str | None = None
+    content_template: str | None = None
+
+    def __init__(self, content: str | None = None, **data: Any) -> None:
+        if content is not None:
+            data["content"] = content
+        super().__init__(**data)
+
+    def _as_string(self) -> str:
+        if self.content is not None:
+            return self.content
+        if self.content_template is not None:
+            return self.content_template.format(**self.frozen_fields_and_values())
+        return super()._as_string()
+
+
+class StrictMessage(Message):
+    """A message that accepts only the fields its class declares (typos become validation errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorMessage(TextMessage):
+    """An error that travels as a message (with `errors_as_messages=True`) instead of being raised."""
+
+    error_class: str | None = None
+
+    @classmethod
+    def from_error(cls, error: BaseException, **fields: Any) -> "ErrorMessage":
+        """An `ErrorMessage` describing `error`: its class name and its text."""
+        return cls(content=f"{type(error).__name__}: {error}", error_class=type(error).__name__, **fields)
+
+
+class MessagePromise(StreamedPromise[Any, Message]):
+    """A promise of one message, streamed token by token (`async for token in promise`), resolved by `await`.
+
+    `known_beforehand` holds the fields known before the first token (role, model, agent alias, …) so a consumer
+    can decide what to do with a message before it is complete.
+    """
+
+    known_beforehand: Frozen
+    message_class: type[Message]
+
+    def __init__(
+        self,
+        start_soon: bool | Sentinel = DEFAULT,
+        message_token_streamer: MessageTokenStreamer | None = None,
+        prefill_message: Message | None = None,
+        message_class: type[Message] = TextMessage,
+        start_asap: bool | Sentinel = DEFAULT,
+        **known_beforehand: Any,
+    ) -> None:
+        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        if prefill_message is not None:
+            if message_token_streamer is not None or known_beforehand:
+                raise TypeError("Pass either `prefill_message` or a token streamer with fields, not both.")
+            self.known_beforehand = prefill_message
+            self.message_class = type(prefill_message)
+            self._prefill_message = prefill_message
+            super().__init__(prefill_result=prefill_message, start_soon=False)
+            return
+        if message_token_streamer is None:
+            raise TypeError("A MessagePromise needs `message_token_streamer` (or `prefill_message` for a ready one).")
+        self._prefill_message = None
+        self.known_beforehand = Frozen(**known_beforehand)
+        self.message_class = message_class
+        self._metadata_so_far = dict(known_beforehand)
+        self._message_token_streamer = message_token_streamer
+        super().__init__(start_soon=start_soon)
+
+    @property
+    def preliminary_metadata(self) -> Frozen:
+        """Deprecated name of `known_beforehand`."""
+        warn_deprecated("MessagePromise.preliminary_metadata", "MessagePromise.known_beforehand")
+        return self.known_beforehand
+
+    def _start_producing(self) -> None:
+        if self._prefill_message is not None:
+            if not self._producing:
+                self._producing = True
+                self._append_piece(str(self._prefill_message))
+                self._finish_stream()
+            return
+        super()._start_producing()
+
+    def _streamer(self) -> AsyncIterator[Any]:
+        return self._message_token_streamer(self._metadata_so_far)
+
+    def _on_stream_finished(self) -> None:
+        if self._prefill_message is not None or self.is_resolved:
+            return
+        tokens = self._pieces
+        for token in tokens:
+            if isinstance(token, BaseException):
+                self._set_failure(token)
+                return
+        try:
+            message = _build_message(self.message_class, "".join(map(str, tokens)), self._metadata_so_far)
+        except Exception as error:  # noqa: BLE001 - e.g. unfreezable metadata; reported to whoever awaits
+            self._set_failure(error)
+        else:
+            self._set_result(message)
+
+    def _start_resolving(self) -> None:
+        # streaming to the end is what resolves a message (see `_on_stream_finished`)
+        self._resolving = True
+        self._start_producing()
+
+    def __repr__(self) -> str:
+        state = "resolved" if self.is_resolved else "streaming" if self._producing else "pending"
+        return f"<{type(self).__name__} {self.message_class.__name__} {state}>"
+
+
+def _build_message(message_class: type[Message], text: str, fields: dict[str, Any]) -> Message:
+    if issubclass(message_class, TextMessage):
+        return message_class(**{**fields, "content": text})
+    return message_class(**{"content": text, **fields})
+
+
+class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]]):
+    """A promise of a sequence of messages: `async for message_promise in it`, or `await it` for all messages."""
+
+    _sequence: "MessageSequence | None" = None
+
+    def _start_producing(self) -> None:
+        if self._sequence is not None:
+            if not self._producing:
+                self._producing = True
+                self._sequence._on_demand()
+            return
+        super()._start_producing()
+
+    async def _aresolve_value(self) -> tuple[Message, ...]:
+        if getattr(self, "_resolver_function", None) is not None:
+            return await super()._aresolve_value()
+        return tuple([await message_promise async for message_promise in self])
+
+    async def aresolve_messages(self) -> tuple[Message, ...]:
+        """Deprecated: `await sequence_promise` does the same."""
+        warn_deprecated("MessageSequencePromise.aresolve_messages()", "await message_sequence_promise")
+        return await self
+
+    def as_single_text_promise(
+        self,
+        delimiter: str | None = "\n\n",
+        strip_leading_newlines: bool = False,
+        start_soon: bool | Sentinel = DEFAULT,
+        **message_fields: Any,
+    ) -> MessagePromise:
+        """One text message joining the texts of all messages of the sequence (streamed as they arrive)."""
+        from miniagents.message_sequence import join_messages
+
+        return join_messages(
+            self,
+            delimiter=delimiter,
+            strip_leading_newlines=strip_leading_newlines,
+            reference_original_messages=False,
+            start_soon=start_soon,
+            **message_fields,
+        )
+
+    def as_single_promise(
+        self,
+        delimiter: str | None = "\n\n",
+        strip_leading_newlines: bool = False,
+        start_soon: bool | Sentinel = DEFAULT,
+        **message_fields: Any,
+    ) -> MessagePromise:
+        """Like `as_single_text_promise`, and the joined message also references the originals (`original_messages`)."""
+        from miniagents.message_sequence import join_messages
+
+        return join_messages(
+            self,
+            delimiter=delimiter,
+            strip_leading_newlines=strip_leading_newlines,
+            reference_original_messages=True,
+            start_soon=start_soon,
+            **message_fields,
+        )
+
+    def __repr__(self) -> str:
+        state = "complete" if self.is_streamed else "streaming" if self._producing else "pending"
+        return f"<{type(self).__name__} {len(self._pieces)} message(s) so far, {state}>"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MessageSequence":
+        from miniagents.message_sequence import MessageSequence
+
+        return MessageSequence
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+

@@ -1,0 +1,23 @@
+"""One place that emits our deprecation warnings, so older seed names keep working and say what replaced them."""
+
+import warnings
+from typing import Any
+
+from miniagents.promising.sentinels import DEFAULT
+
+__all__ = ["pick_renamed_argument", "warn_deprecated"]
+
+
+def warn_deprecated(old: str, new: str, stacklevel: int = 3) -> None:
+    """Warn that `old` is an older name that still works and that `new` should be used instead."""
+    warnings.warn(f"`{old}` is deprecated; use `{new}` instead.", DeprecationWarning, stacklevel=stacklevel)
+
+
+def pick_renamed_argument(new_value: Any, old_value: Any, old: str, new: str, default: Any = DEFAULT) -> Any:
+    """Resolve an argument that was renamed: the old spelling wins only when the new one was not given (and warns)."""
+    if old_value is default:
+        return new_value
+    warn_deprecated(old, new, stacklevel=4)
+    if new_value is not default:
+        raise TypeError(f"Pass only one of `{new}` and `{old}` (the latter is its deprecated name).")
+    return old_value

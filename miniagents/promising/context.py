@@ -1,0 +1,188 @@
+"""`PromisingContext`: the scope that owns every background task and default setting of the promises made in it."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar, Token
+from typing import Any, ClassVar, Self, TypeVar
+
+from miniagents.promising._deprecation import pick_renamed_argument
+from miniagents.promising.errors import NoActiveContextError, WrongContextTypeError
+from miniagents.promising.promise_typing import PromiseResolvedEventHandler
+from miniagents.promising.sentinels import DEFAULT
+
+__all__ = ["PromisingContext"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+_current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents_current_context", default=None)
+
+
+class PromisingContext:
+    """Owns the background tasks of the promises created while it is active and waits for them when it closes.
+
+    Activate it with `async with PromisingContext():` (or `activate()` / `afinalize()` where a `with` block does not
+    fit, e.g. a web server or a notebook session). Promises look the active context up when they are created, so
+    they need one; the error that says so also says how to open one.
+    """
+
+    _process_wide_default: ClassVar["PromisingContext | None"] = None
+
+    def __init__(
+        self,
+        start_everything_soon_by_default: bool = True,
+        appenders_capture_errors_by_default: bool = False,
+        longer_hash_keys: bool = False,
+        log_level_for_errors: int = logging.ERROR,
+        on_promise_resolved: PromiseResolvedEventHandler | Iterable[PromiseResolvedEventHandler] = (),
+        start_everything_asap_by_default: Any = DEFAULT,
+    ) -> None:
+        self.start_everything_soon_by_default: bool = pick_renamed_argument(
+            start_everything_soon_by_default,
+            start_everything_asap_by_default,
+            old="start_everything_asap_by_default",
+            new="start_everything_soon_by_default",
+            default=DEFAULT,
+        )
+        self.appenders_capture_errors_by_default = appenders_capture_errors_by_default
+        self.longer_hash_keys = longer_hash_keys
+        self.log_level_for_errors = log_level_for_errors
+        self.on_promise_resolved_handlers: list[PromiseResolvedEventHandler] = (
+            [on_promise_resolved] if callable(on_promise_resolved) else list(on_promise_resolved)
+        )
+        self.parent: PromisingContext | None = None
+        self.child_tasks: set[asyncio.Task[Any]] = set()
+        self._token: Token[PromisingContext | None] | None = None
+        self._is_process_wide = False
+
+    @classmethod
+    def get_current(cls) -> Self:
+        """Return the active context, or raise an error that explains how to activate one."""
+        current = _current_context.get() or PromisingContext._process_wide_default
+        if current is None:
+            raise NoActiveContextError(
+                f"No {cls.__name__} is active. Wrap your code in `async with {cls.__name__}():`, call "
+                f"`{cls.__name__}().run(main())` from synchronous code, or `%load_ext miniagents_notebook` in Jupyter."
+            )
+        if not isinstance(current, cls):
+            raise WrongContextTypeError(
+                f"The active context is a {type(current).__name__}, but a {cls.__name__} is needed here: "
+                f"use `async with {cls.__name__}():` instead."
+            )
+        return current
+
+    @classmethod
+    def get_current_or_none(cls) -> Self | None:
+        """Return the active context if there is one of this type, else `None` (never raises)."""
+        current = _current_context.get() or PromisingContext._process_wide_default
+        return current if isinstance(current, cls) else None
+
+    def activate(self, process_wide: bool = False) -> Self:
+        """Make this the current context of the calling task (and of the tasks it creates afterwards).
+
+        `process_wide=True` also makes it the fallback for code that runs in other tasks or threads' event loops
+        with no context of their own, which is what a notebook-wide session needs: every cell is its own task.
+        """
+        if self._token is not None or self._is_process_wide:
+            raise RuntimeError(f"This {type(self).__name__} is already active; create a new one instead.")
+        self.parent = _current_context.get()
+        self._token = _current_context.set(self)
+        if process_wide:
+            PromisingContext._process_wide_default = self
+            self._is_process_wide = True
+        return self
+
+    def start_soon(self, awaitable: Awaitable[_T], suppress_errors: bool = True) -> "asyncio.Task[_T]":
+        """Run `awaitable` as a background task that this context waits for when it closes.
+
+        Errors of such tasks are logged (at `log_level_for_errors`) because no one awaits them;
+        `suppress_errors=False` leaves them on the task for whoever awaits it.
+        """
+        task: asyncio.Task[_T] = asyncio.ensure_future(awaitable)  # type: ignore[assignment]
+        self.child_tasks.add(task)
+        task.add_done_callback(self._on_child_done if suppress_errors else self.child_tasks.discard)
+        return task
+
+    def start_asap(self, awaitable: Awaitable[_T], suppress_errors: bool = True, **_: Any) -> "asyncio.Task[_T]":
+        """Deprecated name of `start_soon`."""
+        from miniagents.promising._deprecation import warn_deprecated
+
+        warn_deprecated("PromisingContext.start_asap()", "PromisingContext.start_soon()")
+        return self.start_soon(awaitable, suppress_errors=suppress_errors)
+
+    def _on_child_done(self, task: "asyncio.Task[Any]") -> None:
+        self.child_tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            logger.log(self.log_level_for_errors, "An error occurred in a background task", exc_info=error)
+
+    def on_promise_resolved(self, handler: PromiseResolvedEventHandler) -> PromiseResolvedEventHandler:
+        """Decorator: call `handler(promise, result)` in the background after every promise of this context resolves."""
+        self.on_promise_resolved_handlers.append(handler)
+        return handler
+
+    def _promise_resolved(self, promise: Any, result: Any) -> None:
+        """Called synchronously for every resolved promise; subclasses extend it (keep it cheap)."""
+        if self.on_promise_resolved_handlers or self.parent is not None:
+            self._fire_promise_resolved(promise, result)
+
+    def _fire_promise_resolved(self, promise: Any, result: Any) -> None:
+        context: PromisingContext | None = self
+        while context is not None:
+            for handler in context.on_promise_resolved_handlers:
+                context.start_soon(handler(promise, result))
+            context = context.parent
+
+    def _before_finalize(self) -> None:
+        """Hook for subclasses: release whatever could keep child tasks waiting forever (runs before the wait)."""
+
+    async def aflush_tasks(self) -> None:
+        """Wait until every background task of this context (including ones started meanwhile) has finished."""
+        while self.child_tasks:
+            await asyncio.gather(*list(self.child_tasks), return_exceptions=True)
+
+    async def afinalize(self, cancel_tasks: bool = False) -> None:
+        """Wait for (or, with `cancel_tasks=True`, cancel) the background tasks, then deactivate the context."""
+        try:
+            self._before_finalize()
+            if cancel_tasks:
+                for task in list(self.child_tasks):
+                    task.cancel()
+            await self.aflush_tasks()
+        finally:
+            self._deactivate()
+
+    def _deactivate(self) -> None:
+        if self._is_process_wide:
+            if PromisingContext._process_wide_default is self:
+                PromisingContext._process_wide_default = None
+            self._is_process_wide = False
+        if self._token is not None:
+            try:
+                _current_context.reset(self._token)
+            except ValueError:
+                # finalised from another asyncio context than the one that activated it (e.g. another notebook cell)
+                if _current_context.get() is self:
+                    _current_context.set(self.parent)
+            self._token = None
+
+    async def __aenter__(self) -> Self:
+        return self.activate()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        # on Ctrl+C or cancellation nobody is left to wait for the background work: stop it instead of hanging
+        await self.afinalize(cancel_tasks=exc is not None and not isinstance(exc, Exception))
+
+    def run(self, awaitable: Awaitable[_T]) -> _T:
+        """Run `awaitable` inside this context in a new event loop (blocking); for scripts."""
+        return asyncio.run(self.arun(awaitable))
+
+    async def arun(self, awaitable: Awaitable[_T] | Callable[[], Awaitable[_T]]) -> _T:
+        """Await `awaitable` (or call and await a no-argument async function) inside this context."""
+        async with self:
+            if callable(awaitable) and not isinstance(awaitable, Awaitable):
+                awaitable = awaitable()
+            return await awaitable

@@ -1,0 +1,43 @@
+"""Errors raised by the promising layer. Each message says what went wrong and how to fix it."""
+
+__all__ = [
+    "AppenderClosedError",
+    "AppenderNotOpenError",
+    "FunctionNotProvidedError",
+    "NoActiveContextError",
+    "ProducerCancelledError",
+    "PromisingError",
+    "WrongContextTypeError",
+]
+
+
+class PromisingError(Exception):
+    """Base class of the errors raised by `miniagents.promising`."""
+
+
+class FunctionNotProvidedError(PromisingError):
+    """A resolver or streamer was neither passed to the constructor nor implemented by a subclass."""
+
+
+class AppenderNotOpenError(PromisingError):
+    """`append()` was called on a `StreamAppender` that was never opened."""
+
+
+class AppenderClosedError(PromisingError):
+    """`append()` or `open()` was called on a `StreamAppender` that is already closed."""
+
+
+class NoActiveContextError(PromisingError, RuntimeError):
+    """A promise (or an agent) was used while no `PromisingContext` / `MiniAgents` was active."""
+
+
+class WrongContextTypeError(PromisingError, TypeError):
+    """A context of one type is active where a context of another type was required."""
+
+
+class ProducerCancelledError(PromisingError):
+    """The task producing a promise was cancelled before it finished; consumers get this instead of hanging.
+
+    A plain `CancelledError` would make the consumer look cancelled itself, so cancellation of the producer is
+    reported with this error (its `__cause__` is the original `CancelledError`).
+    """

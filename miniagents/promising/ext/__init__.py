@@ -1,0 +1,1 @@
+"""Optional extensions of the promising layer."""

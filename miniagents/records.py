@@ -1,0 +1,28 @@
+"""Immutable records of agent calls: who was called with what (`AgentCallNode`) and what it answered (`AgentReplyNode`).
+
+They are messages themselves, so they have hash keys and reach the `on_persist_messages` handlers like any message;
+the messages they contain are serialised as references by hash key.
+"""
+
+from miniagents.messages import Message
+
+__all__ = ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode"]
+
+
+class AgentInteractionNode(Message):
+    """Common base of the call and reply records. Extra fields: the agent's interaction metadata (and call kwargs)."""
+
+    agent_alias: str
+
+
+class AgentCallNode(AgentInteractionNode):
+    """One agent call: its input `messages`, plus its frozen keyword arguments as extra fields."""
+
+    messages: tuple[Message, ...] = ()
+
+
+class AgentReplyNode(AgentInteractionNode):
+    """What one agent call answered: `replies`, and a reference to the `agent_call` it answered."""
+
+    agent_call: AgentCallNode
+    replies: tuple[Message, ...] = ()
