@@ -1,12 +1,12 @@
 """MiniAgents: async-first multi-agent systems whose agents run in parallel and talk through replayable promises.
 
-    from miniagents import InteractionContext, MiniAgents, miniagent
+from miniagents import InteractionContext, MiniAgents, miniagent
 
-    @miniagent
-    async def echo(ctx: InteractionContext) -> None:
-        ctx.reply(f"You said: {await ctx.message_promises.as_single_text_promise()}")
+@miniagent
+async def echo(ctx: InteractionContext) -> None:
+    ctx.reply(f"You said: {await ctx.message_promises.as_single_text_promise()}")
 
-    MiniAgents().run_agent(echo, "hello")
+MiniAgents().run_agent(echo, "hello")
 """
 
 from miniagents.agents import AgentCall, InteractionContext, MiniAgent, miniagent
@@ -78,9 +78,9 @@ __all__ = [
     "PromisingContext",
     "ReplyMessageAppeared",
     "ReplyMessageResolved",
-    "StrictMessage",
     "StreamAppender",
     "StreamedPromise",
+    "StrictMessage",
     "TextMessage",
     "TextToken",
     "Token",

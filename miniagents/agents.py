@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any, Self
 
-from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.errors import AgentCallFinishedError, AgentFunctionError, InvalidAgentKwargError
 from miniagents.lifecycle import (
     CallFinished,
@@ -26,6 +25,7 @@ from miniagents.lifecycle import (
 from miniagents.message_sequence import MessageSequence
 from miniagents.messages import Message, MessagePromise, MessageSequencePromise
 from miniagents.miniagent_typing import MessageType
+from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.ext.frozen import Frozen, freeze_value
 from miniagents.promising.promising import Promise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, Sentinel
@@ -193,7 +193,10 @@ class MiniAgent:
             alias=alias or self.alias,
             description=description or self.description,
             normalize_spaces_in_docstring=False,
-            interaction_metadata={**self.interaction_metadata.frozen_fields_and_values(), **(interaction_metadata or {})},
+            interaction_metadata={
+                **self.interaction_metadata.frozen_fields_and_values(),
+                **(interaction_metadata or {}),
+            },
             non_freezable_kwargs={**self._non_freezable_kwargs, **(non_freezable_kwargs or {})},
             **{**self._frozen_kwargs, **kwargs_to_freeze},
         )
@@ -284,7 +287,7 @@ class _AgentCallRun:
         except asyncio.CancelledError as error:
             self._fail(cancelled_error(self.replies.sequence_promise, error))
             raise
-        except BaseException as error:  # noqa: BLE001 - delivered to the consumers of the replies
+        except BaseException as error:  # delivered to the consumers of the replies
             self._fail(error)
         finally:
             for call in list(self.open_child_calls):
@@ -373,11 +376,11 @@ async def _resolved_messages(sequence_promise: MessageSequencePromise) -> tuple[
             message_promise = await iterator.__anext__()
         except StopAsyncIteration:
             return tuple(messages)
-        except Exception:  # noqa: BLE001, S112 - an error position in the sequence: not a message
+        except Exception:  # an error position in the sequence: not a message
             continue
         try:
             messages.append(await message_promise)
-        except Exception:  # noqa: BLE001, S112 - a message that failed while streaming
+        except Exception:  # a message that failed while streaming
             continue
 
 

@@ -81,7 +81,7 @@ class ReplyMessageResolved(AgentCallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallFinished(AgentCallEvent):
-    """The agent function ended and its reply sequence is complete; `error` is what the function raised, if anything."""
+    """The agent function ended and its reply sequence is complete; `error` is what the function raised, if any."""
 
     error: BaseException | None
 

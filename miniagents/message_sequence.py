@@ -14,10 +14,10 @@ from typing import Any, Self
 
 from pydantic import BaseModel
 
-from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.errors import UnsupportedMessageTypeError
 from miniagents.messages import ErrorMessage, Message, MessagePromise, MessageSequencePromise, TextMessage
 from miniagents.miniagent_typing import MessageType
+from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.context import PromisingContext
 from miniagents.promising.promising import Promise, StreamAppender, StreamedPromise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, Sentinel
@@ -68,7 +68,7 @@ def _message_from_model(model: BaseModel) -> Message:
 
 
 class MessageSequenceAppender(StreamAppender[MessageType]):
-    """The appender of a `MessageSequence`: `append()` keeps order, `append_out_of_order()` lets messages jump ahead."""
+    """Appender of a `MessageSequence`: `append()` keeps order, `append_out_of_order()` lets messages jump ahead."""
 
     def __init__(self, sequence: "MessageSequence", capture_errors: bool | Sentinel = DEFAULT) -> None:
         super().__init__(capture_errors=capture_errors)
@@ -267,7 +267,7 @@ class MessageSequence:
         if _is_ready(item):
             try:
                 self._emit_ready(item)
-            except Exception as error:  # noqa: BLE001 - e.g. an unfreezable dict: an error at this position
+            except Exception as error:  # e.g. an unfreezable dict: an error at this position
                 self._emit_error(error)
         elif isinstance(item, (list, tuple)):
             for sub_item in item:
@@ -279,7 +279,7 @@ class MessageSequence:
                 value = await item
             except asyncio.CancelledError:
                 raise
-            except BaseException as error:  # noqa: BLE001 - stored at this position
+            except BaseException as error:  # stored at this position
                 self._emit_error(error)
             else:
                 await self._aflatten(value)
@@ -298,7 +298,7 @@ class MessageSequence:
                 return
             except asyncio.CancelledError:
                 raise
-            except BaseException as error:  # noqa: BLE001 - stored at this position
+            except BaseException as error:  # stored at this position
                 self._emit_error(error)
                 if replayable:
                     continue
@@ -315,7 +315,7 @@ class MessageSequence:
                 sub_item = next(iterator)
             except StopIteration:
                 return
-            except Exception as error:  # noqa: BLE001 - a failing generator: stored at this position
+            except Exception as error:  # a failing generator: stored at this position
                 self._emit_error(error)
                 return
             await self._aflatten(sub_item)

@@ -221,7 +221,7 @@ class MessagePromise(StreamedPromise[Any, Message]):
                 return
         try:
             message = _build_message(self.message_class, "".join(map(str, tokens)), self._metadata_so_far)
-        except Exception as error:  # noqa: BLE001 - e.g. unfreezable metadata; reported to whoever awaits
+        except Exception as error:  # e.g. unfreezable metadata; reported to whoever awaits
             self._set_failure(error)
         else:
             self._set_result(message)
@@ -291,7 +291,7 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
         start_soon: bool | Sentinel = DEFAULT,
         **message_fields: Any,
     ) -> MessagePromise:
-        """Like `as_single_text_promise`, and the joined message also references the originals (`original_messages`)."""
+        """Like `as_single_text_promise`; the joined message also references the originals (`original_messages`)."""
         from miniagents.message_sequence import join_messages
 
         return join_messages(
@@ -314,4 +314,3 @@ def __getattr__(name: str) -> Any:
 
         return MessageSequence
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-

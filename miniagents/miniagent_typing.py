@@ -12,10 +12,8 @@ if TYPE_CHECKING:
 __all__ = ["AgentFunction", "MessageType", "PersistMessagesEventHandler", "SingleMessageType"]
 
 # Union with forward references (not `|`): the alias is recursive and must also work at runtime in annotations
-SingleMessageType = Union[str, dict[str, Any], BaseModel, "Message", "MessagePromise", BaseException]  # noqa: UP007
-MessageType = Union[  # noqa: UP007
-    SingleMessageType, "MessageSequencePromise", Iterable["MessageType"], AsyncIterable["MessageType"]
-]
+SingleMessageType = Union[str, dict[str, Any], BaseModel, "Message", "MessagePromise", BaseException]
+MessageType = Union[SingleMessageType, "MessageSequencePromise", Iterable["MessageType"], AsyncIterable["MessageType"]]
 
 
 class AgentFunction(Protocol):

@@ -1,4 +1,4 @@
-"""Immutable records of agent calls: who was called with what (`AgentCallNode`) and what it answered (`AgentReplyNode`).
+"""Immutable records of agent calls: who got what (`AgentCallNode`) and what it answered (`AgentReplyNode`).
 
 They are messages themselves, so they have hash keys and reach the `on_persist_messages` handlers like any message;
 the messages they contain are serialised as references by hash key.

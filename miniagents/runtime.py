@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from miniagents.promising._deprecation import warn_deprecated
 from miniagents.lifecycle import AgentCallEvent, CallEventHandler
 from miniagents.messages import Message
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
+from miniagents.promising._deprecation import warn_deprecated
 from miniagents.promising.context import PromisingContext
 from miniagents.promising.sentinels import DEFAULT
 
@@ -95,7 +95,7 @@ class MiniAgents(PromisingContext):
         for handler in self.on_persist_messages_handlers:
             try:
                 outcome = handler(promise, message)
-            except Exception:  # noqa: BLE001 - a failing handler must not break the agents
+            except Exception:  # a failing handler must not break the agents
                 logger.log(self.log_level_for_errors, "An on_persist_messages handler failed", exc_info=True)
                 continue
             if inspect.isawaitable(outcome):
@@ -117,7 +117,7 @@ class MiniAgents(PromisingContext):
         for handler in tuple(self.call_event_handlers):
             try:
                 handler(event)
-            except Exception:  # noqa: BLE001 - an observer must never break the agents it observes
+            except Exception:  # an observer must never break the agents it observes
                 logger.log(self.log_level_for_errors, "An on_call_event handler failed", exc_info=True)
 
     def _next_call_id(self) -> int:

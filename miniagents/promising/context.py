@@ -120,7 +120,7 @@ class PromisingContext:
             logger.log(self.log_level_for_errors, "An error occurred in a background task", exc_info=error)
 
     def on_promise_resolved(self, handler: PromiseResolvedEventHandler) -> PromiseResolvedEventHandler:
-        """Decorator: call `handler(promise, result)` in the background after every promise of this context resolves."""
+        """Decorator: run `handler(promise, result)` in the background after each promise of this context resolves."""
         self.on_promise_resolved_handlers.append(handler)
         return handler
 

@@ -37,7 +37,9 @@ class _Failure:
 
 def cancelled_error(producer: object, error: BaseException) -> ProducerCancelledError:
     """The error stored for consumers when the task producing `producer` was cancelled."""
-    replacement = ProducerCancelledError(f"The producer of {type(producer).__name__} was cancelled before it finished.")
+    replacement = ProducerCancelledError(
+        f"The producer of {type(producer).__name__} was cancelled before it finished."
+    )
     replacement.__cause__ = error
     return replacement
 
@@ -121,7 +123,7 @@ class Promise(Generic[T]):
         except asyncio.CancelledError as error:
             self._set_failure(cancelled_error(self, error))
             raise
-        except BaseException as error:  # noqa: BLE001 - every error, KeyboardInterrupt too, goes to the awaiters
+        except BaseException as error:  # every error, KeyboardInterrupt too, goes to the awaiters
             self._set_failure(error)
         else:
             self._set_result(value)
@@ -233,7 +235,7 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
             self._append_piece(cancelled_error(self, error))
             self._finish_stream()
             raise
-        except BaseException as error:  # noqa: BLE001 - stored and replayed to consumers at this position
+        except BaseException as error:  # stored and replayed to consumers at this position
             self._append_piece(error)
         self._finish_stream()
 
@@ -331,7 +333,9 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
     def open(self) -> Self:
         """Open for appending; prefer the `with` block, which also closes it."""
         if self._is_closed:
-            raise AppenderClosedError("This StreamAppender is already closed and cannot be reopened; create a new one.")
+            raise AppenderClosedError(
+                "This StreamAppender is already closed and cannot be reopened; create a new one."
+            )
         self._is_open = True
         return self
 

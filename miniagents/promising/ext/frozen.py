@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 __all__ = ["Frozen", "FrozenType", "freeze_value"]
 
-FrozenType = Union[str, int, float, bool, None, tuple["FrozenType", ...], "Frozen"]  # noqa: UP007 - recursive
+FrozenType = Union[str, int, float, bool, None, tuple["FrozenType", ...], "Frozen"]
 
 _ALLOWED_SCALARS = (str, int, float, bool, type(None))
 
@@ -124,12 +124,12 @@ class Frozen(BaseModel):
 
 def freeze_value(value: Any, field: str) -> Any:
     """Return an immutable equivalent of `value` or raise a `ValueError` that names `field`."""
-    if isinstance(value, _ALLOWED_SCALARS) or isinstance(value, Frozen):
+    if isinstance(value, (*_ALLOWED_SCALARS, Frozen)):
         return value
     if isinstance(value, (list, tuple)):
-        return tuple(freeze_value(item, field) for item in value)
+        return tuple(freeze_value(item, f"{field}[{index}]") for index, item in enumerate(value))
     if isinstance(value, dict):
-        return Frozen(**{str(key): item for key, item in value.items()})
+        return Frozen(**{str(key): freeze_value(item, f"{field}.{key}") for key, item in value.items()})
     if isinstance(value, BaseModel):
         return Frozen(**value.model_dump())
     raise ValueError(
