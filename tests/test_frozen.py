@@ -31,6 +31,8 @@ def test_models_are_immutable_and_accept_extra_fields() -> None:
     assert sample.get("extra") == "kept"
     assert sample.get("missing", "default") == "default"
     assert sample["required"] == "x"
+    assert dict(sample) == {"required": "x", "optional": 2, "nested": None, "extra": "kept"}
+    assert {**Frozen(role="user")} == {"role": "user"}
 
 
 def test_nested_values_are_frozen_recursively() -> None:

@@ -91,6 +91,10 @@ class Frozen(BaseModel):
         extra = self.__pydantic_extra__
         return extra.get(field, default) if extra else default
 
+    def keys(self) -> list[str]:
+        """Field names without `class_`: with `__getitem__` this makes `**frozen` and `dict(frozen)` work."""
+        return list(self.frozen_fields(exclude_class=True))
+
     def __getitem__(self, field: str) -> Any:
         """Dict-style access to a field, so frozen dicts read like the dicts they were made from."""
         sentinel = object()
