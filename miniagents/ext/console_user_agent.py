@@ -1,0 +1,169 @@
+"""`console_user_agent`: the user's side of a terminal chat.
+
+It prints the messages it gets (token by token, as they stream), asks the user for the next utterance and replies
+with the whole conversation so far, kept in a `ChatHistory` (so a stateless assistant sees everything said):
+
+    chat_history = ChatHistoryMD("CHAT.md")
+    await adialog_loop(console_user_agent.fork(chat_history=chat_history), assistant_agent)
+
+In a real terminal the input line is a prompt_toolkit prompt (the `console` extra): Enter sends, Ctrl+Space or
+Alt+Enter inserts a newline. Without a terminal (piped input) or without prompt_toolkit, plain `input()` is used.
+Ctrl+D (end of input) or Ctrl+C at the prompt ends the chat: the agent replies `StopLoop`, which ends the loop.
+`NO_COLOR` in the environment turns colours off.
+"""
+
+import asyncio
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from miniagents.agents import InteractionContext, MiniAgent
+from miniagents.chat_history import ChatHistory, InMemoryChatHistory
+from miniagents.messages import MessageSequencePromise, TextMessage
+from miniagents.miniagent_typing import MessageType
+from miniagents.promising.sentinels import DEFAULT, Sentinel
+from miniagents.utils import StopLoop
+
+__all__ = ["GLOBAL_CHAT_HISTORY", "console_user_agent"]
+
+GLOBAL_CHAT_HISTORY = InMemoryChatHistory()
+"""The history `console_user_agent` uses when it is given none (one conversation per process)."""
+
+_USER_PROMPT = "USER: "
+_ASSISTANT_COLOUR = "\033[92;1m"
+_RESET_COLOUR = "\033[0m"
+
+
+async def _console_user_agent(ctx: InteractionContext, chat_history: ChatHistory | None = None) -> None:
+    """The user at the terminal: shows the messages it gets, asks for a reply and replies with the whole chat."""
+    history = GLOBAL_CHAT_HISTORY if chat_history is None else chat_history
+
+    # reading the logging agent's replies (the same messages) rather than `ctx.message_promises` means that, once
+    # they are all printed, they are also all written to the history
+    for_display = history.logging_agent.trigger(ctx.message_promises)
+    await _aprint_messages(for_display)
+
+    user_input = await _aread_user_input()
+    if user_input is None:
+        ctx.reply(StopLoop(content="The user ended the chat."))
+        return
+    await history.logging_agent.trigger(TextMessage(content=user_input, role="user"))
+    ctx.reply(await history.aload_chat_history())
+
+
+async def _aprint_messages(message_promises: MessageSequencePromise) -> None:
+    colour, reset = (_ASSISTANT_COLOUR, _RESET_COLOUR) if _use_colour() else ("", "")
+    async for message_promise in message_promises:
+        print(f"\n{colour}{_speaker(message_promise.known_beforehand)}: {reset}", end="", flush=True)
+        async for token in message_promise:
+            print(f"{colour}{token}{reset}", end="", flush=True)
+        print("\n", flush=True)
+
+
+def _speaker(known_beforehand: Any) -> str:
+    alias = known_beforehand.get("agent_alias")
+    if isinstance(alias, str) and alias:
+        return alias
+    role = known_beforehand.get("role")
+    return role.upper() if isinstance(role, str) and role else "ASSISTANT"
+
+
+def _use_colour() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+async def _aread_user_input() -> str | None:
+    """The user's next non-blank utterance, or None when the user ends the chat (Ctrl+D / Ctrl+C)."""
+    while True:
+        try:
+            if _is_interactive_terminal():
+                user_input = await _prompt_session().prompt_async(**_prompt_options())
+            else:
+                user_input = await asyncio.to_thread(input, _USER_PROMPT)
+        except (EOFError, KeyboardInterrupt):
+            print(flush=True)
+            return None
+        if user_input.strip():
+            return user_input
+
+
+def _is_interactive_terminal() -> bool:
+    """A real terminal on both ends, and prompt_toolkit (the `console` extra) installed."""
+    return sys.stdin.isatty() and sys.stdout.isatty() and importlib.util.find_spec("prompt_toolkit") is not None
+
+
+@cache
+def _prompt_session() -> Any:
+    """One prompt_toolkit session per process, so Up/Down recall earlier utterances."""
+    from prompt_toolkit import PromptSession
+
+    return PromptSession()
+
+
+def _prompt_options() -> Mapping[str, Any]:
+    from prompt_toolkit.formatted_text import FormattedText
+    from prompt_toolkit.key_binding import KeyBindings
+
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _send(event: Any) -> None:
+        event.current_buffer.validate_and_handle()
+
+    @bindings.add("c-space")
+    @bindings.add("escape", "enter")
+    def _newline(event: Any) -> None:
+        event.current_buffer.insert_text("\n")
+
+    style = "" if os.environ.get("NO_COLOR") else "fg:ansibrightyellow bold"
+    return {
+        "message": FormattedText([(style, _USER_PROMPT)]),
+        "multiline": True,
+        "key_bindings": bindings,
+        "prompt_continuation": " " * len(_USER_PROMPT),
+    }
+
+
+class _ConsoleUserAgent(MiniAgent):
+    """`console_user_agent` itself. As in the seeds, `chat_history` (a mutable object, so not freezable) can be
+    passed to `fork()` or `trigger()` directly; it is kept as a non-freezable argument."""
+
+    def fork(
+        self,
+        alias: str | None = None,
+        description: str | None = None,
+        interaction_metadata: Mapping[str, Any] | None = None,
+        non_freezable_kwargs: Mapping[str, Any] | None = None,
+        **kwargs_to_freeze: Any,
+    ) -> MiniAgent:
+        if "chat_history" in kwargs_to_freeze:
+            non_freezable_kwargs = {
+                **(non_freezable_kwargs or {}),
+                "chat_history": kwargs_to_freeze.pop("chat_history"),
+            }
+        return super().fork(
+            alias=alias,
+            description=description,
+            interaction_metadata=interaction_metadata,
+            non_freezable_kwargs=non_freezable_kwargs,
+            **kwargs_to_freeze,
+        )
+
+    def trigger(
+        self,
+        messages: MessageType | None = None,
+        start_soon: bool | Sentinel = DEFAULT,
+        errors_as_messages: bool | Sentinel = DEFAULT,
+        start_asap: bool | Sentinel = DEFAULT,
+        **kwargs: Any,
+    ) -> MessageSequencePromise:
+        options = {"start_soon": start_soon, "errors_as_messages": errors_as_messages, "start_asap": start_asap}
+        if "chat_history" in kwargs:
+            return self.fork(chat_history=kwargs.pop("chat_history")).trigger(messages, **options, **kwargs)
+        return super().trigger(messages, **options, **kwargs)
+
+
+console_user_agent = _ConsoleUserAgent(_console_user_agent, alias="console_user_agent")
