@@ -1,0 +1,137 @@
+// Call tree view: rows come from Python already ordered and limited; this view only draws them, folds subtrees
+// locally, asks for more children ("… N more") through `child_limits`, and selects a call through `selected`.
+
+function render({ model, el }) {
+  const folded = new Set();
+  let receivedAt = performance.now();
+  const header = h("div", { class: "ma-header" });
+  const rowsBox = h("div", { class: "ma-rows" });
+  const detailsBox = h("div", { class: "ma-details" });
+  el.append(h("div", { class: "ma-view ma-call-tree" }, header, h("div", { class: "ma-split" }, rowsBox, detailsBox)));
+
+  function select(id) {
+    model.set("selected", model.get("selected") === id ? null : id);
+    model.save_changes();
+  }
+
+  function showMore(parent, shown) {
+    const limits = { ...model.get("child_limits") };
+    limits[String(parent)] = shown + 200;
+    model.set("child_limits", limits);
+    model.save_changes();
+  }
+
+  function drawRows() {
+    const tree = model.get("tree") || {};
+    const rows = tree.rows || [];
+    const selected = model.get("selected");
+    header.replaceChildren(`Agent calls: ${tree.total || 0} `, ...countsLine(tree.counts));
+    const elements = [];
+    let hiddenBelow = null; // depth under which rows are folded away
+    for (const row of rows) {
+      if (hiddenBelow !== null && row.depth > hiddenBelow) continue;
+      hiddenBelow = null;
+      const indent = { paddingLeft: `${row.depth * 18}px` };
+      if (row.id === undefined) {
+        const parent = row.parent;
+        elements.push(
+          h(
+            "div",
+            { class: "ma-row ma-more", style: indent, onclick: parent === null ? null : () => showMore(parent, row.shown) },
+            `… ${row.more} more`,
+          ),
+        );
+        continue;
+      }
+      const isFolded = folded.has(row.id);
+      if (isFolded) hiddenBelow = row.depth;
+      const toggle = row.children
+        ? h("span", {
+            class: "ma-toggle",
+            onclick: (event) => {
+              event.stopPropagation();
+              isFolded ? folded.delete(row.id) : folded.add(row.id);
+              drawRows();
+            },
+          }, isFolded ? "▸" : "▾")
+        : h("span", { class: "ma-toggle" }, "");
+      const running = row.status === "waiting" || row.status === "running";
+      elements.push(
+        h(
+          "div",
+          { class: `ma-row${row.id === selected ? " ma-selected" : ""}`, style: indent, onclick: () => select(row.id), title: row.error || "" },
+          toggle,
+          statusBadge(row.status),
+          " ",
+          callLabel(row.alias, row.kwargs),
+          h("span", { class: "ma-muted ma-counts", title: "input messages ↓, reply messages ↑" }, ` ↓${row.inputs} ↑${row.replies}`),
+          h("span", { class: "ma-duration", "data-elapsed": row.elapsed, "data-running": running ? "1" : null }, ` ${formatSeconds(row.elapsed)}`),
+          row.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${row.preview}`) : null,
+          isFolded ? h("span", { class: "ma-muted" }, ` (${row.children} sub-calls folded)`) : null,
+        ),
+      );
+      if (row.error) elements.push(h("div", { class: "ma-row ma-error", style: { paddingLeft: `${row.depth * 18 + 36}px` } }, row.error));
+    }
+    if (rows.length === 0) elements.push(h("div", { class: "ma-muted" }, "(no agent calls yet)"));
+    rowsBox.replaceChildren(...elements);
+  }
+
+  function drawDetails() {
+    const details = model.get("details") || {};
+    if (details.id === undefined) {
+      detailsBox.replaceChildren(h("div", { class: "ma-muted" }, "Select a call to see its messages."));
+      return;
+    }
+    const kwargs = (details.kwargs || []).map(([name, value]) => `${name}=${value}`).join(", ");
+    detailsBox.replaceChildren(
+      h("div", { class: "ma-details-title" }, statusBadge(details.status), " ", callLabel(details.alias, kwargs)),
+      h(
+        "div",
+        { class: "ma-muted" },
+        `${details.status} · ${formatSeconds(details.elapsed)}`,
+        details.waited ? ` (waited ${formatSeconds(details.waited)} before starting)` : "",
+      ),
+      details.parent
+        ? h("div", {}, "Called by: ", h("a", { class: "ma-link", onclick: () => select(details.parent.id) }, details.parent.alias))
+        : null,
+      details.children && details.children.length
+        ? h(
+            "div",
+            {},
+            `Sub-calls (${details.children.length + (details.hidden_children || 0)}): `,
+            details.children.map((child, position) => [
+              position ? ", " : "",
+              h("a", { class: "ma-link", onclick: () => select(child.id) }, statusBadge(child.status), " ", child.alias),
+            ]),
+          )
+        : null,
+      details.error ? h("div", { class: "ma-section" }, "Error") : null,
+      details.error ? h("div", { class: "ma-error" }, details.error) : null,
+      details.traceback ? h("pre", { class: "ma-traceback" }, details.traceback) : null,
+      h("div", { class: "ma-section" }, `Input messages (${details.inputs.length})`),
+      details.inputs.map(messageBox),
+      h("div", { class: "ma-section" }, `Replies (${details.replies.length})`),
+      details.replies.map(messageBox),
+    );
+  }
+
+  function tick() {
+    const extra = (performance.now() - receivedAt) / 1000;
+    for (const element of rowsBox.querySelectorAll("[data-running]")) {
+      element.textContent = ` ${formatSeconds(Number(element.dataset.elapsed) + extra)}`;
+    }
+  }
+
+  model.on("change:tree", () => {
+    receivedAt = performance.now();
+    drawRows();
+  });
+  model.on("change:selected", drawRows);
+  model.on("change:details", drawDetails);
+  const timer = setInterval(tick, 250);
+  drawRows();
+  drawDetails();
+  return () => clearInterval(timer);
+}
+
+export default { render };

@@ -1,0 +1,516 @@
+"""The live call tree as plain Python: agent calls fed by lifecycle events, and the JSON snapshots views render.
+
+Event handlers run inline in the agents' tasks, so `CallTreeModel.handle_event` only records what happened and tells
+its listeners that something changed; building snapshots (rows, bars, details) is left to the views, which do it on
+a throttle (`Throttle`). Streaming text is read from the promises' `pieces_so_far` when a snapshot is built, so
+watching a reply never starts or consumes anything.
+"""
+
+import asyncio
+import time
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from miniagents.lifecycle import (
+    AgentCallEvent,
+    CallFinished,
+    CallInitiated,
+    CallStarted,
+    InputMessageAppeared,
+    ReplyMessageAppeared,
+    ReplyMessageResolved,
+)
+from miniagents.messages import Message, MessagePromise
+from miniagents.promising.ext.frozen import Frozen
+
+__all__ = [
+    "STATUS_ICONS",
+    "CallState",
+    "CallStatus",
+    "CallTreeModel",
+    "Throttle",
+    "format_seconds",
+    "short_repr",
+]
+
+CallStatus = Literal["waiting", "running", "done", "error"]
+
+PREVIEW_CHARS = 200
+"""How much of the end of a call's reply text the model exposes as its preview."""
+ROW_PREVIEW_CHARS = 80
+DETAIL_TEXT_CHARS = 5000
+DEFAULT_CHILD_LIMIT = 50
+DEFAULT_MAX_ROWS = 1000
+
+STATUS_ICONS: dict[str, str] = {"waiting": "○", "running": "◔", "done": "✓", "error": "✗"}
+"""The visual cue of each status, in the order a call goes through them."""
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """A one-line, deterministic description of a kwarg value (no memory addresses), cut at `limit` characters."""
+    text = _plain_repr(value, budget=limit + 1)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain_repr(value: Any, budget: int) -> str:
+    if isinstance(value, Message):
+        return f"{type(value).__name__}({_plain_repr(str(value), budget)})"
+    if isinstance(value, Frozen):
+        parts = []
+        for name, item in value.frozen_fields_and_values().items():
+            parts.append(f"{name}: {_plain_repr(item, budget)}")
+            if sum(map(len, parts)) > budget:
+                break
+        return "{" + ", ".join(parts) + "}"
+    if isinstance(value, tuple):
+        parts = []
+        for item in value:
+            parts.append(_plain_repr(item, budget))
+            if sum(map(len, parts)) > budget:
+                break
+        return "(" + ", ".join(parts) + ("," if len(value) == 1 else "") + ")"
+    if isinstance(value, str):
+        return repr(value[:budget])
+    if isinstance(value, (int, float, bool, type(None))):
+        return repr(value)
+    return f"<{type(value).__name__}>"
+
+
+def format_seconds(seconds: float | None) -> str:
+    """`0.42 s`, `12.3 s`, `2 min 5 s`: durations as people read them."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def _one_line_tail(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else "…" + flat[-(limit - 1) :]
+
+
+def _message_text(promise: MessagePromise) -> tuple[str, bool, str | None]:
+    """(text so far, still streaming, error) of a message promise, read without starting or consuming it."""
+    known = promise.known_beforehand
+    if isinstance(known, Message):  # a ready message: the promise was made from it
+        return str(known), False, None
+    text_parts = []
+    error = None
+    for piece in promise.pieces_so_far:
+        if isinstance(piece, BaseException):
+            error = f"{type(piece).__name__}: {piece}"
+        else:
+            text_parts.append(str(piece))
+    return "".join(text_parts), not promise.is_streamed, error
+
+
+@dataclass(eq=False)
+class CallState:
+    """Everything the views show about one agent call; mutated only by `CallTreeModel.handle_event`."""
+
+    call_id: int
+    parent_call_id: int | None
+    agent_alias: str
+    kwargs: tuple[tuple[str, str], ...]
+    initiated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    status: CallStatus = "waiting"
+    error: str | None = None
+    traceback: str | None = None
+    children: list[int] = field(default_factory=list)
+    input_promises: dict[int, MessagePromise] = field(default_factory=dict)
+    reply_promises: dict[int, MessagePromise] = field(default_factory=dict)
+    resolved_replies: dict[int, str] = field(default_factory=dict)
+    failed_replies: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def kwargs_text(self) -> str:
+        return ", ".join(f"{name}={value}" for name, value in self.kwargs)
+
+    def elapsed(self, now: float) -> float:
+        """Seconds from initiation to the end (or to `now` while unfinished)."""
+        end = self.finished_at if self.finished_at is not None else now
+        return max(0.0, end - self.initiated_at)
+
+    def reply_text(self, index: int) -> tuple[str, bool, str | None]:
+        """(text, still streaming, error) of reply `index`."""
+        if index in self.resolved_replies:
+            return self.resolved_replies[index], False, None
+        if index in self.failed_replies:
+            return "", False, self.failed_replies[index]
+        return _message_text(self.reply_promises[index])
+
+    def preview(self, chars: int = PREVIEW_CHARS) -> str:
+        """The last `chars` characters of the replies so far, streaming ones included."""
+        texts = [self.reply_text(index)[0] for index in sorted(self.reply_promises)]
+        return "\n".join(text for text in texts if text)[-chars:]
+
+
+class CallTreeModel:
+    """Agent calls arranged under the calls that made them, updated from lifecycle events.
+
+    Feed it events with `handle_event` (it is a valid `on_call_event` handler on its own); a call whose parent is not
+    in the model becomes a root. Listeners added with `add_listener` are called (without arguments) after every
+    change; they should only schedule work.
+    """
+
+    def __init__(self) -> None:
+        self.calls: dict[int, CallState] = {}
+        self.roots: list[int] = []
+        self.version = 0
+        self._streaming_replies: set[tuple[int, int]] = set()
+        self._unfinished: set[int] = set()
+        self._listeners: list[Callable[[], None]] = []
+
+    # --- events ------------------------------------------------------------------------------------------------
+
+    def handle_event(self, event: AgentCallEvent) -> None:
+        """Record `event` and notify the listeners (events of calls the model does not know are ignored)."""
+        if isinstance(event, CallInitiated):
+            self._initiate(event)
+        else:
+            call = self.calls.get(event.call_id)
+            if call is None or not self._apply(call, event):
+                return
+        self.version += 1
+        for listener in tuple(self._listeners):
+            listener()
+
+    def _initiate(self, event: CallInitiated) -> None:
+        parent_id = event.parent_call_id if event.parent_call_id in self.calls else None
+        self.calls[event.call_id] = CallState(
+            call_id=event.call_id,
+            parent_call_id=parent_id,
+            agent_alias=event.agent_alias,
+            kwargs=tuple((name, short_repr(value)) for name, value in event.kwargs.items()),
+            initiated_at=event.time,
+        )
+        self._unfinished.add(event.call_id)
+        (self.calls[parent_id].children if parent_id is not None else self.roots).append(event.call_id)
+
+    def _apply(self, call: CallState, event: AgentCallEvent) -> bool:
+        if isinstance(event, CallStarted):
+            call.started_at = event.time
+            call.status = "running"
+        elif isinstance(event, InputMessageAppeared):
+            call.input_promises[event.index] = event.message_promise
+        elif isinstance(event, ReplyMessageAppeared):
+            call.reply_promises[event.index] = event.message_promise
+            if (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
+                self._streaming_replies.add((call.call_id, event.index))
+        elif isinstance(event, ReplyMessageResolved):
+            if event.message is not None:
+                call.resolved_replies[event.index] = str(event.message)
+            else:
+                call.failed_replies[event.index] = f"{type(event.error).__name__}: {event.error}"
+            self._streaming_replies.discard((call.call_id, event.index))
+        elif isinstance(event, CallFinished):
+            call.finished_at = event.time
+            if call.started_at is None:
+                call.started_at = event.time
+            if event.error is None:
+                call.status = "done"
+            else:
+                call.status = "error"
+                call.error = f"{type(event.error).__name__}: {event.error}"
+                call.traceback = "".join(traceback.format_exception(event.error))
+            self._unfinished.discard(call.call_id)
+        else:
+            return False
+        return True
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    # --- state -------------------------------------------------------------------------------------------------
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether every call in the model has finished (true for an empty model)."""
+        return not self._unfinished
+
+    @property
+    def is_streaming(self) -> bool:
+        """Whether some reply is still streaming (its text can grow without any new event)."""
+        return bool(self._streaming_replies)
+
+    def streaming_signature(self) -> int:
+        """Changes whenever a streaming reply gets more text; cheap enough to poll."""
+        total = 0
+        for call_id, index in self._streaming_replies:
+            total += len(self.calls[call_id].reply_promises[index].pieces_so_far)
+        return total
+
+    def status_counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATUS_ICONS, 0)
+        for call in self.calls.values():
+            counts[call.status] += 1
+        return counts
+
+    def walk(
+        self, child_limits: Mapping[int, int] | None = None, child_limit: int = DEFAULT_CHILD_LIMIT
+    ) -> Iterator[tuple[int, CallState | None, int, int | None]]:
+        """Pre-order `(depth, call, hidden, parent_id)`; a `call` of `None` stands for `hidden` more siblings.
+
+        Each parent shows at most `child_limits.get(parent_id, child_limit)` children (roots use the key `-1`).
+        """
+        child_limits = child_limits or {}
+        stack: list[tuple[int, int | None, list[int], int]] = [(0, None, self.roots, 0)]
+        while stack:
+            depth, parent_id, siblings, position = stack.pop()
+            limit = child_limits.get(-1 if parent_id is None else parent_id, child_limit)
+            if position >= len(siblings):
+                continue
+            if position >= limit:
+                yield depth, None, len(siblings) - position, parent_id
+                continue
+            call = self.calls[siblings[position]]
+            stack.append((depth, parent_id, siblings, position + 1))
+            yield depth, call, 0, parent_id
+            if call.children:
+                stack.append((depth + 1, call.call_id, call.children, 0))
+
+    # --- snapshots ---------------------------------------------------------------------------------------------
+
+    def as_text(self, child_limit: int = DEFAULT_CHILD_LIMIT) -> str:
+        """The tree as text: aliases, shape and statuses only, so it is the same on every run (nbval compares it)."""
+        if not self.roots:
+            return "(no agent calls)"
+        lines = []
+        # (siblings, position, prefix of their lines, whether they are roots)
+        stack: list[tuple[list[int], int, str, bool]] = [(self.roots, 0, "", True)]
+        while stack:
+            siblings, position, prefix, are_roots = stack.pop()
+            shown = min(len(siblings), child_limit)
+            if position >= shown:
+                lines.append(f"{prefix}{'' if are_roots else '└─ '}… {len(siblings) - shown} more")
+                continue
+            is_last = position + 1 >= len(siblings)
+            call = self.calls[siblings[position]]
+            lines.append(
+                f"{prefix}{'' if are_roots else '└─ ' if is_last else '├─ '}{call.agent_alias} [{call.status}]"
+            )
+            if position + 1 < len(siblings):
+                stack.append((siblings, position + 1, prefix, are_roots))
+            if call.children:
+                child_prefix = prefix if are_roots else prefix + ("   " if is_last else "│  ")
+                stack.append((call.children, 0, child_prefix, False))
+        return "\n".join(lines)
+
+    def tree_rows(
+        self,
+        now: float,
+        child_limits: Mapping[int, int] | None = None,
+        child_limit: int = DEFAULT_CHILD_LIMIT,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> list[dict[str, Any]]:
+        """The rows of the tree view (pre-order, with `more` rows for collapsed siblings), at most `max_rows`."""
+        rows: list[dict[str, Any]] = []
+        beyond_max_rows = 0
+        for depth, call, hidden, parent_id in self.walk(child_limits, child_limit):
+            if len(rows) >= max_rows:
+                beyond_max_rows += 1 if call is not None else hidden
+                continue
+            if call is None:
+                siblings = self.roots if parent_id is None else self.calls[parent_id].children
+                rows.append(
+                    {
+                        "more": hidden,
+                        "shown": len(siblings) - hidden,
+                        "parent": -1 if parent_id is None else parent_id,
+                        "depth": depth,
+                    }
+                )
+                continue
+            rows.append(
+                {
+                    "id": call.call_id,
+                    "depth": depth,
+                    "alias": call.agent_alias,
+                    "kwargs": call.kwargs_text,
+                    "status": call.status,
+                    "elapsed": round(call.elapsed(now), 3),
+                    "inputs": len(call.input_promises),
+                    "replies": len(call.reply_promises),
+                    "children": len(call.children),
+                    "preview": _one_line_tail(call.preview(), ROW_PREVIEW_CHARS),
+                    "error": call.error,
+                }
+            )
+        if beyond_max_rows:
+            rows.append({"more": beyond_max_rows, "parent": None, "depth": 0})
+        return rows
+
+    def tree_snapshot(
+        self,
+        now: float,
+        child_limits: Mapping[int, int] | None = None,
+        child_limit: int = DEFAULT_CHILD_LIMIT,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> dict[str, Any]:
+        return {
+            "rows": self.tree_rows(now, child_limits, child_limit, max_rows),
+            "counts": self.status_counts(),
+            "total": len(self.calls),
+        }
+
+    def timeline_snapshot(
+        self,
+        now: float,
+        child_limits: Mapping[int, int] | None = None,
+        child_limit: int = DEFAULT_CHILD_LIMIT,
+        max_rows: int = DEFAULT_MAX_ROWS,
+    ) -> dict[str, Any]:
+        """Bars in tree order, times in seconds relative to the first call (`end` is `None` while unfinished)."""
+        if not self.calls:
+            return {"bars": [], "span": 0.0, "now": 0.0, "hidden": 0, "counts": self.status_counts()}
+        origin = min(call.initiated_at for call in self.calls.values())
+        bars = []
+        hidden = 0
+        for depth, call, more, _ in self.walk(child_limits, child_limit):
+            if call is None:
+                hidden += more
+                continue
+            if len(bars) >= max_rows:
+                hidden += 1
+                continue
+            bars.append(
+                {
+                    "id": call.call_id,
+                    "depth": depth,
+                    "alias": call.agent_alias,
+                    "kwargs": call.kwargs_text,
+                    "status": call.status,
+                    "start": round(call.initiated_at - origin, 4),
+                    "run": None if call.started_at is None else round(call.started_at - origin, 4),
+                    "end": None if call.finished_at is None else round(call.finished_at - origin, 4),
+                    "error": call.error,
+                }
+            )
+        ends = [call.finished_at if call.finished_at is not None else now for call in self.calls.values()]
+        return {
+            "bars": bars,
+            "span": round(max(ends) - origin, 4),
+            "now": round(now - origin, 4),
+            "hidden": hidden,
+            "counts": self.status_counts(),
+        }
+
+    def call_details(self, call_id: int, now: float, child_limit: int = DEFAULT_CHILD_LIMIT) -> dict[str, Any]:
+        """Everything about one call for the details panel: inputs and replies (live text), error and traceback."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return {}
+        parent = self.calls.get(call.parent_call_id) if call.parent_call_id is not None else None
+        inputs = []
+        for index in sorted(call.input_promises):
+            text, streaming, error = _message_text(call.input_promises[index])
+            inputs.append(
+                {"index": index, "text": _cut(text, DETAIL_TEXT_CHARS), "streaming": streaming, "error": error}
+            )
+        replies = []
+        for index in sorted(call.reply_promises):
+            text, streaming, error = call.reply_text(index)
+            replies.append(
+                {"index": index, "text": _cut(text, DETAIL_TEXT_CHARS), "streaming": streaming, "error": error}
+            )
+        children = [
+            {"id": child.call_id, "alias": child.agent_alias, "status": child.status}
+            for child in (self.calls[child_id] for child_id in call.children[:child_limit])
+        ]
+        return {
+            "id": call.call_id,
+            "alias": call.agent_alias,
+            "kwargs": [list(item) for item in call.kwargs],
+            "status": call.status,
+            "elapsed": round(call.elapsed(now), 3),
+            "waited": None if call.started_at is None else round(call.started_at - call.initiated_at, 3),
+            "parent": None if parent is None else {"id": parent.call_id, "alias": parent.agent_alias},
+            "children": children,
+            "hidden_children": max(0, len(call.children) - child_limit),
+            "inputs": inputs,
+            "replies": replies,
+            "error": call.error,
+            "traceback": call.traceback,
+        }
+
+    def is_call_streaming(self, call_id: int) -> bool:
+        """Whether any input or reply of the call is still streaming (its details can change without events)."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return False
+        promises = [*call.input_promises.values(), *call.reply_promises.values()]
+        return any(
+            not promise.is_streamed and not isinstance(promise.known_beforehand, Message) for promise in promises
+        )
+
+
+class Throttle:
+    """Runs `action` at most once per `interval` seconds: requests coalesce, and the last one is always honoured.
+
+    A request never runs `action` inline (event handlers must stay cheap): it schedules it on the running event loop,
+    right away if the previous run is older than `interval`, else when it will be. Without a running loop the
+    request is remembered (`is_due`) until someone calls `action` directly (e.g. a view's `flush()`).
+    `clock` and `call_later` can be replaced to test the policy without waiting.
+    """
+
+    def __init__(
+        self,
+        action: Callable[[], None],
+        interval: float = 0.1,
+        clock: Callable[[], float] = time.monotonic,
+        call_later: Callable[[float, Callable[[], None]], Any] | None = None,
+    ) -> None:
+        self.action = action
+        self.interval = interval
+        self._clock = clock
+        self._call_later = call_later or _call_later_on_running_loop
+        self._pending: Any = None
+        self._last_run = float("-inf")
+        self.is_due = False
+
+    def request(self) -> None:
+        """Ask for `action` to run soon; does nothing if a run is already scheduled."""
+        self.is_due = True
+        if self._pending is not None:
+            return
+        delay = max(0.0, self._last_run + self.interval - self._clock())
+        self._pending = self._call_later(delay, self._run)
+
+    def _run(self) -> None:
+        self._pending = None
+        self.mark_ran()
+        self.action()
+
+    def mark_ran(self) -> None:
+        """Record that `action` just ran (call it when running the action directly)."""
+        self.is_due = False
+        self._last_run = self._clock()
+
+    def cancel(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
+
+
+def _call_later_on_running_loop(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop.call_later(delay, callback)

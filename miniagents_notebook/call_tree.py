@@ -1,0 +1,207 @@
+"""Live call tree widget, and `LiveView`, the base the live views share.
+
+A view is an anywidget (an ES module shipped in `_static/`, no front-end build): Python owns the state, computes a
+JSON snapshot from the model and puts it in synced traits; the browser only renders it. Snapshots are sent on a
+throttle — at most one state message per `throttle_interval` per view, changes in between coalesce, the last state
+is always sent — so a run of a thousand calls never floods the front end. Every view also puts a static HTML copy
+and a deterministic `text/plain` in its output, for saved notebooks and nbval.
+"""
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel, Throttle
+from miniagents_notebook.mermaid import call_tree_to_mermaid
+from miniagents_notebook.static_html import render_call_tree
+
+__all__ = ["CallTree", "LiveView"]
+
+_STATIC = Path(__file__).parent / "_static"
+
+
+def _asset(name: str) -> str:
+    return (_STATIC / name).read_text(encoding="utf-8")
+
+
+class LiveView(anywidget.AnyWidget):
+    """A widget whose state follows a changing source on a throttle and that leaves a static copy behind.
+
+    Subclasses implement `_sync()` (set the synced traits from the source), `to_text()` and `to_html()`; they may
+    override `_keeps_changing()` (poll while text streams without events) and `_is_settled()` (nothing
+    more will change: the displayed static copies are refreshed once more).
+    """
+
+    _css = _asset("widgets.css")
+
+    def __init__(self, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._throttle = Throttle(self._scheduled_update, interval=throttle_interval)
+        self._display_handles: list[Any] = []
+        self._displays_are_current = False
+
+    def request_update(self) -> None:
+        """Schedule a state update (cheap: call it from event handlers as often as you like)."""
+        self._displays_are_current = False
+        self._throttle.request()
+
+    def flush(self) -> None:
+        """Send the current state now, and refresh the static copy in every output showing this view."""
+        self._throttle.cancel()
+        self._throttle.mark_ran()
+        self._sync_state()
+        self._update_displays()
+
+    def _scheduled_update(self) -> None:
+        self._sync_state()
+        if self._keeps_changing():
+            self._throttle.request()
+        elif self._is_settled() and not self._displays_are_current:
+            self._update_displays()
+
+    def _sync_state(self) -> None:
+        with self.hold_sync():
+            self._sync()
+
+    def _sync(self) -> None:
+        raise NotImplementedError
+
+    def to_text(self) -> str:
+        """The view's deterministic `text/plain` form (no ids, no timings: nbval compares it)."""
+        raise NotImplementedError
+
+    def to_html(self) -> str:
+        """The view as it is now, as self-contained static HTML (what saved notebooks show without a kernel)."""
+        raise NotImplementedError
+
+    def _keeps_changing(self) -> bool:
+        return False
+
+    def _is_settled(self) -> bool:
+        return False
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        self._sync_state()
+        data, metadata = super()._repr_mimebundle_(**kwargs)  # the widget view
+        return {**data, "text/plain": self.to_text(), "text/html": self.to_html()}, metadata
+
+    def _ipython_display_(self) -> None:
+        # in a kernel, shown with a display id so that the static copy can be replaced by the final one when the
+        # calls finish (a terminal would print it again instead)
+        from IPython import get_ipython
+        from IPython.display import display
+
+        in_kernel = getattr(get_ipython(), "kernel", None) is not None
+        data, metadata = self._repr_mimebundle_()
+        handle = display(data, metadata=metadata, raw=True, display_id=in_kernel or None)
+        if in_kernel and handle is not None:
+            self._display_handles.append(handle)
+            self._displays_are_current = True
+
+    def _update_displays(self) -> None:
+        if not self._display_handles:
+            return
+        data, metadata = self._repr_mimebundle_()
+        for handle in self._display_handles:
+            handle.update(data, metadata=metadata, raw=True)
+        self._displays_are_current = True
+
+    def close(self) -> None:
+        self._throttle.cancel()
+        super().close()
+
+
+class CallTree(LiveView):
+    """Every agent call under the call that made it: status, kwargs, message counts, duration, reply preview.
+
+    Selecting a call shows its input messages and replies (live while they stream) and, on error, the traceback.
+    Parents with more than `child_limit` children show the first ones and a "… N more" row that expands on click.
+    Usually made by `trace.call_tree()`; `model` is a `CallTreeModel` fed with lifecycle events.
+    `static_timings=False` leaves durations out of the static HTML copy (for notebooks that nbval compares).
+    """
+
+    _esm = _asset("common.js") + _asset("call_tree.js")
+
+    tree = traitlets.Dict().tag(sync=True)
+    details = traitlets.Dict().tag(sync=True)
+    selected = traitlets.Int(None, allow_none=True).tag(sync=True)
+    child_limits = traitlets.Dict().tag(sync=True)
+    """Parent call id (as a string; `"-1"` for the roots) → how many children to show; the view raises them."""
+
+    def __init__(
+        self,
+        model: CallTreeModel,
+        *,
+        child_limit: int = DEFAULT_CHILD_LIMIT,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        throttle_interval: float = 0.1,
+        static_timings: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        self.model = model
+        self.child_limit = child_limit
+        self.max_rows = max_rows
+        self.static_timings = static_timings
+        self._synced_key: Any = None
+        super().__init__(throttle_interval=throttle_interval, **kwargs)
+        self.observe(self._on_selected_changed, names=["selected"])
+        self.observe(lambda _change: self.flush(), names=["child_limits"])
+        model.add_listener(self.request_update)
+        self._sync_state()
+
+    def _limits(self) -> dict[int, int]:
+        return {int(parent): int(limit) for parent, limit in self.child_limits.items()}
+
+    def _change_key(self) -> Any:
+        selected_pieces = 0
+        call = self.model.calls.get(self.selected) if self.selected is not None else None
+        if call is not None and self.model.is_call_streaming(call.call_id):
+            promises = [*call.input_promises.values(), *call.reply_promises.values()]
+            selected_pieces = sum(len(promise.pieces_so_far) for promise in promises)
+        return (
+            self.model.version,
+            self.model.streaming_signature(),
+            self.selected,
+            selected_pieces,
+            tuple(sorted(self.child_limits.items())),
+        )
+
+    def _sync(self) -> None:
+        key = self._change_key()
+        if key == self._synced_key:
+            return
+        self._synced_key = key
+        now = time.time()
+        self.tree = self.model.tree_snapshot(now, self._limits(), self.child_limit, self.max_rows)
+        if self.selected is not None:
+            self.details = self.model.call_details(self.selected, now, self.child_limit)
+
+    def _on_selected_changed(self, change: dict[str, Any]) -> None:
+        selected = change["new"]
+        self.details = {} if selected is None else self.model.call_details(selected, time.time(), self.child_limit)
+        if selected is not None and self.model.is_call_streaming(selected):
+            self.request_update()
+
+    def _keeps_changing(self) -> bool:
+        return self.model.is_streaming or (self.selected is not None and self.model.is_call_streaming(self.selected))
+
+    def _is_settled(self) -> bool:
+        return self.model.is_finished
+
+    def to_text(self) -> str:
+        return self.model.as_text(self.child_limit)
+
+    def to_html(self) -> str:
+        snapshot = self.model.tree_snapshot(time.time(), self._limits(), self.child_limit, self.max_rows)
+        return render_call_tree(snapshot, show_timings=self.static_timings)
+
+    def to_mermaid(self) -> str:
+        """The tree as Mermaid text (see `miniagents_notebook.mermaid`)."""
+        return call_tree_to_mermaid(self.model, self.child_limit)
+
+    def close(self) -> None:
+        self.model.remove_listener(self.request_update)
+        super().close()

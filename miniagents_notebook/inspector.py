@@ -1,0 +1,346 @@
+"""History inspector: browse the `AgentCallNode` / `AgentReplyNode` records of agent calls and the messages in them.
+
+The inspector reads records through `HistorySource`, a small protocol (list calls, get a call, get a message by hash
+key, sub-calls of a call) so that any store can feed it; `InMemoryHistory` is the implementation that collects them
+from a live `MiniAgents` (`on_persist_messages` + lifecycle events). Messages travel in their serialised form
+(`Message.serialize()`): nested messages are `<field>__hash_key(s)` references, resolved here through the source.
+"""
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import traitlets
+
+from miniagents.lifecycle import AgentCallEvent, CallInitiated, CallRecorded
+from miniagents.messages import Message
+from miniagents_notebook.call_tree import LiveView, _asset
+from miniagents_notebook.static_html import render_inspector
+
+__all__ = ["HistoryInspector", "HistorySource", "InMemoryHistory", "RecordedCall", "inspector_snapshot"]
+
+_NESTED_DEPTH = 4
+_NODE_BUDGET = 300
+_LIST_LIMIT = 500
+_STATIC_LIMIT = 100
+_VALUE_CHARS = 300
+_RECORD_FIELDS = frozenset({"agent_alias", "messages__hash_keys", "messages", "class_"})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """One recorded agent call: the hash keys of its `AgentCallNode` and `AgentReplyNode`, and its place in the tree.
+
+    `call_id` is opaque and unique within its source; `parent_call_id` is the call whose agent made this one.
+    """
+
+    call_id: str
+    agent_alias: str
+    call_hash_key: str
+    reply_hash_key: str
+    parent_call_id: str | None = None
+
+
+@runtime_checkable
+class HistorySource(Protocol):
+    """Where the inspector reads records from (in memory now, a database later).
+
+    Messages are returned serialised (`Message.serialize()`: a JSON-ready dict with `class_`, the fields, and
+    `<field>__hash_key(s)` references to nested messages). A source that can tell when it changes may also offer
+    `add_change_listener(callback)` / `remove_change_listener(callback)`; the inspector then refreshes by itself.
+    """
+
+    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> Sequence[RecordedCall]:
+        """Recorded calls in the order they were made; only those of `agent_alias` / containing `text`, if given."""
+        ...
+
+    def get_call(self, call_id: str) -> RecordedCall | None: ...
+
+    def get_message(self, hash_key: str) -> Mapping[str, Any] | None: ...
+
+    def sub_calls(self, call_id: str) -> Sequence[RecordedCall]:
+        """The recorded calls the agent of `call_id` made, in the order it made them."""
+        ...
+
+
+class InMemoryHistory:
+    """A `HistorySource` that collects records from a running `MiniAgents`.
+
+    Register `persist` as an `on_persist_messages` handler (that is also what makes the engine build the records)
+    and `handle_event` as an `on_call_event` handler: `CallInitiated` gives the parent of every call and
+    `CallRecorded` maps a call id to its two records. The records' nested messages are indexed from the records
+    themselves, so nothing is missing when the handler joined after some messages were already persisted.
+    """
+
+    def __init__(self) -> None:
+        self._messages: dict[str, Mapping[str, Any]] = {}
+        self._calls: dict[str, RecordedCall] = {}
+        self._parents: dict[str, str | None] = {}
+        self._children: dict[str, list[str]] = {}
+        self._rank: dict[str, int] = {}
+        self._search_texts: dict[str, str] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def persist(self, _promise: Any, message: Message) -> None:
+        """`on_persist_messages` handler: keep the serialised message under its hash key."""
+        self._store(message)
+
+    def handle_event(self, event: AgentCallEvent) -> None:
+        """`on_call_event` handler: remember who called whom, and the records of every finished call."""
+        key = str(event.call_id)
+        if isinstance(event, CallInitiated):
+            parent = None if event.parent_call_id is None else str(event.parent_call_id)
+            self._parents[key] = parent
+            self._rank.setdefault(key, len(self._rank))
+            if parent is not None:
+                self._children.setdefault(parent, []).append(key)
+        elif isinstance(event, CallRecorded):
+            for message in (*event.reply_node.sub_messages(), event.reply_node):
+                self._store(message)
+            self._rank.setdefault(key, len(self._rank))
+            self._calls[key] = RecordedCall(
+                call_id=key,
+                agent_alias=event.call_node.agent_alias,
+                call_hash_key=event.call_node.hash_key,
+                reply_hash_key=event.reply_node.hash_key,
+                parent_call_id=self._parents.get(key),
+            )
+            self._search_texts[key] = "\n".join(
+                [
+                    event.call_node.agent_alias,
+                    event.call_node.serialized,
+                    *map(str, event.call_node.messages),
+                    *map(str, event.reply_node.replies),
+                ]
+            ).casefold()
+            for listener in tuple(self._listeners):
+                listener()
+
+    def _store(self, message: Message) -> None:
+        hash_key = message.hash_key
+        if hash_key not in self._messages:
+            self._messages[hash_key] = message.serialize()
+
+    # --- HistorySource -----------------------------------------------------------------------------------------
+
+    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> list[RecordedCall]:
+        needle = text.casefold() if text else None
+        calls = sorted(self._calls.values(), key=lambda call: self._rank[call.call_id])
+        return [
+            call
+            for call in calls
+            if (agent_alias is None or call.agent_alias == agent_alias)
+            and (needle is None or needle in self._search_texts[call.call_id])
+        ]
+
+    def get_call(self, call_id: str) -> RecordedCall | None:
+        return self._calls.get(call_id)
+
+    def get_message(self, hash_key: str) -> Mapping[str, Any] | None:
+        return self._messages.get(hash_key)
+
+    def sub_calls(self, call_id: str) -> list[RecordedCall]:
+        return [self._calls[child] for child in self._children.get(call_id, ()) if child in self._calls]
+
+    def add_change_listener(self, listener: Callable[[], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_change_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+
+# --- snapshots (what the views render) -------------------------------------------------------------------------
+
+
+def _plain_value(value: Any) -> Any:
+    """A serialised value without the `class_` marker of plain frozen dicts (noise for a reader)."""
+    if isinstance(value, dict):
+        return {name: _plain_value(item) for name, item in value.items() if (name, item) != ("class_", "Frozen")}
+    if isinstance(value, list):
+        return [_plain_value(item) for item in value]
+    return value
+
+
+def _value_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(_plain_value(value), ensure_ascii=False, sort_keys=True)
+    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+
+
+class _Resolver:
+    """Turns a serialised message into a tree of fields and nested messages, within a depth and size budget."""
+
+    def __init__(self, source: HistorySource) -> None:
+        self.source = source
+        self.budget = _NODE_BUDGET
+
+    def message(self, hash_key: str, depth: int, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+        data = self.source.get_message(hash_key)
+        if data is None:
+            return {"hash_key": hash_key, "missing": True}
+        if depth <= 0 or self.budget <= 0:
+            return {"hash_key": hash_key, "class": data.get("class_"), "unresolved": True}
+        self.budget -= 1
+        fields = []
+        nested = []
+        for name, value in data.items():
+            if name == "class_":
+                continue
+            if name.endswith("__hash_key") and isinstance(value, str):
+                field_name = name.removesuffix("__hash_key")
+                if field_name in skip:
+                    nested.append({"field": field_name, "messages": [{"hash_key": value, "reference": True}]})
+                    continue
+                nested.append({"field": field_name, "messages": [self.message(value, depth - 1)]})
+            elif name.endswith("__hash_keys") and isinstance(value, list | tuple):
+                nested.append(
+                    {
+                        "field": name.removesuffix("__hash_keys"),
+                        "messages": [self.message(k, depth - 1) for k in value],
+                    }
+                )
+            elif name != "content" and value is not None:
+                fields.append([name, _value_text(value)])
+        content = data.get("content")
+        return {
+            "hash_key": hash_key,
+            "class": data.get("class_"),
+            "content": content if isinstance(content, str) else None,
+            "fields": fields,
+            "nested": nested,
+        }
+
+
+def _call_summary(source: HistorySource, call: RecordedCall) -> dict[str, Any]:
+    call_node = source.get_message(call.call_hash_key) or {}
+    reply_node = source.get_message(call.reply_hash_key) or {}
+    kwargs = [
+        f"{name}={_value_text(json.dumps(_plain_value(value), ensure_ascii=False, sort_keys=True))}"
+        for name, value in call_node.items()
+        if name not in _RECORD_FIELDS and not name.endswith("__hash_key")
+    ]
+    reply_keys = reply_node.get("replies__hash_keys", ())
+    first_reply = source.get_message(reply_keys[0]) if reply_keys else None
+    preview = str((first_reply or {}).get("content") or "")
+    return {
+        "id": call.call_id,
+        "alias": call.agent_alias,
+        "kwargs": ", ".join(kwargs),
+        "inputs": len(call_node.get("messages__hash_keys", ())),
+        "replies": len(reply_keys),
+        "preview": " ".join(preview.split())[:80],
+    }
+
+
+def call_record_details(source: HistorySource, call_id: str) -> dict[str, Any]:
+    """The records of one call resolved for display, with links to the call that made it and the ones it made."""
+    call = source.get_call(call_id)
+    if call is None:
+        return {}
+    resolver = _Resolver(source)
+    parent = source.get_call(call.parent_call_id) if call.parent_call_id is not None else None
+    return {
+        "id": call.call_id,
+        "alias": call.agent_alias,
+        "summary": _call_summary(source, call),
+        "parent": None if parent is None else {"id": parent.call_id, "alias": parent.agent_alias},
+        "sub_calls": [_call_summary(source, sub_call) for sub_call in source.sub_calls(call_id)],
+        "call_record": resolver.message(call.call_hash_key, _NESTED_DEPTH),
+        # the reply record's `agent_call` is the call record shown above: reference it instead of repeating it
+        "reply_record": resolver.message(call.reply_hash_key, _NESTED_DEPTH, skip=frozenset({"agent_call"})),
+    }
+
+
+def inspector_snapshot(
+    source: HistorySource,
+    agent_alias: str | None = None,
+    text: str | None = None,
+    limit: int = _LIST_LIMIT,
+) -> dict[str, Any]:
+    """The list part of the inspector: agents to filter by, and the (filtered) calls, at most `limit` of them."""
+    everything = source.list_calls()
+    calls = source.list_calls(agent_alias=agent_alias, text=text) if (agent_alias or text) else everything
+    return {
+        "agents": sorted({call.agent_alias for call in everything}),
+        "calls": [_call_summary(source, call) for call in calls[:limit]],
+        "total": len(everything),
+        "matching": len(calls),
+    }
+
+
+def _agent_counts_text(source: HistorySource) -> str:
+    calls = source.list_calls()
+    counts: dict[str, int] = {}
+    for call in calls:
+        counts[call.agent_alias] = counts.get(call.agent_alias, 0) + 1
+    if not counts:
+        return "History: no recorded agent calls"
+    per_agent = ", ".join(f"{alias}: {count}" for alias, count in counts.items())
+    return f"History: {len(calls)} recorded call{'s' if len(calls) != 1 else ''} ({per_agent})"
+
+
+class HistoryInspector(LiveView):
+    """Browse recorded calls: filter by agent and text, open a call to see its records, follow parent and sub-calls.
+
+    `source` is any `HistorySource` (e.g. `trace.history`); if it announces changes, the list updates live.
+    """
+
+    _esm = _asset("common.js") + _asset("inspector.js")
+
+    agents = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    calls = traitlets.List(traitlets.Dict()).tag(sync=True)
+    total = traitlets.Int(0).tag(sync=True)
+    matching = traitlets.Int(0).tag(sync=True)
+    agent_filter = traitlets.Unicode("").tag(sync=True)
+    text_filter = traitlets.Unicode("").tag(sync=True)
+    selected = traitlets.Unicode(None, allow_none=True).tag(sync=True)
+    details = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, source: HistorySource, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
+        self.source = source
+        super().__init__(throttle_interval=throttle_interval, **kwargs)
+        if not isinstance(source, HistorySource):
+            self.close()
+            raise TypeError(
+                f"HistoryInspector needs a HistorySource (list_calls, get_call, get_message, sub_calls), "
+                f"got {type(source).__name__}; pass e.g. `trace.history` or an `InMemoryHistory()`."
+            )
+        add_listener = getattr(source, "add_change_listener", None)
+        if add_listener is not None:
+            add_listener(self.request_update)
+        self.observe(self._on_filters_changed, names=["agent_filter", "text_filter"])
+        self.observe(self._on_selected_changed, names=["selected"])
+        self.flush()
+
+    def _sync(self) -> None:
+        snapshot = inspector_snapshot(self.source, self.agent_filter or None, self.text_filter or None)
+        self.agents = snapshot["agents"]
+        self.calls = snapshot["calls"]
+        self.total = snapshot["total"]
+        self.matching = snapshot["matching"]
+        if self.selected is not None:
+            self.details = call_record_details(self.source, self.selected)
+
+    def _on_filters_changed(self, _change: Any) -> None:
+        self.flush()
+
+    def _on_selected_changed(self, change: Any) -> None:
+        self.details = {} if change["new"] is None else call_record_details(self.source, change["new"])
+
+    def to_text(self) -> str:
+        return _agent_counts_text(self.source)
+
+    def to_html(self) -> str:
+        calls = self.source.list_calls()
+        details = [call_record_details(self.source, call.call_id) for call in calls[:_STATIC_LIMIT]]
+        return render_inspector(details, total=len(calls))
+
+    def close(self) -> None:
+        remove_listener = getattr(self.source, "remove_change_listener", None)
+        if remove_listener is not None:
+            remove_listener(self.request_update)
+        super().close()

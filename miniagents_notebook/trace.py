@@ -1,0 +1,181 @@
+"""`trace()`: choose which agent calls the views show — a block of code, one `%%miniagent` run, or the whole session.
+
+    with trace() as t:
+        replies = research_agent.trigger("Tell me about MiniAgents")
+    t                      # the live call tree (also t.timeline(), t.inspector(), t.to_mermaid())
+
+A trace subscribes to the lifecycle events of a `MiniAgents` while it is started. It records the calls made by the
+code inside the block (or, with `all_calls=True`, every call of that `MiniAgents`), and every call those calls make,
+until they finish — even after the block has ended, since calls started in the block usually outlive it.
+"""
+
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded
+from miniagents.runtime import MiniAgents
+from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, CallTreeModel
+from miniagents_notebook.call_tree import CallTree
+from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
+from miniagents_notebook.mermaid import call_tree_to_mermaid
+from miniagents_notebook.timeline import Timeline
+
+__all__ = ["Trace", "trace"]
+
+# the traces whose block the current code runs in: a call made here (outside any traced call) starts a new tree
+_enclosing_traces: ContextVar[frozenset["Trace"]] = ContextVar("miniagents_enclosing_traces", default=frozenset())
+
+
+class Trace:
+    """Records the agent calls of one scope into a `CallTreeModel` (live views) and an `InMemoryHistory` (records).
+
+    - `start()` / `stop()` (or `with`) delimit the scope: calls made by the code that runs in between, in the same
+      task (or any task with `all_calls=True`), are recorded, along with all the calls they make, until they finish.
+    - `mini_agents`: whose calls to record; the active one (`MiniAgents.get_current()`) when not given.
+    - `record_history`: also collect the `AgentCallNode` / `AgentReplyNode` records for `inspector()` (this makes
+      the engine build records while the trace listens).
+
+    A notebook session can keep one `Trace(all_calls=True).start()` for everything, and the `%%miniagent` magic
+    can wrap each run in `Trace().start()` … `stop()`.
+    """
+
+    def __init__(
+        self,
+        mini_agents: MiniAgents | None = None,
+        *,
+        all_calls: bool = False,
+        record_history: bool = True,
+    ) -> None:
+        self.all_calls = all_calls
+        self.record_history = record_history
+        self.model = CallTreeModel()
+        self.history = InMemoryHistory()
+        self._mini_agents = mini_agents
+        self._state: Literal["new", "active", "stopped"] = "new"
+        self._tracked: set[int] = set()
+        self._unfinished: set[int] = set()
+        self._listening_to: MiniAgents | None = None
+        self._default_view: CallTree | None = None
+
+    # --- scope -------------------------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Begin recording calls (subscribes to the lifecycle events of the `MiniAgents`)."""
+        if self._state != "new":
+            raise RuntimeError("This trace was already started; a Trace records one scope, so create a new one.")
+        mini_agents = self._mini_agents if self._mini_agents is not None else MiniAgents.get_current()
+        self._mini_agents = mini_agents
+        mini_agents.on_call_event(self._handle_event)
+        if self.record_history:
+            mini_agents.on_persist_messages(self.history.persist)
+        self._listening_to = mini_agents
+        self._state = "active"
+        _enclosing_traces.set(_enclosing_traces.get() | {self})
+        return self
+
+    def stop(self) -> Self:
+        """Record no new calls; the ones already recorded (and the calls they make) are followed until they finish."""
+        if self._state == "active":
+            self._state = "stopped"
+            _enclosing_traces.set(_enclosing_traces.get() - {self})
+            self._stop_listening_when_done()
+        return self
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def is_recording(self) -> bool:
+        """Whether new calls made in the scope are still being recorded (started and not stopped)."""
+        return self._state == "active"
+
+    @property
+    def is_finished(self) -> bool:
+        """Whether the trace is stopped and every call it recorded has finished (and, if collected, been recorded)."""
+        return self._state == "stopped" and not self._unfinished
+
+    @property
+    def mini_agents(self) -> MiniAgents | None:
+        """The `MiniAgents` whose calls are recorded (the active one at `start()` unless one was given)."""
+        return self._mini_agents
+
+    def _handle_event(self, event: AgentCallEvent) -> None:
+        if isinstance(event, CallInitiated):
+            if not (event.parent_call_id in self._tracked or self._takes_new_trees()):
+                return
+            self._tracked.add(event.call_id)
+            self._unfinished.add(event.call_id)
+        elif event.call_id not in self._tracked:
+            return
+        self.model.handle_event(event)
+        self.history.handle_event(event)
+        if isinstance(event, CallRecorded) or (
+            # without persist handlers no `CallRecorded` follows: the call is over when it finishes
+            isinstance(event, CallFinished)
+            and not (self._listening_to is not None and self._listening_to.on_persist_messages_handlers)
+        ):
+            self._unfinished.discard(event.call_id)
+            self._stop_listening_when_done()
+
+    def _takes_new_trees(self) -> bool:
+        return self._state == "active" and (self.all_calls or self in _enclosing_traces.get())
+
+    def _stop_listening_when_done(self) -> None:
+        mini_agents = self._listening_to
+        if mini_agents is None or not self.is_finished:
+            return
+        mini_agents.remove_call_event_handler(self._handle_event)
+        if self.history.persist in mini_agents.on_persist_messages_handlers:
+            mini_agents.on_persist_messages_handlers.remove(self.history.persist)
+        self._listening_to = None
+
+    # --- views -------------------------------------------------------------------------------------------------
+
+    def call_tree(self, **options: Any) -> CallTree:
+        """A live `CallTree` of the recorded calls (options: `child_limit`, `max_rows`, `throttle_interval`)."""
+        return CallTree(self.model, **options)
+
+    def timeline(self, **options: Any) -> Timeline:
+        """A live `Timeline` of the recorded calls (same options as `call_tree`)."""
+        return Timeline(self.model, **options)
+
+    def inspector(self, **options: Any) -> HistoryInspector:
+        """A `HistoryInspector` of the records of the recorded calls."""
+        if not self.record_history:
+            raise ValueError("This trace does not collect records: create it with `trace(record_history=True)`.")
+        return HistoryInspector(self.history, **options)
+
+    def to_mermaid(self, child_limit: int = DEFAULT_CHILD_LIMIT) -> str:
+        """The call tree as Mermaid text (`graph TD`)."""
+        return call_tree_to_mermaid(self.model, child_limit)
+
+    def to_text(self) -> str:
+        """The call tree as text: aliases, shape and statuses."""
+        return self.model.as_text()
+
+    def _view(self) -> CallTree:
+        if self._default_view is None:
+            self._default_view = self.call_tree()
+        return self._default_view
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self._view()._repr_mimebundle_(**kwargs)
+
+    def _ipython_display_(self) -> None:
+        self._view()._ipython_display_()
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{count} {status}" for status, count in self.model.status_counts().items() if count)
+        total = len(self.model.calls)
+        return f"<Trace {self._state}: {total} call{'s' if total != 1 else ''}{f' ({counts})' if counts else ''}>"
+
+
+def trace(mini_agents: MiniAgents | None = None, *, all_calls: bool = False, record_history: bool = True) -> Trace:
+    """A `Trace` to use as `with trace() as t: ...` (it starts on entering the block and stops on leaving it)."""
+    return Trace(mini_agents, all_calls=all_calls, record_history=record_history)
