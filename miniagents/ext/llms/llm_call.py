@@ -1,0 +1,184 @@
+"""What `OpenAIAgent` and `AnthropicAgent` share: streaming one LLM response as a reply, its errors and its logging.
+
+How one call goes, and why:
+
+1. The provider's response is consumed by a background producer (a `StreamedPromise` of tokens), so tokens keep
+   arriving whatever the consumers do.
+2. The agent waits for the first token (the whole text when not streaming). A failure before it — bad key, rate
+   limit, server error, connection refused, timeout — is raised by the agent function, so the core delivers it the
+   way the call asks: an exception for whoever consumes the replies, or an `ErrorMessage` with
+   `errors_as_messages=True`. No half-made message is left behind in the replies.
+3. Then the reply message is added to the replies and streams live, token by token. Its known-beforehand fields are
+   the model, the agent alias, the role and `response_metadata`; when the response completes, the provider's metadata
+   (finish / stop reason, usage, …) is added to its fields, and `response_metadata` wins over it.
+4. If the stream breaks midway, the message ends where the text ended (it never raises, so `errors_as_messages`
+   consumers never see an exception) and the agent function raises the error right after it: an exception in the
+   sequence, or an `ErrorMessage` following the truncated message.
+5. The agent function returns only when the response is complete, so the call's status and duration in the call tree
+   are those of the LLM request. Then, if `MiniAgents(llm_logger_agent=...)` is set, the request and the response
+   (or the error) are handed to the logger agent, which writes in the background.
+"""
+
+import inspect
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from miniagents.agents import InteractionContext, MiniAgent
+from miniagents.messages import ErrorMessage, Message, MessageTokenStreamer
+from miniagents.promising._deprecation import pick_renamed_argument
+from miniagents.promising.ext.frozen import Frozen
+from miniagents.promising.promising import StreamedPromise
+from miniagents.runtime import MiniAgents
+
+__all__ = [
+    "ResponseStreamer",
+    "arun_llm_call",
+    "choose_stream",
+    "fit_to_sdk_method",
+    "pick_response_metadata",
+    "require_model",
+]
+
+ResponseStreamer = Callable[[dict[str, Any]], AsyncIterator[str]]
+"""`streamer(response_fields)` yields the response's text tokens and, at the end, puts its metadata in the dict."""
+
+
+def require_model(model: str | None, agent_name: str, example: str) -> str:
+    """The model name, or an error saying how to give one (an LLM agent cannot guess it)."""
+    if not model:
+        raise ValueError(
+            f"{agent_name} needs a model: `{agent_name}.trigger(..., model={example!r})` or "
+            f"`{agent_name}.fork(model={example!r})`."
+        )
+    return model
+
+
+def choose_stream(stream: bool | None) -> bool:
+    """`stream` if given, else the `stream_llm_tokens_by_default` setting of the active `MiniAgents`."""
+    return MiniAgents.get_current().stream_llm_tokens_by_default if stream is None else bool(stream)
+
+
+def pick_response_metadata(response_metadata: Any, reply_metadata: Any) -> dict[str, Any]:
+    """`response_metadata` as a dict of fields, accepting its older name `reply_metadata` (with a warning)."""
+    chosen = pick_renamed_argument(
+        response_metadata, reply_metadata, old="reply_metadata", new="response_metadata", default=None
+    )
+    if chosen is None:
+        return {}
+    if isinstance(chosen, Frozen):  # a dict passed to `trigger` or `fork` arrives frozen
+        return chosen.frozen_fields_and_values()
+    if isinstance(chosen, Mapping):
+        return dict(chosen)
+    raise TypeError(f"`response_metadata` must be a dict of message fields, got {type(chosen).__name__}.")
+
+
+def fit_to_sdk_method(sdk_method: Callable[..., Any], request: dict[str, Any]) -> dict[str, Any]:
+    """`request` with the parameters `sdk_method` does not declare moved into its `extra_body`.
+
+    SDK versions differ in which parameters they declare (e.g. recent `anthropic` versions dropped `temperature`);
+    `extra_body` is the SDKs' own way to send any other parameter, so a parameter the API accepts is never lost.
+    """
+    declared = inspect.signature(sdk_method).parameters
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in declared.values()):
+        return request
+    fitted = {name: value for name, value in request.items() if name in declared}
+    undeclared = {name: value for name, value in request.items() if name not in declared}
+    if undeclared:
+        fitted["extra_body"] = {**undeclared, **(request.get("extra_body") or {})}
+    return fitted
+
+
+async def arun_llm_call(
+    ctx: InteractionContext,
+    message_class: type[Message],
+    response_streamer: ResponseStreamer,
+    known_beforehand: dict[str, Any],
+    response_metadata: dict[str, Any],
+    request_dicts: list[dict[str, Any]],
+    request_metadata: dict[str, Any],
+) -> None:
+    """Reply with the LLM's response as one streamed `message_class` message (see the module docstring)."""
+    started_at = datetime.now().astimezone()
+    started = time.perf_counter()
+    response_fields: dict[str, Any] = {}
+    tokens: StreamedPromise[str, tuple[str, ...]] = StreamedPromise(
+        streamer=lambda _: response_streamer(response_fields), start_soon=True
+    )
+    try:
+        await _afirst_token(tokens)
+        reply = message_class.promise(
+            start_soon=True,
+            message_token_streamer=_relay(tokens, response_fields, response_metadata),
+            **{**known_beforehand, **response_metadata},
+        )
+        ctx.reply(reply)
+        response: Message = await reply
+        await tokens  # raises what broke the stream midway (the message itself just ended there)
+    except Exception as error:
+        _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
+        raise
+    _log_llm_call(request_dicts, request_metadata, response, started_at, started)
+
+
+async def _afirst_token(tokens: StreamedPromise[str, Any]) -> None:
+    try:
+        await tokens.__aiter__().__anext__()
+    except StopAsyncIteration:
+        pass  # an empty response is still a (empty) reply message
+
+
+def _relay(
+    tokens: StreamedPromise[str, Any], response_fields: dict[str, Any], response_metadata: dict[str, Any]
+) -> MessageTokenStreamer:
+    async def relay(metadata_so_far: dict[str, Any]) -> AsyncIterator[str]:
+        try:
+            async for token in tokens:
+                yield token
+        except Exception:  # the agent function raises it right after this message
+            return
+        metadata_so_far.update(response_fields)
+        metadata_so_far.update(response_metadata)
+
+    return relay
+
+
+def _log_llm_call(
+    request_dicts: list[dict[str, Any]],
+    request_metadata: dict[str, Any],
+    response: Message,
+    started_at: datetime,
+    started: float,
+) -> None:
+    logger_agent = _llm_logger_agent()
+    if logger_agent is None:
+        return
+    from miniagents.ext.llms.llm_logger import jsonable_value, request_messages
+
+    metadata = jsonable_value(
+        {
+            **request_metadata,
+            "started_at": started_at.isoformat(timespec="milliseconds"),
+            "duration_seconds": round(time.perf_counter() - started, 3),
+        }
+    )
+    # errors_as_messages: a failing logger is logged by the core instead of vanishing in replies no one reads
+    logger_agent.trigger(
+        [*request_messages(request_dicts), response], request_metadata=metadata, errors_as_messages=True
+    )
+
+
+def _llm_logger_agent() -> MiniAgent | None:
+    setting = MiniAgents.get_current().llm_logger_agent
+    if setting is True:
+        from miniagents.ext.llms.llm_logger import markdown_llm_logger_agent
+
+        return markdown_llm_logger_agent
+    if not setting:
+        return None
+    if not isinstance(setting, MiniAgent):
+        raise TypeError(
+            f"MiniAgents(llm_logger_agent=...) must be True, False or a MiniAgent, got {type(setting).__name__}."
+        )
+    return setting
