@@ -1,0 +1,143 @@
+"""How long can the event loop stall while `SQLiteMessageStore` persists many messages?
+
+    python benchmarks/bench_store_event_loop.py                  # 10,000 messages
+    python benchmarks/bench_store_event_loop.py --messages 500 --json
+
+A ticker task sleeps 1 ms again and again and records how late it wakes up: that lateness is the longest time any
+other code held the event loop (or the GIL) in the meantime. It is measured over four scenarios:
+
+- `persist_calls`: the loop hands N ready messages to `store.persist` (100 at a time, yielding in between, as
+  agents producing messages would) while the writer thread writes them concurrently;
+- `writer_draining`: the loop only awaits `store.aflush()` while the writer finishes (what the writer thread
+  itself costs the loop: GIL contention);
+- `agents_without_store` / `agents_with_store`: 50 agents reply N messages in total, with a no-op persist handler,
+  then with the store (its difference is what the store adds to a real workload).
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from miniagents import InteractionContext, Message, MiniAgents, TextMessage, miniagent
+from miniagents.ext.persistence import SQLiteMessageStore
+
+__all__ = ["main", "run_benchmark"]
+
+TICK_SECONDS = 0.001
+AGENTS = 50
+PERSIST_CHUNK = 100
+
+
+async def _measure(workload: Callable[[], Awaitable[None]]) -> dict[str, float]:
+    """Run `workload` next to a ticker; return the ticker's worst and 99th-percentile lateness, and the duration."""
+    loop = asyncio.get_running_loop()
+    lateness: list[float] = []
+    done = asyncio.Event()
+
+    async def tick() -> None:
+        while not done.is_set():
+            due = loop.time() + TICK_SECONDS
+            await asyncio.sleep(TICK_SECONDS)
+            lateness.append(max(0.0, loop.time() - due))
+
+    ticker = asyncio.ensure_future(tick())
+    await asyncio.sleep(TICK_SECONDS)  # the ticker is running before the workload starts
+    started = time.perf_counter()
+    try:
+        await workload()
+    finally:
+        seconds = time.perf_counter() - started
+        done.set()
+        await ticker
+    ordered = sorted(lateness)
+    return {
+        "max_stall_ms": round(ordered[-1] * 1000, 2),
+        "p99_stall_ms": round(ordered[int(0.99 * (len(ordered) - 1))] * 1000, 2),
+        "median_stall_ms": round(statistics.median(ordered) * 1000, 3),
+        "ticks": len(ordered),
+        "seconds": round(seconds, 3),
+    }
+
+
+@miniagent
+async def _replier(ctx: InteractionContext, index: int, replies: int) -> None:
+    for number in range(replies):
+        ctx.reply(TextMessage(f"agent {index} reply {number}", index=index, number=number))
+        await asyncio.sleep(0)
+
+
+async def _run_agents(messages: int, persist: Callable[[Any, Message], None]) -> None:
+    per_agent = max(1, messages // AGENTS)
+    async with MiniAgents(on_persist_messages=[persist]):
+        await asyncio.gather(*(_replier.trigger(index=index, replies=per_agent) for index in range(AGENTS)))
+
+
+async def run_benchmark(messages: int, database: Path) -> dict[str, Any]:
+    """Measure every scenario with `messages` messages, writing to `database`; return the results."""
+    ready = [TextMessage(f"message {number}", number=number, tags=("bench", "store")) for number in range(messages)]
+    for message in ready:
+        message.hash_key  # noqa: B018 - computed up front, as the runtime does before persisting
+    scenarios: dict[str, dict[str, float]] = {}
+    store = SQLiteMessageStore(database)
+    try:
+
+        async def persist_calls() -> None:
+            for start in range(0, messages, PERSIST_CHUNK):
+                for message in ready[start : start + PERSIST_CHUNK]:
+                    store.persist(None, message)
+                await asyncio.sleep(0)
+
+        scenarios["persist_calls"] = await _measure(persist_calls)
+        scenarios["writer_draining"] = await _measure(store.aflush)
+        scenarios["agents_without_store"] = await _measure(lambda: _run_agents(messages, lambda _p, _m: None))
+
+        async def agents_with_store() -> None:
+            await _run_agents(messages, store.persist)
+            await store.aflush()
+
+        scenarios["agents_with_store"] = await _measure(agents_with_store)
+        stored = len(store)
+    finally:
+        store.close()
+    return {"messages": messages, "database": str(database), "stored_messages": stored, "scenarios": scenarios}
+
+
+def _print_table(result: dict[str, Any]) -> None:
+    print(f"messages per scenario: {result['messages']}, stored in total: {result['stored_messages']}")
+    print(f"{'scenario':<22} {'max stall ms':>12} {'p99 ms':>8} {'median ms':>10} {'seconds':>8}")
+    for name, scenario in result["scenarios"].items():
+        print(
+            f"{name:<22} {scenario['max_stall_ms']:>12} {scenario['p99_stall_ms']:>8} "
+            f"{scenario['median_stall_ms']:>10} {scenario['seconds']:>8}"
+        )
+    worst = max(
+        result["scenarios"]["persist_calls"]["max_stall_ms"], result["scenarios"]["writer_draining"]["max_stall_ms"]
+    )
+    print(f"max event-loop stall while persisting {result['messages']} messages: {worst} ms")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=10_000, help="messages per scenario (default 10000)")
+    parser.add_argument("--database", type=Path, help="SQLite file to write (default: a temporary one)")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    arguments = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as folder:
+        database = arguments.database or Path(folder) / "bench.db"
+        result = asyncio.run(run_benchmark(arguments.messages, database))
+    if arguments.json:
+        json.dump(result, sys.stdout, indent=2)
+        print()
+    else:
+        _print_table(result)
+
+
+if __name__ == "__main__":
+    main()

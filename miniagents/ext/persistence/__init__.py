@@ -1,0 +1,49 @@
+"""Persistent history: every message and call record of your agents in a SQLite file, content-addressed.
+
+    from miniagents.ext.persistence import SQLiteMessageStore
+
+    store = SQLiteMessageStore("history.db")
+    async with MiniAgents(on_persist_messages=[store.persist]) as mini_agents:
+        store.attach(mini_agents)  # optional: also record which call made which (the call tree)
+        ...
+    await store.aflush()
+    for run in store.runs():
+        print(run.agent_alias, store.replies_of(run))
+
+Only the standard library's `sqlite3` is used; writes happen in a writer thread, so the event loop never waits.
+"""
+
+from miniagents.ext.persistence.errors import (
+    AmbiguousCallError,
+    MessageNotFoundError,
+    StoreClosedError,
+    StoreError,
+    StoreWriteError,
+)
+from miniagents.ext.persistence.queries import (
+    CallRecord,
+    MessageKind,
+    MessageReference,
+    SessionRecord,
+    StoredMessage,
+    TimeBound,
+)
+from miniagents.ext.persistence.registry import register_message_class
+from miniagents.ext.persistence.store import CallLike, SQLiteMessageStore
+
+__all__ = [
+    "AmbiguousCallError",
+    "CallLike",
+    "CallRecord",
+    "MessageKind",
+    "MessageNotFoundError",
+    "MessageReference",
+    "SQLiteMessageStore",
+    "SessionRecord",
+    "StoreClosedError",
+    "StoreError",
+    "StoreWriteError",
+    "StoredMessage",
+    "TimeBound",
+    "register_message_class",
+]

@@ -1,0 +1,99 @@
+"""How a message becomes a row of `messages` and rows of `message_references`.
+
+A reference's field path names where the nested message sits: `replies` for a field, `meta.source` for a field of a
+frozen dict, `items[2].answer` for a field of a frozen value inside a tuple. The walk mirrors `Frozen.serialize()`:
+a message (or a non-empty tuple of only messages) as the value of a field is a reference; anything else is stored
+inline, and the frozen values found inline are walked in turn.
+"""
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from miniagents.ext.persistence.registry import class_path_of
+from miniagents.messages import Message
+from miniagents.promising.ext.frozen import Frozen
+from miniagents.records import AgentCallNode, AgentReplyNode
+
+__all__ = ["EncodedMessage", "encode_message", "field_path", "item_path", "message_kind"]
+
+logger = logging.getLogger(__name__)
+
+MessageRow = tuple[str, str, str, str, str | None, float, str | None, str]
+ReferenceRow = tuple[str, str, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedMessage:
+    """The `messages` row of one message and the `message_references` rows of the messages it holds."""
+
+    row: MessageRow
+    references: list[ReferenceRow]
+
+
+def field_path(parent_path: str, field: str) -> str:
+    """The path of `field` of the frozen value at `parent_path` (`""` is the message itself)."""
+    return f"{parent_path}.{field}" if parent_path else field
+
+
+def item_path(parent_path: str, index: int) -> str:
+    """The path of the `index`-th item of the tuple at `parent_path`."""
+    return f"{parent_path}[{index}]"
+
+
+def message_kind(message: Message) -> str:
+    """`"call"` for an `AgentCallNode`, `"reply"` for an `AgentReplyNode`, `"message"` for anything else."""
+    if isinstance(message, AgentCallNode):
+        return "call"
+    if isinstance(message, AgentReplyNode):
+        return "reply"
+    return "message"
+
+
+def encode_message(message: Message, hash_key: str, persisted_at: float) -> EncodedMessage:
+    """The rows of `message`; runs in the writer thread, so `hash_key` must have been computed by the caller."""
+    kind = message_kind(message)
+    agent_alias = message.get("agent_alias")
+    row: MessageRow = (
+        hash_key,
+        type(message).__name__,
+        class_path_of(type(message)),
+        kind,
+        agent_alias if isinstance(agent_alias, str) else None,
+        persisted_at,
+        _text_of(message) if kind == "message" else None,
+        message.serialized,
+    )
+    references: list[ReferenceRow] = []
+    _walk_fields(message, "", hash_key, references)
+    return EncodedMessage(row=row, references=references)
+
+
+def _text_of(message: Message) -> str | None:
+    """What text search looks in: `str(message)` (records have none: they are found through their messages)."""
+    try:
+        return str(message)
+    except Exception:  # a broken `_as_string` override must not lose the message itself
+        logger.warning("str() failed for a %s; it is stored without searchable text", type(message).__name__)
+        return None
+
+
+def _walk_fields(node: Frozen, path: str, parent_hash_key: str, references: list[ReferenceRow]) -> None:
+    for name, value in node.frozen_fields_and_values(exclude_class=True).items():
+        path_of_field = field_path(path, name)
+        if isinstance(value, Message):
+            references.append((parent_hash_key, path_of_field, 0, value.hash_key))
+        elif isinstance(value, tuple) and value and all(isinstance(item, Message) for item in value):
+            references.extend(
+                (parent_hash_key, path_of_field, position, item.hash_key) for position, item in enumerate(value)
+            )
+        else:
+            _walk_value(value, path_of_field, parent_hash_key, references)
+
+
+def _walk_value(value: Any, path: str, parent_hash_key: str, references: list[ReferenceRow]) -> None:
+    if isinstance(value, Frozen):
+        _walk_fields(value, path, parent_hash_key, references)
+    elif isinstance(value, tuple):
+        for index, item in enumerate(value):
+            _walk_value(item, item_path(path, index), parent_hash_key, references)
