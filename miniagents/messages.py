@@ -4,6 +4,7 @@ A `MessagePromise` streams one message token by token and resolves to the `Messa
 streams message promises and resolves to the tuple of messages. Both replay from the start for every consumer.
 """
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,8 +13,8 @@ from pydantic import ConfigDict
 
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.ext.frozen import Frozen
-from miniagents.promising.promising import StreamedPromise
-from miniagents.promising.sentinels import DEFAULT, Sentinel
+from miniagents.promising.promising import StreamedPromise, wake_waiters
+from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
 
 if TYPE_CHECKING:
     from miniagents.message_sequence import MessageSequence
@@ -259,6 +260,24 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
         if getattr(self, "_resolver_function", None) is not None:
             return await super()._aresolve_value()
         return tuple([await message_promise async for message_promise in self])
+
+    async def aresolve(self) -> tuple[Message, ...]:
+        """Wait for every message of the sequence and return them all (or raise the first error in it)."""
+        if self._result is NO_VALUE and not self._resolving and getattr(self, "_resolver_function", None) is None:
+            # Collecting replayable messages is idempotent, so the first awaiter does it inline (no task); if it is
+            # cancelled, the next awaiter simply starts over.
+            self._resolving = True
+            try:
+                messages = await self._aresolve_value()
+            except asyncio.CancelledError:
+                self._resolving = False
+                wake_waiters(self._result_waiters)
+                raise
+            except BaseException as error:  # stored: every awaiter gets the same error
+                self._set_failure(error)
+            else:
+                self._set_result(messages)
+        return await super().aresolve()
 
     async def aresolve_messages(self) -> tuple[Message, ...]:
         """Deprecated: `await sequence_promise` does the same."""

@@ -44,7 +44,8 @@ def cancelled_error(producer: object, error: BaseException) -> ProducerCancelled
     return replacement
 
 
-def _wake(waiters: list["asyncio.Future[None]"]) -> None:
+def wake_waiters(waiters: list["asyncio.Future[None]"]) -> None:
+    """Wake every task waiting on these futures (each waiter has its own future, see `_wait`)."""
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(None)
@@ -138,7 +139,7 @@ class Promise(Generic[T]):
         self._after_resolution()
 
     def _after_resolution(self) -> None:
-        _wake(self._result_waiters)
+        wake_waiters(self._result_waiters)
         if self._done_callbacks:
             callbacks, self._done_callbacks = self._done_callbacks, None
             for callback in callbacks:
@@ -243,13 +244,13 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         """Store a piece (an exception instance is stored as an error at this position) and wake the consumers."""
         self._pieces.append(piece)
         if self._piece_waiters:
-            _wake(self._piece_waiters)
+            wake_waiters(self._piece_waiters)
 
     def _finish_stream(self) -> None:
         if self._stream_done:
             return
         self._stream_done = True
-        _wake(self._piece_waiters)
+        wake_waiters(self._piece_waiters)
         self._on_stream_finished()
 
     def _on_stream_finished(self) -> None:
@@ -350,7 +351,7 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         if self._sink is not None:
             self._sink._finish_stream()
         else:
-            _wake(self._waiters)
+            wake_waiters(self._waiters)
 
     def append(self, piece: PIECE) -> Self:
         """Append a piece (an exception instance is delivered as an error at this position)."""
@@ -372,7 +373,7 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         else:
             self._buffer.append(piece)
             if self._waiters:
-                _wake(self._waiters)
+                wake_waiters(self._waiters)
 
     def __enter__(self) -> Self:
         return self.open()
