@@ -271,7 +271,11 @@ class _AgentCallRun:
     def _start_function(self) -> None:
         if not self._function_started:
             self._function_started = True
-            self.mini_agents.start_soon(self._arun_function())
+            self.mini_agents.start_producer(self._arun_function, self._on_function_cancelled_early)
+
+    def _on_function_cancelled_early(self) -> None:
+        self._fail(cancelled_error(self.replies.sequence_promise, asyncio.CancelledError()))
+        self._close_everything()
 
     async def _arun_function(self) -> None:
         _current_call.set(self)
@@ -290,10 +294,13 @@ class _AgentCallRun:
         except BaseException as error:  # delivered to the consumers of the replies
             self._fail(error)
         finally:
-            for call in list(self.open_child_calls):
-                call.finish()
-            self.input.message_appender.close()
-            self.replies.message_appender.close()
+            self._close_everything()
+
+    def _close_everything(self) -> None:
+        for call in list(self.open_child_calls):
+            call.finish()
+        self.input.message_appender.close()
+        self.replies.message_appender.close()
 
     def _fail(self, error: BaseException) -> None:
         self.error = error

@@ -183,11 +183,22 @@ class MessageSequence:
     def _start_flattening(self) -> None:
         if self._demanded and self._queue and not self._flattening:
             self._flattening = True
-            self._context.start_soon(self._aflatten_queue())
+            self._context.start_producer(self._aflatten_queue, self._on_flattening_cancelled_early)
 
     def _start_feeder(self, item: Any) -> None:
         self._feeders += 1
-        self._context.start_soon(self._afeed(item))
+        self._context.start_producer(lambda: self._afeed(item), self._on_feeder_cancelled_early)
+
+    def _on_flattening_cancelled_early(self) -> None:
+        self._queue.clear()
+        self._emit_error(cancelled_error(self.sequence_promise, asyncio.CancelledError()))
+        self._flattening = False
+        self._maybe_finish()
+
+    def _on_feeder_cancelled_early(self) -> None:
+        self._emit_error(cancelled_error(self.sequence_promise, asyncio.CancelledError()))
+        self._feeders -= 1
+        self._maybe_finish()
 
     async def _aflatten_queue(self) -> None:
         try:

@@ -466,3 +466,26 @@ async def test_deprecated_agent_names_still_work() -> None:
         with pytest.warns(DeprecationWarning, match="initiate_call"):
             call = echo.initiate_inquiry()
         assert _texts(await call.send_message("x").reply_sequence()) == ["x"]
+
+
+@pytest.mark.parametrize("start_soon", [True, False])
+async def test_cancelling_everything_before_agents_start_releases_consumers(start_soon: bool) -> None:
+    @miniagent
+    async def agent(ctx: InteractionContext) -> None:
+        ctx.reply("never reached")
+
+    mini_agents = MiniAgents()
+    mini_agents.activate()
+    try:
+        replies = agent.trigger(start_soon=start_soon)
+        waiting = asyncio.ensure_future(replies.aresolve())
+        if not start_soon:
+            await asyncio.sleep(0)  # the consumer demands the replies, which creates the agent's task
+        # the agent's task exists but has not taken its first step yet
+        assert any(not task.done() for task in mini_agents.child_tasks)
+        for task in list(mini_agents.child_tasks):
+            task.cancel()
+        with pytest.raises(ProducerCancelledError):
+            await asyncio.wait_for(waiting, timeout=5)
+    finally:
+        await mini_agents.afinalize(cancel_tasks=True)

@@ -104,6 +104,29 @@ class PromisingContext:
         task.add_done_callback(self._on_child_done if suppress_errors else self.child_tasks.discard)
         return task
 
+    def start_producer(
+        self, producer: Callable[[], Awaitable[Any]], on_cancelled_before_start: Callable[[], None]
+    ) -> "asyncio.Task[Any]":
+        """Start a task that others wait on; if it is cancelled before its first step, call the cleanup.
+
+        A task cancelled before it ever ran never executes its own `except`/`finally` blocks, so whoever waits for
+        what it should have produced would wait forever; `on_cancelled_before_start` releases them instead.
+        """
+        started = False
+
+        async def run() -> Any:
+            nonlocal started
+            started = True
+            return await producer()
+
+        def check(task: "asyncio.Task[Any]") -> None:
+            if not started and task.cancelled():
+                on_cancelled_before_start()
+
+        task = self.start_soon(run())
+        task.add_done_callback(check)
+        return task
+
     def start_asap(self, awaitable: Awaitable[_T], suppress_errors: bool = True, **_: Any) -> "asyncio.Task[_T]":
         """Deprecated name of `start_soon`."""
         from miniagents.promising._deprecation import warn_deprecated

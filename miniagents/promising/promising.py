@@ -116,7 +116,11 @@ class Promise(Generic[T]):
     def _start_resolving(self) -> None:
         if not self._resolving:
             self._resolving = True
-            self._context.start_soon(self._arun_resolver())
+            self._context.start_producer(self._arun_resolver, self._on_resolver_cancelled_early)
+
+    def _on_resolver_cancelled_early(self) -> None:
+        if self._result is NO_VALUE:
+            self._set_failure(cancelled_error(self, asyncio.CancelledError()))
 
     async def _arun_resolver(self) -> None:
         try:
@@ -213,7 +217,12 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         streamer = getattr(self, "_streamer_function", None)
         if isinstance(streamer, StreamAppender) and streamer._bind(self):
             return
-        self._context.start_soon(self._aproduce())
+        self._context.start_producer(self._aproduce, self._on_producer_cancelled_early)
+
+    def _on_producer_cancelled_early(self) -> None:
+        if not self._stream_done:
+            self._append_piece(cancelled_error(self, asyncio.CancelledError()))
+            self._finish_stream()
 
     def _streamer(self) -> AsyncIterator[PIECE]:
         streamer = getattr(self, "_streamer_function", None)
