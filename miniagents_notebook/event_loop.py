@@ -1,0 +1,137 @@
+"""Running coroutines to completion from synchronous code in a kernel, whose event loop is already running.
+
+A Jupyter kernel runs every cell inside its event loop, so `asyncio.run()` — and with it `MiniAgents().run()` and
+`run_agent()` — fails there ("cannot be called from a running event loop"). nest-asyncio makes a running loop
+reentrant, but it does so by patching asyncio globally (pure-Python tasks and futures, a reentrant loop class).
+`ReentrancyPatch` therefore applies it lazily — only the first time something has to block while a loop is running:
+`run()` / `run_agent()` in a cell, or a direct `run_cell_magic("miniagent", ...)` call (`%%miniagent` cells themselves
+are awaited, see `magics`) — and remembers everything nest-asyncio replaced, so that `%unload_ext` can put asyncio
+back exactly as it was.
+"""
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from miniagents.promising.context import PromisingContext
+from miniagents_notebook.kernel import running_loop_or_none
+
+__all__ = ["ReentrancyPatch", "patch_context_run", "run_blocking"]
+
+_T = TypeVar("_T")
+_MISSING = object()
+_LOOP_CLASS_ATTRIBUTES = (
+    "run_forever",
+    "run_until_complete",
+    "_run_once",
+    "_check_running",
+    "_check_runnung",
+    "_num_runs_pending",
+    "_is_proactorloop",
+    "_nest_patched",
+)
+
+
+class ReentrancyPatch:
+    """nest-asyncio, applied on first need and undone by `undo()` (what the extension's unload calls)."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._patched_loop_classes: set[type] = set()
+
+    def make_reentrant(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let `loop.run_until_complete()` be called while `loop` is already running."""
+        if type(loop) in self._patched_loop_classes:
+            return
+        try:
+            import nest_asyncio
+        except ImportError as error:
+            raise RuntimeError(
+                "Blocking on agents inside a running event loop (a Jupyter kernel) needs nest-asyncio: `pip install "
+                "nest-asyncio`, or use `await MiniAgents().arun(...)` or `await agent.trigger(...)` instead."
+            ) from error
+        self._save_module_state()
+        self._save(loop.__class__, _LOOP_CLASS_ATTRIBUTES)
+        self._save(type(asyncio.get_event_loop_policy()), ("get_event_loop",))
+        nest_asyncio.apply(loop)
+        self._patched_loop_classes.add(type(loop))
+
+    def _save_module_state(self) -> None:
+        if self._saved:
+            return
+        self._save(asyncio, ("Task", "Future", "run", "get_event_loop", "_nest_patched"))
+        self._save(asyncio.tasks, ("Task", "_CTask"))
+        self._save(asyncio.futures, ("Future", "_CFuture"))
+        self._save(asyncio.events, ("get_event_loop", "_get_event_loop"))
+        tornado_concurrent = sys.modules.get("tornado.concurrent")
+        if tornado_concurrent is not None:
+            self._save(tornado_concurrent, ("Future", "FUTURES"))
+
+    def _save(self, owner: Any, names: tuple[str, ...]) -> None:
+        for name in names:
+            self._saved.append((owner, name, vars(owner).get(name, _MISSING)))
+
+    def undo(self) -> None:
+        """Restore every attribute nest-asyncio replaced (in reverse order, so the oldest value wins)."""
+        for owner, name, value in reversed(self._saved):
+            if value is _MISSING:
+                if name in vars(owner):
+                    delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+        self._saved.clear()
+        self._patched_loop_classes.clear()
+
+
+def run_blocking(awaitable: Awaitable[_T], reentrancy: ReentrancyPatch) -> _T:
+    """Run `awaitable` to completion from synchronous code, whether or not an event loop is running here.
+
+    Without a running loop it runs on IPython's own loop (the one `await` in a cell uses, so promises made in other
+    cells belong to it); inside a running loop (a kernel) that loop is made reentrant first.
+    """
+    __tracebackhide__ = True
+    loop = running_loop_or_none()
+    if loop is None:
+        from IPython.core.async_helpers import get_asyncio_loop
+
+        return get_asyncio_loop().run_until_complete(awaitable)
+    _make_reentrant_or_close(reentrancy, loop, awaitable)
+    return loop.run_until_complete(awaitable)
+
+
+def _make_reentrant_or_close(
+    reentrancy: ReentrancyPatch, loop: asyncio.AbstractEventLoop, awaitable: Awaitable[Any]
+) -> None:
+    """Patch `loop`; if that fails, close the coroutine that will never run (no "never awaited" warning)."""
+    try:
+        reentrancy.make_reentrant(loop)
+    except BaseException:
+        if asyncio.iscoroutine(awaitable):
+            awaitable.close()
+        raise
+
+
+def patch_context_run(reentrancy: ReentrancyPatch) -> Callable[[], None]:
+    """Make `PromisingContext.run()` (so `MiniAgents().run()` and `run_agent()`) work inside a running loop.
+
+    Outside a running loop the original `run()` (a fresh `asyncio.run`) is used unchanged. Returns the undo function.
+    """
+    original_run = PromisingContext.__dict__["run"]
+
+    def run(self: PromisingContext, awaitable: Awaitable[_T]) -> _T:
+        __tracebackhide__ = True
+        loop = running_loop_or_none()
+        if loop is None:
+            return original_run(self, awaitable)
+        _make_reentrant_or_close(reentrancy, loop, awaitable)
+        return loop.run_until_complete(self.arun(awaitable))
+
+    run.__doc__ = original_run.__doc__
+    run.__wrapped__ = original_run  # type: ignore[attr-defined]
+    PromisingContext.run = run  # type: ignore[method-assign]
+
+    def undo() -> None:
+        PromisingContext.run = original_run  # type: ignore[method-assign]
+
+    return undo

@@ -1,0 +1,119 @@
+"""`NotebookSession`: the notebook-wide `MiniAgents` context, so `await agent.trigger(...)` works in any cell.
+
+Every cell of a kernel runs in its own task, so an `async with MiniAgents():` cannot span cells. The session
+activates one `MiniAgents` process-wide instead — as the fallback every task uses when it has no context of its own
+— and it does so inside a throwaway copy of the current `contextvars` context, so that no cell is pinned to a
+particular session: after `reset()` every cell sees the new one at once.
+
+`reset()` and `close()` finalize the old context with its unfinished work cancelled (a runaway agent can always be
+stopped this way); consumers of its unfinished promises then see `ProducerCancelledError`.
+"""
+
+import asyncio
+import contextvars
+import html
+from pathlib import Path
+from typing import Any
+
+from miniagents import MiniAgent, MiniAgents
+from miniagents_notebook.kernel import running_loop_or_none
+
+__all__ = ["SETTINGS", "NotebookSession"]
+
+SETTINGS = ("errors_as_messages", "stream_llm_tokens_by_default", "llm_logger_agent", "llm_logs_folder")
+"""The settings of the session that `%miniagents name=value` can change."""
+
+_finalizing: set["asyncio.Task[None]"] = set()  # asyncio keeps only weak references to tasks
+
+
+def _check_setting(name: str, value: Any) -> Any:
+    if name not in SETTINGS:
+        raise ValueError(f"Unknown setting `{name}`; the settings are: {', '.join(SETTINGS)}.")
+    if name in ("errors_as_messages", "stream_llm_tokens_by_default") and not isinstance(value, bool):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    if name == "llm_logger_agent" and not isinstance(value, (bool, MiniAgent)):
+        raise ValueError(f"`llm_logger_agent` must be True, False or a MiniAgent, got {type(value).__name__}.")
+    if name == "llm_logs_folder":
+        if not isinstance(value, (str, Path)) or not str(value):
+            raise ValueError(f"`llm_logs_folder` must be a folder path, got {value!r}.")
+        return Path(value)
+    return value
+
+
+def _finalize(mini_agents: MiniAgents) -> None:
+    """Cancel what `mini_agents` still runs and deactivate it: at once without a running loop, else in a task."""
+    finalization = mini_agents.afinalize(cancel_tasks=True)
+    loop = running_loop_or_none()
+    if loop is None:
+        from IPython.core.async_helpers import get_asyncio_loop
+
+        get_asyncio_loop().run_until_complete(finalization)
+        return
+    task = loop.create_task(finalization)
+    _finalizing.add(task)
+    task.add_done_callback(_finalizing.discard)
+
+
+class NotebookSession:
+    """Owns the notebook-wide `MiniAgents` (`mini_agents`); its settings survive `reset()`."""
+
+    def __init__(self, **settings: Any) -> None:
+        self.settings: dict[str, Any] = {
+            "errors_as_messages": False,
+            "stream_llm_tokens_by_default": True,
+            "llm_logger_agent": False,
+            "llm_logs_folder": Path("llm_logs"),
+        }
+        self.settings.update({name: _check_setting(name, value) for name, value in settings.items()})
+        self.mini_agents = self._open()
+        self.is_closed = False
+
+    def _open(self) -> MiniAgents:
+        mini_agents = MiniAgents(**self.settings)
+        contextvars.copy_context().run(mini_agents.activate, process_wide=True)
+        return mini_agents
+
+    def configure(self, **settings: Any) -> None:
+        """Change settings of the current context right away (and of the contexts later `reset()` opens)."""
+        checked = {name: _check_setting(name, value) for name, value in settings.items()}
+        for name, value in checked.items():
+            setattr(self.mini_agents, name, value)
+        self.settings.update(checked)
+
+    def reset(self) -> MiniAgents:
+        """Open a new notebook-wide context and finalize the old one (cancelling what it still runs)."""
+        previous = self.mini_agents
+        self.mini_agents = self._open()
+        _finalize(previous)
+        return self.mini_agents
+
+    def close(self) -> None:
+        """Finalize the context (cancelling what it still runs); no context is notebook-wide afterwards."""
+        if not self.is_closed:
+            self.is_closed = True
+            _finalize(self.mini_agents)
+
+    # --- display ---------------------------------------------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[str, str]]:
+        rows = [
+            (name, repr(str(value) if isinstance(value, Path) else value)) for name, value in self.settings.items()
+        ]
+        rows.append(("background tasks", str(len(self.mini_agents.child_tasks))))
+        return rows
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        state = "closed" if self.is_closed else "active"
+        text = "\n".join(
+            [f"MiniAgents notebook session ({state})"] + [f"  {name}: {value}" for name, value in self._rows()]
+        )
+        cells = "".join(
+            f'<tr><td style="text-align:left"><code>{html.escape(name)}</code></td>'
+            f'<td style="text-align:left">{html.escape(value)}</td></tr>'
+            for name, value in self._rows()
+        )
+        markup = f"<div><b>MiniAgents notebook session</b> ({state})<table>{cells}</table></div>"
+        return {"text/plain": text, "text/html": markup}
+
+    def __repr__(self) -> str:
+        return f"<NotebookSession {'closed' if self.is_closed else 'active'}>"

@@ -1,0 +1,267 @@
+"""Rich displays of messages, promises, agents and call records: deterministic text, static HTML, errors inline."""
+
+import asyncio
+from html.parser import HTMLParser
+
+import pytest
+from notebook_helpers import loaded_shell, run_cell, run_ok
+
+from miniagents import (
+    AgentReplyNode,
+    ErrorMessage,
+    Message,
+    MiniAgents,
+    TextMessage,
+    miniagent,
+)
+from miniagents_notebook.markdown import render_markdown
+from miniagents_notebook.stream_view import WIDGET_VIEW_MIMETYPE, StreamView
+
+_VOID_ELEMENTS = {"br", "hr"}
+
+
+class _TagBalance(HTMLParser):
+    """Checks that every element of a static snapshot is closed, in order (it must render anywhere on its own)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag not in _VOID_ELEMENTS:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-1:]}"
+        self.open.pop()
+
+
+def assert_static_html(markup: str) -> None:
+    parser = _TagBalance()
+    parser.feed(markup)
+    assert parser.open == []
+    assert "<script" not in markup
+    assert " 0x" not in markup
+
+
+@pytest.fixture
+def shell():
+    with loaded_shell() as shell:
+        yield shell
+
+
+def formatted(shell, value) -> dict:
+    data, _ = shell.display_formatter.format(value)
+    return data
+
+
+# --- messages --------------------------------------------------------------------------------------------------------
+
+
+def test_text_message_shows_its_fields_as_header_and_its_content_as_markdown(shell) -> None:
+    message = TextMessage("Hello **world** <script>alert(1)</script>", role="assistant", model="gpt-4o")
+    data = formatted(shell, message)
+    assert (
+        data["text/plain"] == "TextMessage role='assistant' model='gpt-4o'\nHello **world** <script>alert(1)</script>"
+    )
+    markup = data["text/html"]
+    assert "<b>assistant</b> · TextMessage · model: &#x27;gpt-4o&#x27;" in markup
+    assert "<strong>world</strong>" in markup
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in markup
+    assert_static_html(markup)
+
+
+def test_message_without_text_lists_its_fields_and_nested_messages_by_class(shell) -> None:
+    message = Message(
+        answer=42,
+        tags=["a", "b"],
+        settings={"temperature": 0.5},
+        source=TextMessage("quoted"),
+        history=[TextMessage("one"), TextMessage("two")],
+    )
+    assert formatted(shell, message)["text/plain"] == (
+        'Message answer=42 tags=["a", "b"] settings={"temperature": 0.5} source=<TextMessage> history=<2 messages>'
+    )
+
+
+def test_error_message_is_shown_with_its_error_class(shell) -> None:
+    data = formatted(shell, ErrorMessage.from_error(ValueError("bad input")))
+    assert data["text/plain"] == "ErrorMessage error_class='ValueError'\nValueError: bad input"
+
+
+def test_displays_are_deterministic_across_sessions(shell) -> None:
+    async def render_twice() -> list[dict]:
+        renders = []
+        for _ in range(2):
+            async with MiniAgents():
+                promise = TextMessage("same", role="user").as_promise
+                renders.append(formatted(shell, Message(note="x", inner=TextMessage("y"))))
+                renders.append(StreamView(promise)._repr_mimebundle_())
+        return renders
+
+    first_message, first_promise, second_message, second_promise = asyncio.run(render_twice())
+    assert first_message == second_message
+    assert first_promise == second_promise
+
+
+# --- promises --------------------------------------------------------------------------------------------------------
+
+
+def test_finished_message_promise_is_shown_whole_at_once(shell) -> None:
+    _, captured = run_cell(
+        shell,
+        "from miniagents import TextMessage\n"
+        "async def tokens(metadata):\n"
+        "    for token in ['The ', 'whole ', 'answer']:\n"
+        "        yield token\n"
+        "    metadata['model'] = 'offline'\n"
+        "promise = TextMessage.promise(message_token_streamer=tokens, role='assistant')\n"
+        "await promise\n"
+        "display(promise)",
+    )
+    (output,) = captured.outputs
+    assert output.data["text/plain"] == "TextMessage role='assistant' model='offline'\nThe whole answer"
+    assert WIDGET_VIEW_MIMETYPE not in output.data
+    assert_static_html(output.data["text/html"])
+
+
+def test_failed_message_promise_shows_the_error_where_the_stream_broke(shell) -> None:
+    _, captured = run_cell(
+        shell,
+        "from miniagents import TextMessage\n"
+        "async def tokens(metadata):\n"
+        "    yield 'partial '\n"
+        "    raise ValueError('stream broke')\n"
+        "promise = TextMessage.promise(message_token_streamer=tokens)\n"
+        "try:\n"
+        "    await promise\n"
+        "except ValueError:\n"
+        "    pass\n"
+        "display(promise)",
+    )
+    (output,) = captured.outputs
+    assert output.data["text/plain"] == "TextMessage\npartial \n!! ValueError: stream broke"
+    assert "ValueError: stream broke</div>" in output.data["text/html"]
+
+
+def test_sequence_promise_shows_every_message_and_its_errors_inline(shell) -> None:
+    run_ok(
+        shell,
+        "%%miniagent flaky\nctx.reply('one')\nctx.reply(TextMessage('two', role='assistant'))\n"
+        "raise RuntimeError('gave up')",
+    )
+    _, captured = run_cell(
+        shell,
+        "from miniagents import TextMessage\nreplies = flaky.trigger()\n"
+        "try:\n    await replies\nexcept RuntimeError:\n    pass\ndisplay(replies)",
+    )
+    (output,) = captured.outputs
+    assert output.data["text/plain"] == (
+        "TextMessage\none\n\nTextMessage role='assistant'\ntwo\n\n!! RuntimeError: gave up"
+    )
+    assert_static_html(output.data["text/html"])
+
+
+def test_empty_finished_sequence_says_so(shell) -> None:
+    run_ok(shell, "%%miniagent silent\npass")
+    _, captured = run_cell(shell, "replies = silent.trigger()\nawait replies\ndisplay(replies)")
+    assert captured.outputs[0].data["text/plain"] == "(no messages)"
+
+
+async def test_promise_still_streaming_shows_what_has_arrived_so_far() -> None:
+    async with MiniAgents():
+        more = asyncio.Event()
+
+        async def tokens(metadata: dict):
+            yield "so far"
+            await more.wait()
+            yield " and the rest"
+
+        promise = TextMessage.promise(message_token_streamer=tokens, role="assistant")
+        assert await promise.__aiter__().__anext__() == "so far"  # the producer now waits for `more`
+        assert StreamView(promise).text == "TextMessage role='assistant' (streaming…)\nso far"
+        assert "<i>streaming…</i>" in StreamView(promise).html
+        more.set()
+        await promise
+        assert StreamView(promise).text == "TextMessage role='assistant'\nso far and the rest"
+
+
+# --- agents and records ----------------------------------------------------------------------------------------------
+
+
+def test_agent_shows_alias_signature_bound_arguments_and_description(shell) -> None:
+    @miniagent(model="gpt-4o")
+    async def writer(ctx, topic: str = "cats", *, words: int = 100, model: str) -> None:
+        """Writes about <topic> in {AGENT_ALIAS} style."""
+
+    data = formatted(shell, writer)
+    assert data["text/plain"] == (
+        "MiniAgent writer(topic: str = 'cats', *, words: int = 100, model: str)\n"
+        "bound: model='gpt-4o'\n"
+        "Writes about <topic> in writer style."
+    )
+    assert "Writes about &lt;topic&gt;" in data["text/html"]
+    assert_static_html(data["text/html"])
+
+
+def test_call_and_reply_records_are_expandable(shell) -> None:
+    records: list[AgentReplyNode] = []
+
+    def keep_reply_nodes(_promise, message) -> None:
+        if isinstance(message, AgentReplyNode):
+            records.append(message)
+
+    @miniagent
+    async def answer(ctx, style: str = "plain") -> None:
+        ctx.reply(f"{style}: {len(await ctx.message_promises)} question(s)")
+
+    MiniAgents(on_persist_messages=keep_reply_nodes).run_agent(answer, ["q1", "q2"], style="short")
+    (reply_node,) = records
+    reply = formatted(shell, reply_node)
+    assert reply["text/plain"] == (
+        "AgentReplyNode answer (1 reply)\n"
+        "  call: answer style='short' (2 input messages)\n"
+        "  TextMessage\n"
+        "  short: 2 question(s)"
+    )
+    call = formatted(shell, reply_node.agent_call)
+    assert (
+        call["text/plain"]
+        == "AgentCallNode answer style='short' (2 input messages)\n  TextMessage\n  q1\n  TextMessage\n  q2"
+    )
+    assert reply["text/html"].startswith('<details class="miniagents-reply-node"')
+    assert '<details class="miniagents-call-node"' in reply["text/html"]
+    assert_static_html(reply["text/html"])
+    assert_static_html(call["text/html"])
+
+
+# --- markdown --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "markup"),
+    [
+        ("plain & <b>bold</b>?", "<p>plain &amp; &lt;b&gt;bold&lt;/b&gt;?</p>"),
+        ("line one\nline two", "<p>line one<br>\nline two</p>"),
+        ("# Title\ntext", "<h1>Title</h1>\n<p>text</p>"),
+        (
+            "**strong** and *em* and snake_case_name",
+            "<p><strong>strong</strong> and <em>em</em> and snake_case_name</p>",
+        ),
+        ("`<code> **not bold**`", "<p><code>&lt;code&gt; **not bold**</code></p>"),
+        ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),
+        ("1. one\n2. two", "<ol><li>one</li><li>two</li></ol>"),
+        ("> quoted", "<blockquote><p>quoted</p></blockquote>"),
+        ("---", "<hr>"),
+        ("```python\nx = '<y>'\n```", '<pre><code class="language-python">x = &#x27;&lt;y&gt;&#x27;</code></pre>'),
+        ("```\nstill streaming", "<pre><code>still streaming</code></pre>"),
+        (
+            "[docs](https://example.com/a__b__c?x=1&y=2)",
+            '<p><a href="https://example.com/a__b__c?x=1&amp;y=2" target="_blank" rel="noopener noreferrer">'
+            "docs</a></p>",
+        ),
+        ("[bad](javascript:alert(1))", "<p>[bad](javascript:alert(1))</p>"),
+    ],
+)
+def test_markdown_renders_the_common_subset_and_escapes_the_rest(text: str, markup: str) -> None:
+    assert render_markdown(text) == markup
