@@ -10,6 +10,8 @@
     for run in store.runs():
         print(run.agent_alias, store.replies_of(run))
 
+`SQLiteHistory("history.db")` reads a store file the way the notebook's `HistoryInspector` browses records.
+
 Only the standard library's `sqlite3` is used; writes happen in a writer thread, so the event loop never waits.
 """
 
@@ -20,6 +22,7 @@ from miniagents.ext.persistence.errors import (
     StoreError,
     StoreWriteError,
 )
+from miniagents.ext.persistence.history_source import SQLiteHistory, StoredCall
 from miniagents.ext.persistence.queries import (
     CallRecord,
     MessageKind,
@@ -38,11 +41,13 @@ __all__ = [
     "MessageKind",
     "MessageNotFoundError",
     "MessageReference",
+    "SQLiteHistory",
     "SQLiteMessageStore",
     "SessionRecord",
     "StoreClosedError",
     "StoreError",
     "StoreWriteError",
+    "StoredCall",
     "StoredMessage",
     "TimeBound",
     "register_message_class",

@@ -1,0 +1,279 @@
+"""`SQLiteHistory`: the records of a message store file, read the way a history inspector browses them.
+
+    from miniagents.ext.persistence import SQLiteHistory
+    from miniagents_notebook import HistoryInspector
+
+    HistoryInspector(SQLiteHistory("history.db"))  # a file written in an earlier session
+
+It answers the questions of the inspector's `HistorySource` protocol — which calls were recorded (filtered by agent and
+text), the records of one call, a message by hash key, the calls a call made — straight from the tables, through a
+read-only connection of its own, so it needs nothing that was in memory when the file was written.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
+
+from miniagents.ext.persistence.errors import StoreClosedError, StoreError
+from miniagents.ext.persistence.queries import CallRecord, find_calls, find_messages
+from miniagents.ext.persistence.schema import SCHEMA_VERSION, connect, has_text_index
+from miniagents.ext.persistence.store import SQLiteMessageStore
+
+__all__ = ["SQLiteHistory", "StoredCall"]
+
+_T = TypeVar("_T")
+
+_SQL_CHUNK = 500  # stays far below SQLite's limit of variables per statement
+_MESSAGE_CACHE_SIZE = 4096
+_REQUIRED_TABLES = frozenset({"messages", "message_references", "sessions", "calls"})
+
+# reply nodes that no `calls` row points to: records persisted without `store.attach` (no call tree for them)
+_UNATTACHED_REPLIES = (
+    "SELECT m.hash_key, m.agent_alias, m.persisted_at, r.child_hash_key FROM messages m "
+    "JOIN message_references r ON r.parent_hash_key = m.hash_key AND r.field_path = 'agent_call' "
+    "WHERE m.kind = 'reply' AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.reply_node_hash_key = m.hash_key)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCall:
+    """One recorded call: the hash keys of its `AgentCallNode` and `AgentReplyNode`, and its place in the call tree.
+
+    Field for field what `miniagents_notebook.inspector.RecordedCall` is (the inspector reads these attributes).
+    `call_id` is `"<session_id>/<call id>"` for a call recorded by `store.attach`; for records persisted without it
+    (no call tree known) it is the hash key of the reply node, and `parent_call_id` is `None`.
+    """
+
+    call_id: str
+    agent_alias: str
+    call_hash_key: str
+    reply_hash_key: str
+    parent_call_id: str | None = None
+
+
+class SQLiteHistory:
+    """The recorded calls of a `SQLiteMessageStore` file, as a `HistorySource` for `HistoryInspector`.
+
+    `source` is the path of a store file, or a `SQLiteMessageStore` (flushed first, so that what it was handed so far
+    is visible). Every question is answered from the file when it is asked: calls recorded later (by a store still
+    writing to it) show up in the next answer — `inspector.flush()` re-reads. Messages come back serialised
+    (`message.serialize()`, keys in sorted order as stored): nested messages are `<field>__hash_key(s)` references.
+    To rebuild `Message` objects instead, open a `SQLiteMessageStore` on the file and `load()` them.
+
+    Only calls whose records were persisted are listed (a call still running, or made without `on_persist_messages`
+    handlers, has no records). Calls recorded by `store.attach(...)` come with the call tree; records persisted with
+    `store.persist` alone are listed too, without parents and sub-calls.
+    """
+
+    def __init__(self, source: SQLiteMessageStore | str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        if isinstance(source, SQLiteMessageStore):
+            if source.database == ":memory:":
+                raise ValueError(
+                    "An in-memory SQLiteMessageStore cannot be read from another connection; give the store a file "
+                    "(SQLiteMessageStore('history.db')), or browse a live run with an InMemoryHistory."
+                )
+            source.flush()
+            database = source.database
+        else:
+            database = os.fspath(source)
+            if database == ":memory:" or not os.path.isfile(database):
+                raise FileNotFoundError(
+                    f"No message store file at {database!r}; pass the path of a file written by SQLiteMessageStore "
+                    f"(the current folder is {os.getcwd()!r})."
+                )
+        self.database = database
+        self._connection = connect(database, busy_timeout)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._message_cache: OrderedDict[str, str] = OrderedDict()
+        try:
+            self._connection.execute("PRAGMA query_only = ON")
+            self._text_index = self._check_schema()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    def _check_schema(self) -> bool:
+        try:
+            (version,) = self._connection.execute("PRAGMA user_version").fetchone()
+            tables = {name for (name,) in self._connection.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"Cannot read {self.database!r} as a SQLite message store: {error}") from error
+        missing = _REQUIRED_TABLES - tables
+        if missing:
+            raise StoreError(
+                f"{self.database!r} is not a message store file (it has no {', '.join(sorted(missing))} table); "
+                "pass a file written by SQLiteMessageStore."
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.database!r} was written by a newer version of the message store (schema {version}, this one "
+                f"reads up to {SCHEMA_VERSION}); upgrade miniagents to browse it."
+            )
+        return has_text_index(self._connection)
+
+    def __repr__(self) -> str:
+        return f"<SQLiteHistory {self.database!r}{' closed' if self._closed else ''}>"
+
+    def close(self) -> None:
+        """Close the connection to the file (idempotent)."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- HistorySource -----------------------------------------------------------------------------------------
+
+    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> list[StoredCall]:
+        """Recorded calls in the order they were made; only those of `agent_alias` / containing `text`, if given.
+
+        A call contains `text` (ignoring case) when its agent's alias, its keyword arguments or the text of one of
+        its input or reply messages does.
+        """
+        calls = self._read(_all_calls)
+        if agent_alias is not None:
+            calls = [call for call in calls if call.agent_alias == agent_alias]
+        if text:
+            nodes = self._read(lambda connection: _nodes_containing(connection, text, self._text_index))
+            needle = text.casefold()
+            calls = [
+                call
+                for call in calls
+                if call.call_hash_key in nodes or call.reply_hash_key in nodes or needle in call.agent_alias.casefold()
+            ]
+        return calls
+
+    def get_call(self, call_id: str) -> StoredCall | None:
+        """The recorded call `call_id` (as `list_calls` names it), or `None`."""
+        session_id, separator, number = call_id.rpartition("/")
+        if not separator:
+            found_unattached = self._read(lambda connection: _unattached_calls(connection, call_id))
+            return found_unattached[0][1] if found_unattached else None
+        if not number.isdigit():
+            return None
+        found = self._read(lambda connection: find_calls(connection, session_id=session_id, call_id=int(number)))
+        return next(_recorded(found), None)
+
+    def get_message(self, hash_key: str) -> dict[str, Any] | None:
+        """The stored message `hash_key` serialised (`message.serialize()`), or `None` if it is not stored."""
+        serialized = self._read(lambda connection: self._serialized(connection, hash_key))
+        return None if serialized is None else json.loads(serialized)
+
+    def sub_calls(self, call_id: str) -> list[StoredCall]:
+        """The recorded calls the agent of `call_id` made, in the order it made them."""
+        session_id, separator, number = call_id.rpartition("/")
+        if not separator or not number.isdigit():
+            return []
+        found = self._read(
+            lambda connection: find_calls(connection, session_id=session_id, parent_call_id=int(number))
+        )
+        return list(_recorded(found))
+
+    def __len__(self) -> int:
+        return len(self.list_calls())
+
+    # --- helpers -----------------------------------------------------------------------------------------------
+
+    def _read(self, query: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._lock:
+            if self._closed:
+                raise StoreClosedError(f"This SQLiteHistory of {self.database!r} is closed; open a new one.")
+            return query(self._connection)
+
+    def _serialized(self, connection: sqlite3.Connection, hash_key: str) -> str | None:
+        # messages are content-addressed: what is stored under a hash key never changes, so it can be kept
+        serialized = self._message_cache.get(hash_key)
+        if serialized is not None:
+            self._message_cache.move_to_end(hash_key)
+            return serialized
+        row = connection.execute("SELECT serialized FROM messages WHERE hash_key = ?", (hash_key,)).fetchone()
+        if row is None:
+            return None
+        self._message_cache[hash_key] = row[0]
+        if len(self._message_cache) > _MESSAGE_CACHE_SIZE:
+            self._message_cache.popitem(last=False)
+        return row[0]
+
+
+def _call_id(session_id: str, call_id: int) -> str:
+    return f"{session_id}/{call_id}"
+
+
+def _stored_call(record: CallRecord) -> StoredCall | None:
+    """The call of `record` if its records were persisted (not while it runs, nor without persist handlers)."""
+    if record.call_node_hash_key is None or record.reply_node_hash_key is None:
+        return None
+    return StoredCall(
+        call_id=_call_id(record.session_id, record.call_id),
+        agent_alias=record.agent_alias,
+        call_hash_key=record.call_node_hash_key,
+        reply_hash_key=record.reply_node_hash_key,
+        parent_call_id=None if record.parent_call_id is None else _call_id(record.session_id, record.parent_call_id),
+    )
+
+
+def _recorded(records: list[CallRecord]) -> Iterator[StoredCall]:
+    return (call for call in map(_stored_call, records) if call is not None)
+
+
+def _unattached_calls(
+    connection: sqlite3.Connection, reply_hash_key: str | None = None
+) -> list[tuple[float, StoredCall]]:
+    """Calls known from their records alone (no call tree), with when they were stored (`reply_hash_key`: that one)."""
+    sql = _UNATTACHED_REPLIES + (" AND m.hash_key = ?" if reply_hash_key is not None else "")
+    parameters = () if reply_hash_key is None else (reply_hash_key,)
+    return [
+        (
+            persisted_at,
+            StoredCall(call_id=hash_key, agent_alias=alias, call_hash_key=call_key, reply_hash_key=hash_key),
+        )
+        for hash_key, alias, persisted_at, call_key in connection.execute(
+            f"{sql} ORDER BY m.persisted_at, m.id", parameters
+        )
+    ]
+
+
+def _all_calls(connection: sqlite3.Connection) -> list[StoredCall]:
+    """Every recorded call: the attached ones by when they were initiated, the others by when they were stored."""
+    timed = [
+        (record.initiated_at, call) for record in find_calls(connection) if (call := _stored_call(record)) is not None
+    ]
+    timed += _unattached_calls(connection)
+    # the sort is stable: calls of the same instant keep the order their query gave them
+    return [call for _, call in sorted(timed, key=lambda pair: pair[0])]
+
+
+def _nodes_containing(connection: sqlite3.Connection, text: str, text_index: bool) -> set[str]:
+    """Hash keys of the call and reply nodes that hold a message containing `text`, or whose kwargs contain it."""
+    message_keys = [stored.hash_key for stored in find_messages(connection, text_index=text_index, text=text)]
+    nodes: set[str] = set()
+    for start in range(0, len(message_keys), _SQL_CHUNK):
+        chunk = message_keys[start : start + _SQL_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        nodes.update(
+            parent
+            for (parent,) in connection.execute(
+                "SELECT DISTINCT parent_hash_key FROM message_references "
+                f"WHERE field_path IN ('messages', 'replies') AND child_hash_key IN ({marks})",
+                chunk,
+            )
+        )
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    nodes.update(
+        hash_key
+        for (hash_key,) in connection.execute(
+            "SELECT hash_key FROM messages WHERE kind = 'call' AND serialized LIKE ? ESCAPE '\\'", (pattern,)
+        )
+    )
+    return nodes
