@@ -2,12 +2,10 @@
 
 Event handlers run inline in the agents' tasks, so `CallTreeModel.handle_event` only records what happened and tells
 its listeners that something changed; building snapshots (rows, bars, details) is left to the views, which do it on
-a throttle (`Throttle`). Streaming text is read from the promises' `pieces_so_far` when a snapshot is built, so
-watching a reply never starts or consumes anything.
+a throttle (`UpdateThrottle`). Streaming text is read through `text_so_far` when a snapshot is built, so watching a
+reply never starts or consumes anything, and each token is joined once however often the views look.
 """
 
-import asyncio
-import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -23,59 +21,21 @@ from miniagents.lifecycle import (
     ReplyMessageResolved,
 )
 from miniagents.messages import Message, MessagePromise
-from miniagents.promising.ext.frozen import Frozen
+from miniagents_notebook._style import STATUS_ICONS
+from miniagents_notebook.rendering import error_text, format_value
+from miniagents_notebook.snapshot import text_so_far
 
-__all__ = [
-    "STATUS_ICONS",
-    "CallState",
-    "CallStatus",
-    "CallTreeModel",
-    "Throttle",
-    "format_seconds",
-    "short_repr",
-]
+__all__ = ["CallState", "CallStatus", "CallTreeModel", "format_seconds"]
 
 CallStatus = Literal["waiting", "running", "done", "error"]
 
 PREVIEW_CHARS = 200
 """How much of the end of a call's reply text the model exposes as its preview."""
 ROW_PREVIEW_CHARS = 80
+KWARG_CHARS = 60
 DETAIL_TEXT_CHARS = 5000
 DEFAULT_CHILD_LIMIT = 50
 DEFAULT_MAX_ROWS = 1000
-
-STATUS_ICONS: dict[str, str] = {"waiting": "○", "running": "◔", "done": "✓", "error": "✗"}
-"""The visual cue of each status, in the order a call goes through them."""
-
-
-def short_repr(value: Any, limit: int = 60) -> str:
-    """A one-line, deterministic description of a kwarg value (no memory addresses), cut at `limit` characters."""
-    text = _plain_repr(value, budget=limit + 1)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _plain_repr(value: Any, budget: int) -> str:
-    if isinstance(value, Message):
-        return f"{type(value).__name__}({_plain_repr(str(value), budget)})"
-    if isinstance(value, Frozen):
-        parts = []
-        for name, item in value.frozen_fields_and_values().items():
-            parts.append(f"{name}: {_plain_repr(item, budget)}")
-            if sum(map(len, parts)) > budget:
-                break
-        return "{" + ", ".join(parts) + "}"
-    if isinstance(value, tuple):
-        parts = []
-        for item in value:
-            parts.append(_plain_repr(item, budget))
-            if sum(map(len, parts)) > budget:
-                break
-        return "(" + ", ".join(parts) + ("," if len(value) == 1 else "") + ")"
-    if isinstance(value, str):
-        return repr(value[:budget])
-    if isinstance(value, (int, float, bool, type(None))):
-        return repr(value)
-    return f"<{type(value).__name__}>"
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -104,14 +64,8 @@ def _message_text(promise: MessagePromise) -> tuple[str, bool, str | None]:
     known = promise.known_beforehand
     if isinstance(known, Message):  # a ready message: the promise was made from it
         return str(known), False, None
-    text_parts = []
-    error = None
-    for piece in promise.pieces_so_far:
-        if isinstance(piece, BaseException):
-            error = f"{type(piece).__name__}: {piece}"
-        else:
-            text_parts.append(str(piece))
-    return "".join(text_parts), not promise.is_streamed, error
+    text = text_so_far(promise)
+    return text.text, not promise.is_streamed, None if text.error is None else error_text(text.error)
 
 
 @dataclass(eq=False)
@@ -152,9 +106,19 @@ class CallState:
         return _message_text(self.reply_promises[index])
 
     def preview(self, chars: int = PREVIEW_CHARS) -> str:
-        """The last `chars` characters of the replies so far, streaming ones included."""
-        texts = [self.reply_text(index)[0] for index in sorted(self.reply_promises)]
-        return "\n".join(text for text in texts if text)[-chars:]
+        """The last `chars` characters of the replies so far (joined by newlines), streaming ones included; only
+        those characters are read."""
+        tails: list[str] = []
+        size = -1  # the length of the tails joined so far (the first one has no newline before it)
+        for index in sorted(self.reply_promises, reverse=True):
+            text = self.reply_text(index)[0]
+            room = chars - size - 1
+            if room < 0:
+                break
+            if text:
+                tails.append(text[max(0, len(text) - room) :])
+                size += len(tails[-1]) + 1
+        return "\n".join(reversed(tails))
 
 
 class CallTreeModel:
@@ -193,7 +157,7 @@ class CallTreeModel:
             call_id=event.call_id,
             parent_call_id=parent_id,
             agent_alias=event.agent_alias,
-            kwargs=tuple((name, short_repr(value)) for name, value in event.kwargs.items()),
+            kwargs=tuple((name, format_value(value, KWARG_CHARS)) for name, value in event.kwargs.items()),
             initiated_at=event.time,
         )
         self._unfinished.add(event.call_id)
@@ -213,7 +177,7 @@ class CallTreeModel:
             if event.message is not None:
                 call.resolved_replies[event.index] = str(event.message)
             else:
-                call.failed_replies[event.index] = f"{type(event.error).__name__}: {event.error}"
+                call.failed_replies[event.index] = error_text(event.error) if event.error is not None else "failed"
             self._streaming_replies.discard((call.call_id, event.index))
         elif isinstance(event, CallFinished):
             call.finished_at = event.time
@@ -223,7 +187,7 @@ class CallTreeModel:
                 call.status = "done"
             else:
                 call.status = "error"
-                call.error = f"{type(event.error).__name__}: {event.error}"
+                call.error = error_text(event.error)
                 call.traceback = "".join(traceback.format_exception(event.error))
             self._unfinished.discard(call.call_id)
         else:
@@ -253,7 +217,7 @@ class CallTreeModel:
         """Changes whenever a streaming reply gets more text; cheap enough to poll."""
         total = 0
         for call_id, index in self._streaming_replies:
-            total += len(self.calls[call_id].reply_promises[index].pieces_so_far)
+            total += text_so_far(self.calls[call_id].reply_promises[index]).pieces
         return total
 
     def status_counts(self) -> dict[str, int]:
@@ -312,14 +276,15 @@ class CallTreeModel:
                 stack.append((call.children, 0, child_prefix, False))
         return "\n".join(lines)
 
-    def tree_rows(
+    def tree_snapshot(
         self,
         now: float,
         child_limits: Mapping[int, int] | None = None,
         child_limit: int = DEFAULT_CHILD_LIMIT,
         max_rows: int = DEFAULT_MAX_ROWS,
-    ) -> list[dict[str, Any]]:
-        """The rows of the tree view (pre-order, with `more` rows for collapsed siblings), at most `max_rows`."""
+    ) -> dict[str, Any]:
+        """The rows of the tree view (pre-order, with `more` rows for collapsed siblings, at most `max_rows`), the
+        number of calls in each status and in all."""
         rows: list[dict[str, Any]] = []
         beyond_max_rows = 0
         for depth, call, hidden, parent_id in self.walk(child_limits, child_limit):
@@ -354,20 +319,7 @@ class CallTreeModel:
             )
         if beyond_max_rows:
             rows.append({"more": beyond_max_rows, "parent": None, "depth": 0})
-        return rows
-
-    def tree_snapshot(
-        self,
-        now: float,
-        child_limits: Mapping[int, int] | None = None,
-        child_limit: int = DEFAULT_CHILD_LIMIT,
-        max_rows: int = DEFAULT_MAX_ROWS,
-    ) -> dict[str, Any]:
-        return {
-            "rows": self.tree_rows(now, child_limits, child_limit, max_rows),
-            "counts": self.status_counts(),
-            "total": len(self.calls),
-        }
+        return {"rows": rows, "counts": self.status_counts(), "total": len(self.calls)}
 
     def timeline_snapshot(
         self,
@@ -458,59 +410,3 @@ class CallTreeModel:
         return any(
             not promise.is_streamed and not isinstance(promise.known_beforehand, Message) for promise in promises
         )
-
-
-class Throttle:
-    """Runs `action` at most once per `interval` seconds: requests coalesce, and the last one is always honoured.
-
-    A request never runs `action` inline (event handlers must stay cheap): it schedules it on the running event loop,
-    right away if the previous run is older than `interval`, else when it will be. Without a running loop the
-    request is remembered (`is_due`) until someone calls `action` directly (e.g. a view's `flush()`).
-    `clock` and `call_later` can be replaced to test the policy without waiting.
-    """
-
-    def __init__(
-        self,
-        action: Callable[[], None],
-        interval: float = 0.1,
-        clock: Callable[[], float] = time.monotonic,
-        call_later: Callable[[float, Callable[[], None]], Any] | None = None,
-    ) -> None:
-        self.action = action
-        self.interval = interval
-        self._clock = clock
-        self._call_later = call_later or _call_later_on_running_loop
-        self._pending: Any = None
-        self._last_run = float("-inf")
-        self.is_due = False
-
-    def request(self) -> None:
-        """Ask for `action` to run soon; does nothing if a run is already scheduled."""
-        self.is_due = True
-        if self._pending is not None:
-            return
-        delay = max(0.0, self._last_run + self.interval - self._clock())
-        self._pending = self._call_later(delay, self._run)
-
-    def _run(self) -> None:
-        self._pending = None
-        self.mark_ran()
-        self.action()
-
-    def mark_ran(self) -> None:
-        """Record that `action` just ran (call it when running the action directly)."""
-        self.is_due = False
-        self._last_run = self._clock()
-
-    def cancel(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-
-
-def _call_later_on_running_loop(delay: float, callback: Callable[[], None]) -> asyncio.TimerHandle | None:
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-    return loop.call_later(delay, callback)

@@ -10,11 +10,11 @@ updates — sees exactly what a front end saved: an empty output (widget views a
 from collections.abc import Mapping
 from typing import Any, Self
 
-from miniagents import Message, MessageType, MiniAgent, MiniAgents
-from miniagents_notebook.call_scope import CallScope
+from miniagents import Message, MessageType, MiniAgent
 from miniagents_notebook.calls_view import make_calls_view
 from miniagents_notebook.kernel import in_kernel
 from miniagents_notebook.stream_view import WIDGET_VIEW_MIMETYPE, StreamView
+from miniagents_notebook.trace import Trace
 
 __all__ = ["AgentRun"]
 
@@ -25,7 +25,8 @@ class AgentRun:
     """Triggers `agent` with `messages` and `kwargs` at once and follows the run: `await run.wait()` for its end.
 
     After the end, `messages` holds the reply messages and `error` what the run raised (with `errors_as_messages`
-    an agent's error is a reply instead, and `error` stays `None`).
+    an agent's error is a reply instead, and `error` stays `None`). `trace` holds the calls the run made (the
+    call and every call under it): `run.trace.timeline()`, `run.trace.to_mermaid()`, ...
     """
 
     def __init__(
@@ -36,12 +37,12 @@ class AgentRun:
         live: bool | None = None,
     ) -> None:
         self.agent = agent
-        self.scope = CallScope(MiniAgents.get_current())
-        with self.scope.capturing_root():
+        self.trace = Trace(record_history=False)  # the session's history already keeps the records
+        with self.trace:
             self.replies = agent.trigger(messages, **(kwargs or {}))
         live = in_kernel() if live is None else live
         self.reply_view = StreamView(self.replies, live=live)
-        self.calls_view = make_calls_view(self.scope, live=live)
+        self.calls_view = make_calls_view(self.trace, live=live)
         self.messages: tuple[Message, ...] = ()
         self.error: BaseException | None = None
         self.is_finished = False
@@ -67,9 +68,8 @@ class AgentRun:
             self.messages = await self.replies
         except Exception as error:  # kept for whoever shows the run: see `error`
             self.error = error
-        await self.scope.wait_settled()
+        await self.trace.wait_settled()
         await self.reply_view.wait()
-        self.scope.close()
         self.calls_view.flush()
         self.is_finished = True
         if self._live_display is not None:
@@ -81,7 +81,7 @@ class AgentRun:
     @property
     def text(self) -> str:
         """The deterministic plain-text form: the replies, then the calls."""
-        return f"{self.reply_view.text}\n\n{self.calls_view.to_text()}"
+        return f"{self.reply_view.text}\n\nCalls:\n{self.calls_view.to_text()}"
 
     @property
     def html(self) -> str:

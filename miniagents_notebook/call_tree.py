@@ -1,4 +1,4 @@
-"""Live call tree widget, and `LiveView`, the base the live views share.
+"""Live call tree widget, and `LiveView`, the base every live view but the stream view shares.
 
 A view is an anywidget (an ES module shipped in `_static/`, no front-end build): Python owns the state, computes a
 JSON snapshot from the model and puts it in synced traits; the browser only renders it. Snapshots are sent on a
@@ -14,11 +14,13 @@ from typing import Any
 import anywidget
 import traitlets
 
-from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel, Throttle
+from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel
 from miniagents_notebook.mermaid import call_tree_to_mermaid
+from miniagents_notebook.snapshot import text_so_far
 from miniagents_notebook.static_html import render_call_tree
+from miniagents_notebook.throttle import UpdateThrottle
 
-__all__ = ["CallTree", "LiveView"]
+__all__ = ["CallTree", "CallTreeModelView", "LiveView"]
 
 _STATIC = Path(__file__).parent / "_static"
 
@@ -31,15 +33,17 @@ class LiveView(anywidget.AnyWidget):
     """A widget whose state follows a changing source on a throttle and that leaves a static copy behind.
 
     Subclasses implement `_sync()` (set the synced traits from the source), `to_text()` and `to_html()`; they may
-    override `_keeps_changing()` (poll while text streams without events) and `_is_settled()` (nothing
-    more will change: the displayed static copies are refreshed once more).
+    override `_keeps_changing()` (poll while text streams without events) and `_is_settled()` (no more events
+    will come: the displayed static copies are refreshed once more when the state stops changing). A subclass sets
+    what `_sync()` reads before calling this `__init__`.
     """
 
     _css = _asset("widgets.css")
 
     def __init__(self, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
+        self._sync()  # the first state travels with the message that opens the widget
         super().__init__(**kwargs)
-        self._throttle = Throttle(self._scheduled_update, interval=throttle_interval)
+        self._throttle = UpdateThrottle(self._scheduled_update, interval=throttle_interval)
         self._display_handles: list[Any] = []
         self._displays_are_current = False
 
@@ -50,10 +54,9 @@ class LiveView(anywidget.AnyWidget):
 
     def flush(self) -> None:
         """Send the current state now, and refresh the static copy in every output showing this view."""
-        self._throttle.cancel()
-        self._throttle.mark_ran()
-        self._sync_state()
-        self._update_displays()
+        self._throttle.flush_now()
+        if not self._displays_are_current:
+            self._update_displays()
 
     def _scheduled_update(self) -> None:
         self._sync_state()
@@ -64,9 +67,11 @@ class LiveView(anywidget.AnyWidget):
 
     def _sync_state(self) -> None:
         with self.hold_sync():
-            self._sync()
+            if self._sync():
+                self._displays_are_current = False
 
-    def _sync(self) -> None:
+    def _sync(self) -> bool:
+        """Set the synced traits from the source (only what changed); whether anything did."""
         raise NotImplementedError
 
     def to_text(self) -> str:
@@ -114,7 +119,39 @@ class LiveView(anywidget.AnyWidget):
         super().close()
 
 
-class CallTree(LiveView):
+class CallTreeModelView(LiveView):
+    """A live view of the calls in a `CallTreeModel` (the call tree, the timeline); it follows the model's changes.
+
+    Parents with more than `child_limit` children show the first ones; at most `max_rows` rows are shown.
+    """
+
+    def __init__(
+        self,
+        model: CallTreeModel,
+        *,
+        child_limit: int = DEFAULT_CHILD_LIMIT,
+        max_rows: int = DEFAULT_MAX_ROWS,
+        throttle_interval: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
+        self.model = model
+        self.child_limit = child_limit
+        self.max_rows = max_rows
+        super().__init__(throttle_interval=throttle_interval, **kwargs)
+        model.add_listener(self.request_update)
+
+    def _is_settled(self) -> bool:
+        return self.model.is_finished
+
+    def to_text(self) -> str:
+        return self.model.as_text(self.child_limit)
+
+    def close(self) -> None:
+        self.model.remove_listener(self.request_update)
+        super().close()
+
+
+class CallTree(CallTreeModelView):
     """Every agent call under the call that made it: status, kwargs, message counts, duration, reply preview.
 
     Selecting a call shows its input messages and replies (live while they stream) and, on error, the traceback.
@@ -131,26 +168,13 @@ class CallTree(LiveView):
     child_limits = traitlets.Dict().tag(sync=True)
     """Parent call id (as a string; `"-1"` for the roots) → how many children to show; the view raises them."""
 
-    def __init__(
-        self,
-        model: CallTreeModel,
-        *,
-        child_limit: int = DEFAULT_CHILD_LIMIT,
-        max_rows: int = DEFAULT_MAX_ROWS,
-        throttle_interval: float = 0.1,
-        static_timings: bool = True,
-        **kwargs: Any,
-    ) -> None:
-        self.model = model
-        self.child_limit = child_limit
-        self.max_rows = max_rows
+    _synced_key: Any = None
+
+    def __init__(self, model: CallTreeModel, *, static_timings: bool = True, **options: Any) -> None:
         self.static_timings = static_timings
-        self._synced_key: Any = None
-        super().__init__(throttle_interval=throttle_interval, **kwargs)
+        super().__init__(model, **options)
         self.observe(self._on_selected_changed, names=["selected"])
         self.observe(lambda _change: self.flush(), names=["child_limits"])
-        model.add_listener(self.request_update)
-        self._sync_state()
 
     def _limits(self) -> dict[int, int]:
         return {int(parent): int(limit) for parent, limit in self.child_limits.items()}
@@ -160,7 +184,7 @@ class CallTree(LiveView):
         call = self.model.calls.get(self.selected) if self.selected is not None else None
         if call is not None and self.model.is_call_streaming(call.call_id):
             promises = [*call.input_promises.values(), *call.reply_promises.values()]
-            selected_pieces = sum(len(promise.pieces_so_far) for promise in promises)
+            selected_pieces = sum(text_so_far(promise).pieces for promise in promises)
         return (
             self.model.version,
             self.model.streaming_signature(),
@@ -169,15 +193,16 @@ class CallTree(LiveView):
             tuple(sorted(self.child_limits.items())),
         )
 
-    def _sync(self) -> None:
+    def _sync(self) -> bool:
         key = self._change_key()
         if key == self._synced_key:
-            return
+            return False
         self._synced_key = key
         now = time.time()
         self.tree = self.model.tree_snapshot(now, self._limits(), self.child_limit, self.max_rows)
         if self.selected is not None:
             self.details = self.model.call_details(self.selected, now, self.child_limit)
+        return True
 
     def _on_selected_changed(self, change: dict[str, Any]) -> None:
         selected = change["new"]
@@ -188,12 +213,6 @@ class CallTree(LiveView):
     def _keeps_changing(self) -> bool:
         return self.model.is_streaming or (self.selected is not None and self.model.is_call_streaming(self.selected))
 
-    def _is_settled(self) -> bool:
-        return self.model.is_finished
-
-    def to_text(self) -> str:
-        return self.model.as_text(self.child_limit)
-
     def to_html(self) -> str:
         snapshot = self.model.tree_snapshot(time.time(), self._limits(), self.child_limit, self.max_rows)
         return render_call_tree(snapshot, show_timings=self.static_timings)
@@ -201,7 +220,3 @@ class CallTree(LiveView):
     def to_mermaid(self) -> str:
         """The tree as Mermaid text (see `miniagents_notebook.mermaid`)."""
         return call_tree_to_mermaid(self.model, self.child_limit)
-
-    def close(self) -> None:
-        self.model.remove_listener(self.request_update)
-        super().close()

@@ -16,6 +16,7 @@ import traitlets
 from miniagents.lifecycle import AgentCallEvent, CallInitiated, CallRecorded
 from miniagents.messages import Message
 from miniagents_notebook.call_tree import LiveView, _asset
+from miniagents_notebook.rendering import count_text, shorten
 from miniagents_notebook.static_html import render_inspector
 
 __all__ = ["HistoryInspector", "HistorySource", "InMemoryHistory", "RecordedCall", "inspector_snapshot"]
@@ -168,7 +169,7 @@ def _plain_value(value: Any) -> Any:
 
 def _value_text(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(_plain_value(value), ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= _VALUE_CHARS else text[: _VALUE_CHARS - 1] + "…"
+    return shorten(text, _VALUE_CHARS)
 
 
 class _Resolver:
@@ -280,7 +281,7 @@ def _agent_counts_text(source: HistorySource) -> str:
     if not counts:
         return "History: no recorded agent calls"
     per_agent = ", ".join(f"{alias}: {count}" for alias, count in counts.items())
-    return f"History: {len(calls)} recorded call{'s' if len(calls) != 1 else ''} ({per_agent})"
+    return f"History: {count_text(len(calls), 'recorded call')} ({per_agent})"
 
 
 class HistoryInspector(LiveView):
@@ -300,30 +301,32 @@ class HistoryInspector(LiveView):
     selected = traitlets.Unicode(None, allow_none=True).tag(sync=True)
     details = traitlets.Dict().tag(sync=True)
 
-    def __init__(self, source: HistorySource, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
-        self.source = source
-        super().__init__(throttle_interval=throttle_interval, **kwargs)
+    def __new__(cls, source: HistorySource, *args: Any, **kwargs: Any) -> "HistoryInspector":
+        # checked before the widget exists: a half-made widget would still be closed (and fail) when collected
         if not isinstance(source, HistorySource):
-            self.close()
             raise TypeError(
                 f"HistoryInspector needs a HistorySource (list_calls, get_call, get_message, sub_calls), "
                 f"got {type(source).__name__}; pass e.g. `trace.history` or an `InMemoryHistory()`."
             )
+        return super().__new__(cls, source, *args, **kwargs)
+
+    def __init__(self, source: HistorySource, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
+        self.source = source
+        super().__init__(throttle_interval=throttle_interval, **kwargs)
         add_listener = getattr(source, "add_change_listener", None)
         if add_listener is not None:
             add_listener(self.request_update)
         self.observe(self._on_filters_changed, names=["agent_filter", "text_filter"])
         self.observe(self._on_selected_changed, names=["selected"])
-        self.flush()
 
-    def _sync(self) -> None:
+    def _sync(self) -> bool:
         snapshot = inspector_snapshot(self.source, self.agent_filter or None, self.text_filter or None)
-        self.agents = snapshot["agents"]
-        self.calls = snapshot["calls"]
-        self.total = snapshot["total"]
-        self.matching = snapshot["matching"]
         if self.selected is not None:
-            self.details = call_record_details(self.source, self.selected)
+            snapshot["details"] = call_record_details(self.source, self.selected)
+        changed = {name: value for name, value in snapshot.items() if getattr(self, name) != value}
+        for name, value in changed.items():
+            setattr(self, name, value)
+        return bool(changed)
 
     def _on_filters_changed(self, _change: Any) -> None:
         self.flush()

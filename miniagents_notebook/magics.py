@@ -22,6 +22,7 @@ from miniagents import MiniAgent
 from miniagents_notebook.agent_run import AgentRun
 from miniagents_notebook.cell_agent import CellAgentSpec, compile_cell_agent, parse_magic_line, resolve_run_input
 from miniagents_notebook.event_loop import ReentrancyPatch, run_blocking
+from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.session import SETTINGS, NotebookSession
 
 __all__ = ["CELL_HOOK_NAME", "MiniAgentsMagics", "register_magics"]
@@ -94,16 +95,19 @@ class MiniAgentsMagics(Magics):
     # --- %miniagents -----------------------------------------------------------------------------------------------
 
     @line_magic
-    def miniagents(self, line: str) -> NotebookSession:
-        """Show the notebook-wide MiniAgents session, change its settings, or reset it.
+    def miniagents(self, line: str) -> NotebookSession | HistoryInspector:
+        """Show the notebook-wide MiniAgents session, change its settings, reset it, or browse its history.
 
         %miniagents                                   show the session and its settings
         %miniagents errors_as_messages=True           change settings; also stream_llm_tokens_by_default,
                                                       llm_logger_agent (True, False or an agent variable)
                                                       and llm_logs_folder
         %miniagents reset [setting=value ...]         cancel what the session still runs and open a new one
+        %miniagents history                           browse the records of every call the session made
         """
         words = _split_words(line)
+        if words == ["history"]:
+            return self.session.inspector()
         reset = bool(words) and words[0] == "reset"
         settings = dict(self._parse_setting(word) for word in words[1 if reset else 0 :])
         try:
@@ -118,7 +122,8 @@ class MiniAgentsMagics(Magics):
         name, equals, raw = word.partition("=")
         if not equals:
             raise UsageError(
-                f"`{word}` is not a setting: write `name=value` (settings: {', '.join(SETTINGS)}), or `reset`."
+                f"`{word}` is not a setting: write `name=value` (settings: {', '.join(SETTINGS)}), `reset` or "
+                "`history`."
             )
         if name == "llm_logs_folder":
             return name, raw

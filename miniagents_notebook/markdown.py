@@ -20,7 +20,8 @@ _QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|mailto:)[^\s)]+)\)")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ITALIC = re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)|(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
+# each branch starts with its marker (the lookbehind comes after it), so the regex engine can skip to the next marker
+_ITALIC = re.compile(r"\*(?<![\w*]\*)(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)|_(?<!\w_)(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
 
 
 def render_markdown(text: str) -> str:
@@ -109,7 +110,13 @@ def _render_paragraph(lines: list[str], index: int, blocks: list[str]) -> int:
 
 
 def _render_inline(text: str) -> str:
-    """Inline markup; code spans are cut out first so nothing inside them is interpreted."""
+    """Inline markup; code spans are cut out first so nothing inside them is interpreted.
+
+    Each kind of markup is looked for only when its marker occurs at all: a long streamed text is re-rendered on
+    every live update, and most of it is plain.
+    """
+    if "`" not in text:
+        return _render_emphasis(text).replace("\n", "<br>\n")
     parts = []
     position = 0
     for code in _CODE_SPAN.finditer(text):
@@ -122,6 +129,8 @@ def _render_inline(text: str) -> str:
 
 def _render_emphasis(text: str) -> str:
     """Links are cut out next, so emphasis markers inside a URL stay part of the URL."""
+    if "](" not in text:
+        return _emphasize(text)
     parts = []
     position = 0
     for link in _LINK.finditer(text):
@@ -134,5 +143,8 @@ def _render_emphasis(text: str) -> str:
 
 
 def _emphasize(text: str) -> str:
-    escaped = _BOLD.sub(r"<strong>\2</strong>", html.escape(text, quote=False))
+    escaped = html.escape(text, quote=False)
+    if "*" not in text and "_" not in text:
+        return escaped
+    escaped = _BOLD.sub(r"<strong>\2</strong>", escaped)
     return _ITALIC.sub(lambda match: f"<em>{match.group(1) or match.group(2)}</em>", escaped)

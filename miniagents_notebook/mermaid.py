@@ -3,15 +3,20 @@
 Node ids are numbered in tree order (not by call id), so the same run always gives the same text.
 """
 
-from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, STATUS_ICONS, CallTreeModel
+from miniagents_notebook._style import STATUS_COLORS, STATUS_ICONS
+from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, CallTreeModel
 
 __all__ = ["call_tree_to_mermaid"]
 
+_FILL_AND_TEXT_COLORS = {
+    "waiting": ("#f5f5f5", "#424242"),
+    "running": ("#e3f2fd", "#0d47a1"),
+    "done": ("#e8f5e9", "#1b5e20"),
+    "error": ("#ffebee", "#b71c1c"),
+}
 _CLASS_DEFS = {
-    "waiting": "fill:#f5f5f5,stroke:#9e9e9e,color:#424242",
-    "running": "fill:#e3f2fd,stroke:#1e88e5,color:#0d47a1",
-    "done": "fill:#e8f5e9,stroke:#43a047,color:#1b5e20",
-    "error": "fill:#ffebee,stroke:#e53935,color:#b71c1c",
+    status: f"fill:{fill},stroke:{STATUS_COLORS[status]},color:{text}"
+    for status, (fill, text) in _FILL_AND_TEXT_COLORS.items()
 }
 
 

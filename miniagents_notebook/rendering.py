@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from miniagents import AgentCallNode, AgentReplyNode, Frozen, Message, MiniAgent, TextMessage
+from miniagents_notebook._style import ERROR_COLOR, STATUS_COLORS
 from miniagents_notebook.markdown import render_markdown
 
 __all__ = [
@@ -20,8 +21,10 @@ __all__ = [
     "agent_text",
     "call_node_html",
     "call_node_text",
+    "count_text",
     "error_text",
     "format_value",
+    "header_fields",
     "item_html",
     "item_text",
     "join_html",
@@ -31,14 +34,14 @@ __all__ = [
     "message_view",
     "reply_node_html",
     "reply_node_text",
+    "shorten",
 ]
 
 _VALUE_LIMIT = 80
 _ROLE_COLORS = {"user": "#1e88e5", "assistant": "#43a047", "system": "#8e8e8e", "tool": "#fb8c00"}
-_DEFAULT_COLOR = "#9e9e9e"
-_ERROR_COLOR = "#c62828"
+_DEFAULT_COLOR = STATUS_COLORS["waiting"]
 _HEADER_STYLE = "font-size:0.85em;opacity:0.75;margin-bottom:2px"
-_ERROR_STYLE = f"color:{_ERROR_COLOR};font-family:monospace;white-space:pre-wrap"
+_ERROR_STYLE = f"color:{ERROR_COLOR};font-family:monospace;white-space:pre-wrap"
 _BOX_STYLE = "padding:2px 0 2px 10px;margin:6px 0"
 _TEXT_FIELDS = ("content", "content_template", "text")
 
@@ -58,16 +61,20 @@ class MessageView:
         return next((value for name, value in self.fields if name == "role" and isinstance(value, str)), None)
 
 
+def header_fields(values: Frozen, without_text: bool) -> tuple[tuple[str, Any], ...]:
+    """The fields a message header shows: every field that is set, the text fields too unless `without_text`."""
+    skipped = _TEXT_FIELDS if without_text else ()
+    return tuple(
+        (name, value)
+        for name, value in values.frozen_fields_and_values().items()
+        if name not in skipped and value is not None
+    )
+
+
 def message_view(message: Message) -> MessageView:
     """The view of a complete message: its text (if it is a text message) and its other fields as the header."""
     content = _content_of(message)
-    skipped = _TEXT_FIELDS if content is not None else ()
-    fields = tuple(
-        (name, value)
-        for name, value in message.frozen_fields_and_values().items()
-        if name not in skipped and value is not None
-    )
-    return MessageView(type(message).__name__, fields, content)
+    return MessageView(type(message).__name__, header_fields(message, without_text=content is not None), content)
 
 
 def _content_of(message: Message) -> str | None:
@@ -88,26 +95,58 @@ def error_text(error: BaseException) -> str:
 
 
 def format_value(value: Any, limit: int = _VALUE_LIMIT) -> str:
-    """A short, deterministic text for a field value (nested messages become `<ClassName>` placeholders)."""
-    if isinstance(value, Message):
-        text = f"<{type(value).__name__}>"
-    elif isinstance(value, tuple) and value and all(isinstance(item, Message) for item in value):
-        text = f"<{len(value)} message{'s' if len(value) != 1 else ''}>"
-    elif isinstance(value, (Frozen, tuple)):
-        text = json.dumps(_plain(value), ensure_ascii=False, default=str)
-    else:
-        text = repr(value)
+    """A short, deterministic one-line text for a field or argument value, cut at `limit` characters.
+
+    Nested messages become `<ClassName>` placeholders, frozen dicts and tuples read like JSON, and objects of any
+    other type show only their type (a default repr would put a memory address into outputs that nbval compares).
+    Big values cost only what is shown: building stops once `limit` characters are there.
+    """
+    return shorten(_value_text(value, budget=limit + 1, nested=False), limit)
+
+
+def count_text(number: int, singular: str, plural: str | None = None) -> str:
+    """`1 reply`, `2 replies`, `0 calls`."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text`, cut to `limit` characters with `…` as the last one if it is longer."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Message):
-        return f"<{type(value).__name__}>"
-    if isinstance(value, Frozen):
-        return {name: _plain(item) for name, item in value.frozen_fields_and_values().items()}
+def _value_text(value: Any, budget: int, nested: bool) -> str:
+    """Top-level strings read like Python (`'text'`), values inside containers like JSON (`["a", "b"]`)."""
+    if isinstance(value, str):
+        return json.dumps(value[:budget], ensure_ascii=False) if nested else repr(value[:budget])
+    if isinstance(value, (bool, int, float, type(None))):
+        return json.dumps(value) if nested else repr(value)
     if isinstance(value, tuple):
-        return [_plain(item) for item in value]
-    return value
+        if value and not nested and all(isinstance(item, Message) for item in value):
+            return f"<{count_text(len(value), 'message')}>"
+        return "[" + _joined_within(budget, (_value_text(item, budget, True) for item in value)) + "]"
+    if isinstance(value, Frozen) and not isinstance(value, Message):
+        items = value.frozen_fields_and_values().items()
+        return (
+            "{"
+            + _joined_within(
+                budget, (f"{json.dumps(name)}: {_value_text(item, budget, True)}" for name, item in items)
+            )
+            + "}"
+        )
+    placeholder = f"<{type(value).__name__}>"  # a nested message, or an object of any other type
+    return json.dumps(placeholder) if nested else placeholder
+
+
+def _joined_within(budget: int, parts: Iterable[str]) -> str:
+    """`parts` joined by `, `, stopping once the text is longer than `budget` (the caller cuts it)."""
+    taken: list[str] = []
+    size = 0
+    for part in parts:
+        taken.append(part)
+        size += len(part) + 2
+        if size > budget:
+            break
+    return ", ".join(taken)
 
 
 def _fields_text(fields: Iterable[tuple[str, Any]]) -> str:
@@ -149,7 +188,7 @@ def _ordered_fields(view: MessageView) -> list[tuple[str, Any]]:
 def message_html(view: MessageView) -> str:
     """A bordered block: a small header (role, class, fields), the text as markdown, the error in red."""
     role = view.role
-    color = _ERROR_COLOR if view.error is not None else _ROLE_COLORS.get(role or "", _DEFAULT_COLOR)
+    color = ERROR_COLOR if view.error is not None else _ROLE_COLORS.get(role or "", _DEFAULT_COLOR)
     header_parts = [f"<b>{html.escape(role)}</b>"] if role else []
     header_parts.append(html.escape(view.class_name))
     header_parts += _fields_html(field for field in view.fields if field[0] != "role")
@@ -229,14 +268,10 @@ def _record_fields(node: Message, structural: tuple[str, ...]) -> list[tuple[str
     return [(name, value) for name, value in node.frozen_fields_and_values().items() if name not in structural]
 
 
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
-
-
 def _call_summary(node: AgentCallNode) -> str:
     fields = _fields_text(_record_fields(node, ("agent_alias", "messages")))
     return " ".join(
-        part for part in (node.agent_alias, fields, f"({_count(len(node.messages), 'input message')})") if part
+        part for part in (node.agent_alias, fields, f"({count_text(len(node.messages), 'input message')})") if part
     )
 
 
@@ -249,7 +284,7 @@ def call_node_text(node: AgentCallNode) -> str:
 
 def reply_node_text(node: AgentReplyNode) -> str:
     """`AgentReplyNode alias (n replies)`, the call it answered, and the replies, indented."""
-    lines = [f"AgentReplyNode {node.agent_alias} ({_count(len(node.replies), 'reply', 'replies')})"]
+    lines = [f"AgentReplyNode {node.agent_alias} ({count_text(len(node.replies), 'reply', 'replies')})"]
     lines.append(f"  call: {_call_summary(node.agent_call)}")
     lines += [_indent(message_text(message_view(message))) for message in node.replies]
     return "\n".join(lines)
@@ -270,7 +305,7 @@ def call_node_html(node: AgentCallNode) -> str:
             f"<b>{html.escape(node.agent_alias)}</b>",
             "AgentCallNode",
             *fields,
-            _count(len(node.messages), "input message"),
+            count_text(len(node.messages), "input message"),
         ]
     )
     body = "".join(message_html(message_view(message)) for message in node.messages)
@@ -285,7 +320,7 @@ def reply_node_html(node: AgentReplyNode) -> str:
             f"<b>{html.escape(node.agent_alias)}</b>",
             "AgentReplyNode",
             *fields,
-            _count(len(node.replies), "reply", "replies"),
+            count_text(len(node.replies), "reply", "replies"),
         ]
     )
     body = call_node_html(node.agent_call) + "".join(message_html(message_view(message)) for message in node.replies)

@@ -7,6 +7,10 @@ particular session: after `reset()` every cell sees the new one at once.
 
 `reset()` and `close()` finalize the old context with its unfinished work cancelled (a runaway agent can always be
 stopped this way); consumers of its unfinished promises then see `ProducerCancelledError`.
+
+The session also keeps the records of every call made in it (`history`, an `InMemoryHistory`), so that
+`current_session().inspector()` — or `%miniagents history` — can browse everything the notebook did. `reset()`
+starts a new, empty history along with the new context.
 """
 
 import asyncio
@@ -16,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from miniagents import MiniAgent, MiniAgents
+from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
 from miniagents_notebook.kernel import running_loop_or_none
 
 __all__ = ["SETTINGS", "NotebookSession"]
@@ -55,7 +60,11 @@ def _finalize(mini_agents: MiniAgents) -> None:
 
 
 class NotebookSession:
-    """Owns the notebook-wide `MiniAgents` (`mini_agents`); its settings survive `reset()`."""
+    """Owns the notebook-wide `MiniAgents` (`mini_agents`) and the `history` of its calls; settings survive `reset()`.
+
+    Collecting the history makes the engine build the `AgentCallNode` / `AgentReplyNode` records of every call and
+    keeps them, with every message, in memory until `reset()`.
+    """
 
     def __init__(self, **settings: Any) -> None:
         self.settings: dict[str, Any] = {
@@ -65,13 +74,20 @@ class NotebookSession:
             "llm_logs_folder": Path("llm_logs"),
         }
         self.settings.update({name: _check_setting(name, value) for name, value in settings.items()})
+        self.history = InMemoryHistory()
         self.mini_agents = self._open()
         self.is_closed = False
 
     def _open(self) -> MiniAgents:
-        mini_agents = MiniAgents(**self.settings)
+        mini_agents = MiniAgents(
+            **self.settings, on_persist_messages=self.history.persist, on_call_event=self.history.handle_event
+        )
         contextvars.copy_context().run(mini_agents.activate, process_wide=True)
         return mini_agents
+
+    def inspector(self, **options: Any) -> HistoryInspector:
+        """A `HistoryInspector` of every call the session made (since the last `reset()`), updating as calls end."""
+        return HistoryInspector(self.history, **options)
 
     def configure(self, **settings: Any) -> None:
         """Change settings of the current context right away (and of the contexts later `reset()` opens)."""
@@ -83,6 +99,7 @@ class NotebookSession:
     def reset(self) -> MiniAgents:
         """Open a new notebook-wide context and finalize the old one (cancelling what it still runs)."""
         previous = self.mini_agents
+        self.history = InMemoryHistory()
         self.mini_agents = self._open()
         _finalize(previous)
         return self.mini_agents

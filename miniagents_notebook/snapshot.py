@@ -1,17 +1,55 @@
-"""Snapshots of promises as they are right now — what a display shows of something that may still be streaming.
+"""Snapshots of promises as they are right now — what a view shows of something that may still be streaming.
 
 Everything here reads promises through their public, synchronous state (`pieces_so_far`, `is_streamed`,
-`is_resolved`, `known_beforehand`), so taking a snapshot never waits and never changes the promise.
+`is_resolved`, `known_beforehand`), so taking a snapshot never waits and never starts or changes the promise.
+The text a promise streamed so far is joined incrementally and shared (`text_so_far`): however many views look at a
+stream of 100,000 tokens, and however often, each token is joined once.
 """
 
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from miniagents import Message, MessagePromise, MessageSequencePromise, StreamedPromise
-from miniagents_notebook.rendering import MessageView, message_view
+from miniagents_notebook.rendering import MessageView, header_fields, message_view
 
-__all__ = ["is_complete", "message_promise_view", "resolved_outcome", "streamed_promise_view"]
+__all__ = ["StreamedText", "is_complete", "resolved_outcome", "streamed_view", "text_so_far"]
 
-_TEXT_FIELDS = ("content", "content_template", "text")
+
+class StreamedText:
+    """The text of the pieces a promise produced so far, and the first error among them."""
+
+    __slots__ = ("error", "pieces", "text")
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.error: BaseException | None = None
+        self.pieces = 0
+        """How many pieces are in `text` (errors included)."""
+
+    def _take(self, pieces: tuple[Any, ...]) -> None:
+        new_pieces = pieces[self.pieces :]
+        if not new_pieces:
+            return
+        self.pieces = len(pieces)
+        try:
+            self.text += "".join(new_pieces)
+        except TypeError:  # not only strings: an error at this position, or tokens of another type
+            self.text += "".join(str(piece) for piece in new_pieces if not isinstance(piece, BaseException))
+            if self.error is None:
+                self.error = next((piece for piece in new_pieces if isinstance(piece, BaseException)), None)
+
+
+_shared_texts: "WeakKeyDictionary[StreamedPromise[Any, Any], StreamedText]" = WeakKeyDictionary()
+
+
+def text_so_far(promise: StreamedPromise[Any, Any]) -> StreamedText:
+    """The text `promise` streamed so far, brought up to date by joining only the pieces that arrived since the last
+    look (shared by everything that looks at the promise, and forgotten with it)."""
+    text = _shared_texts.get(promise)
+    if text is None:
+        text = _shared_texts[promise] = StreamedText()
+    text._take(promise.pieces_so_far)
+    return text
 
 
 def resolved_outcome(promise: Any) -> tuple[Any, BaseException | None]:
@@ -30,34 +68,19 @@ def resolved_outcome(promise: Any) -> tuple[Any, BaseException | None]:
     raise RuntimeError(f"{type(promise).__name__} is not resolved yet; check `is_resolved` first.")
 
 
-def _first_error(pieces: tuple[Any, ...]) -> BaseException | None:
-    return next((piece for piece in pieces if isinstance(piece, BaseException)), None)
-
-
-def _joined_text(pieces: tuple[Any, ...]) -> str:
-    return "".join(str(piece) for piece in pieces if not isinstance(piece, BaseException))
-
-
-def message_promise_view(promise: MessagePromise) -> MessageView:
-    """The whole message once it resolved; before that, its early fields and the tokens streamed so far."""
-    tokens = promise.pieces_so_far
-    error = _first_error(tokens)
+def streamed_view(promise: StreamedPromise[Any, Any]) -> MessageView:
+    """A message promise: the whole message once it resolved; before that, its early fields and the text so far.
+    Any other streamed promise: its pieces joined as text."""
+    text = text_so_far(promise)
+    if not isinstance(promise, MessagePromise):
+        return MessageView(type(promise).__name__, (), text.text, promise.is_streamed, text.error)
+    error = text.error
     if promise.is_resolved and error is None:
         message, error = resolved_outcome(promise)
         if error is None:
             return message_view(message)
-    fields = tuple(
-        (name, value)
-        for name, value in promise.known_beforehand.frozen_fields_and_values().items()
-        if name not in _TEXT_FIELDS and value is not None
-    )
-    return MessageView(promise.message_class.__name__, fields, _joined_text(tokens), promise.is_streamed, error)
-
-
-def streamed_promise_view(promise: StreamedPromise[Any, Any]) -> MessageView:
-    """Any other streamed promise: its pieces joined as text."""
-    pieces = promise.pieces_so_far
-    return MessageView(type(promise).__name__, (), _joined_text(pieces), promise.is_streamed, _first_error(pieces))
+    fields = header_fields(promise.known_beforehand, without_text=True)
+    return MessageView(promise.message_class.__name__, fields, text.text, promise.is_streamed, error)
 
 
 def is_complete(source: StreamedPromise[Any, Any] | Message) -> bool:

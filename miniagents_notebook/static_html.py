@@ -10,11 +10,11 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from miniagents_notebook._tree_model import STATUS_ICONS, format_seconds
+from miniagents_notebook._style import ERROR_COLOR, MUTED_COLOR, STATUS_COLORS, STATUS_ICONS
+from miniagents_notebook._tree_model import format_seconds
+from miniagents_notebook.rendering import count_text
 
 __all__ = ["render_call_tree", "render_inspector", "render_timeline"]
-
-STATUS_COLORS: dict[str, str] = {"waiting": "#9e9e9e", "running": "#1e88e5", "done": "#43a047", "error": "#e53935"}
 
 _BOX = (
     "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:13px;"
@@ -22,13 +22,13 @@ _BOX = (
     "color:#1f2328;background:#ffffff"
 )
 _HEADER = "font-weight:600;margin-bottom:4px"
-_MUTED = "color:#6e7781"
+_MUTED = f"color:{MUTED_COLOR}"
 _MONO = "font-family:SFMono-Regular,Consolas,'Liberation Mono',Menlo,monospace;font-size:12px"
-_ERROR = "color:#cf222e"
+_ERROR = f"color:{ERROR_COLOR}"
 
 
 def _status_badge(status: str) -> str:
-    color = STATUS_COLORS.get(status, "#9e9e9e")
+    color = STATUS_COLORS.get(status, STATUS_COLORS["waiting"])
     return (
         f'<span style="color:{color};font-weight:700" title="{escape(status)}">{STATUS_ICONS.get(status, "?")}</span>'
     )
@@ -101,7 +101,7 @@ def render_timeline(snapshot: Mapping[str, Any]) -> str:
     now = float(snapshot.get("now", span))
     lines = [
         f'<div style="{_BOX}">',
-        f'<div style="{_HEADER}">Timeline: {len(bars)} call{"s" if len(bars) != 1 else ""} over '
+        f'<div style="{_HEADER}">Timeline: {count_text(len(bars), "call")} over '
         f'{format_seconds(snapshot.get("span", 0.0))} <span style="font-weight:400">'
         f"{_counts_text(snapshot.get('counts', {}))}</span></div>",
     ]
@@ -124,7 +124,7 @@ def render_timeline(snapshot: Mapping[str, Any]) -> str:
     for bar in bars:
         end = bar["end"] if bar["end"] is not None else now
         run = bar["run"] if bar["run"] is not None else end
-        color = STATUS_COLORS.get(bar["status"], "#9e9e9e")
+        color = STATUS_COLORS.get(bar["status"], STATUS_COLORS["waiting"])
         title = escape(
             f"{bar['alias']}({bar['kwargs']}) · {bar['status']} · {format_seconds(bar['start'])} → "
             f"{format_seconds(end)} ({format_seconds(end - bar['start'])})"
@@ -197,7 +197,7 @@ def render_inspector(calls: Sequence[Mapping[str, Any]], total: int | None = Non
 
     lines = [
         f'<div style="{_BOX}">',
-        f'<div style="{_HEADER}">History: {total} recorded call{"s" if total != 1 else ""}</div>',
+        f'<div style="{_HEADER}">History: {count_text(total, "recorded call")}</div>',
     ]
     if not calls:
         lines.append(f'<div style="{_MUTED}">(no recorded agent calls)</div>')

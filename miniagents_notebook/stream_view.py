@@ -2,10 +2,14 @@
 
 A view is one more consumer of the promise: it replays what was produced already at once and then follows the
 stream (starting a lazy producer if nobody has yet), so any number of views of one promise can run side by side
-without disturbing each other or the agents. In a kernel it shows an ipywidgets `HTML` widget updated by an
+without disturbing each other or the agents. In a kernel it shows an ipywidgets `HTML` widget updated through an
 `UpdateThrottle` — at most about 20 front-end updates a second, the final state always — so a stream of 100k tokens
-costs the browser a few dozen updates. Its `text/html` form is a static snapshot that renders without a kernel and
-its `text/plain` form is deterministic (no ids, no timings), which is what nbval compares.
+costs the browser a few updates. Following costs nothing per token either: the view wakes up once per message (when
+it appears and when it is complete) and otherwise looks at the text streamed so far only when it sends an update,
+joining just the tokens that arrived since the last look and rendering the HTML only then. Its `text/html` form is a
+static snapshot that renders without a kernel and its `text/plain` form is deterministic (no ids, no timings),
+which is what nbval compares. A view displayed by itself ends as that snapshot, which replaces its live output while
+the cell runs: the final state, however long, goes out to the front end once.
 """
 
 import asyncio
@@ -14,6 +18,7 @@ from typing import Any, Self
 from miniagents import Message, MessagePromise, MessageSequencePromise, StreamedPromise
 from miniagents_notebook.kernel import in_kernel, running_loop_or_none
 from miniagents_notebook.rendering import (
+    MessageView,
     item_html,
     item_text,
     join_html,
@@ -22,7 +27,7 @@ from miniagents_notebook.rendering import (
     message_text,
     message_view,
 )
-from miniagents_notebook.snapshot import is_complete, message_promise_view, streamed_promise_view
+from miniagents_notebook.snapshot import is_complete, streamed_view
 from miniagents_notebook.throttle import UpdateThrottle
 
 __all__ = ["WIDGET_VIEW_MIMETYPE", "StreamView", "stream"]
@@ -30,6 +35,43 @@ __all__ = ["WIDGET_VIEW_MIMETYPE", "StreamView", "stream"]
 WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
 
 _running_consumers: set["asyncio.Task[None]"] = set()  # asyncio keeps only weak references to tasks
+
+
+class _ShownPromise:
+    """One streamed promise of a view: re-rendered only when it changed, and at most once per form and change."""
+
+    __slots__ = ("_forms", "_state", "is_final", "promise", "view")
+
+    def __init__(self, promise: StreamedPromise[Any, Any]) -> None:
+        self.promise = promise
+        self.view: MessageView | None = None
+        self.is_final = False
+        """Whether the promise is complete (streamed to the end and, for a message, resolved)."""
+        self._state: tuple[Any, ...] | None = None
+        self._forms: dict[bool, str] = {}
+
+    def refresh(self) -> bool:
+        """Take in what the promise produced since the last refresh; whether that changes what is shown."""
+        if self.is_final:
+            return False
+        promise = self.promise
+        view = streamed_view(promise)
+        state = (view.content, view.complete, view.error, promise.is_resolved)
+        if state == self._state:
+            return False
+        self._state = state
+        self.view = view
+        self._forms.clear()
+        self.is_final = promise.is_resolved if isinstance(promise, MessagePromise) else promise.is_streamed
+        return True
+
+    def render(self, html: bool) -> str:
+        """The HTML or text form of the state the last `refresh()` took in."""
+        form = self._forms.get(html)
+        if form is None:
+            assert self.view is not None, "refresh() first"
+            form = self._forms[html] = message_html(self.view) if html else message_text(self.view)
+        return form
 
 
 class StreamView:
@@ -52,22 +94,29 @@ class StreamView:
                 f"stream() shows a MessagePromise, a MessageSequencePromise (such as `agent.trigger(...)`), another "
                 f"StreamedPromise or a Message; got {type(source).__name__}."
             )
+        if max_updates_per_second <= 0:
+            raise ValueError(f"max_updates_per_second must be positive, got {max_updates_per_second!r}.")
         self.source = source
         self.widget: Any = None
         self.updates_sent = 0
-        self._complete_items: dict[MessagePromise, tuple[str, str]] = {}
+        self._shown: list[_ShownPromise | BaseException] = []
+        """The sequence's messages (or errors) in order; the single promise otherwise."""
+        self._sequence_streamed = False
+        self._version = 0
+        self._sent_version = -1
         self._display_id: str | None = None
         self._throttle: UpdateThrottle | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._finished = False
-        self._flushed_key: tuple[Any, ...] | None = None
+        if isinstance(source, StreamedPromise) and not isinstance(source, MessageSequencePromise):
+            self._shown.append(_ShownPromise(source))
         loop = running_loop_or_none()
         wants_live = in_kernel() if live is None else live
         if wants_live and loop is not None and not is_complete(source):
             import ipywidgets
 
             self.widget = ipywidgets.HTML(value=self.html)
-            self._throttle = UpdateThrottle(self._flush, loop, max_per_second=max_updates_per_second)
+            self._throttle = UpdateThrottle(self._flush, interval=1 / max_updates_per_second, loop=loop)
             self._consumer = self._start_consumer(loop)
 
     # --- the state, rendered ---------------------------------------------------------------------------------------
@@ -87,30 +136,46 @@ class StreamView:
         """The static HTML snapshot of what has been streamed so far."""
         return self._render(html=True)
 
-    def _render(self, html: bool) -> str:
+    def _refresh(self) -> None:
+        """Take in what the source produced since the last look (new messages, new tokens, ends)."""
+        changed = False
         source = self.source
-        if isinstance(source, Message):
-            view = message_view(source)
-            return message_html(view) if html else message_text(view)
-        if isinstance(source, MessagePromise):
-            view = message_promise_view(source)
-            return message_html(view) if html else message_text(view)
         if isinstance(source, MessageSequencePromise):
-            parts = [self._render_item(item, html) for item in source.pieces_so_far]
-            return join_html(parts, source.is_streamed) if html else join_text(parts, source.is_streamed)
-        view = streamed_promise_view(source)
-        return message_html(view) if html else message_text(view)
+            streamed = source.is_streamed  # read first: pieces that come with the end are then surely taken in
+            pieces = source.pieces_so_far
+            if len(pieces) > len(self._shown) or streamed != self._sequence_streamed:
+                changed = True
+                self._sequence_streamed = streamed
+                self._shown += [
+                    piece if isinstance(piece, BaseException) else _ShownPromise(piece)
+                    for piece in pieces[len(self._shown) :]
+                ]
+        for shown in self._shown:
+            if isinstance(shown, _ShownPromise) and shown.refresh():
+                changed = True
+        if changed:
+            self._version += 1
 
-    def _render_item(self, item: MessagePromise | BaseException, html: bool) -> str:
-        if isinstance(item, BaseException):
-            return item_html(item) if html else item_text(item)
-        cached = self._complete_items.get(item)
-        if cached is None:
-            view = message_promise_view(item)
-            if not item.is_streamed:
-                return item_html(view) if html else item_text(view)
-            cached = self._complete_items[item] = (item_text(view), item_html(view))
-        return cached[1] if html else cached[0]
+    def _render(self, html: bool) -> str:
+        if isinstance(self.source, Message):
+            view = message_view(self.source)
+            return message_html(view) if html else message_text(view)
+        self._refresh()
+        return self._rendered(html)
+
+    def _rendered(self, html: bool) -> str:
+        """The state the last `_refresh()` took in, rendered (a promise only if it changed since it was rendered)."""
+        if not isinstance(self.source, MessageSequencePromise):
+            return self._shown[0].render(html)  # type: ignore[union-attr]
+        parts = [
+            shown.render(html) if isinstance(shown, _ShownPromise) else item_html(shown) if html else item_text(shown)
+            for shown in self._shown
+        ]
+        return join_html(parts, self._sequence_streamed) if html else join_text(parts, self._sequence_streamed)
+
+    def _is_streaming(self) -> bool:
+        """Whether some promise shown can get more text without anyone saying so (it is polled while it can)."""
+        return any(isinstance(shown, _ShownPromise) and not shown.is_final for shown in self._shown)
 
     # --- following the stream --------------------------------------------------------------------------------------
 
@@ -128,9 +193,7 @@ class StreamView:
                 await self._afollow(self.source)
         finally:
             self._finished = True
-            if self._throttle is not None:
-                self._throttle.flush_now()
-            self._publish_final_snapshot()
+            self._send_final_state()
 
     async def _afollow_sequence(self, sequence: MessageSequencePromise) -> None:
         followers = []
@@ -148,65 +211,54 @@ class StreamView:
         await asyncio.gather(*followers)
 
     async def _afollow(self, promise: StreamedPromise[Any, Any]) -> None:
-        """Follow `promise` to its end without costing anything per piece while live.
+        """Wait for the end of `promise` (starting a lazy producer), waking once rather than once per piece.
 
-        The first piece is awaited like any consumer would (which starts a lazy producer). After that a live view
-        only looks at the promise once per front-end update, so however fast tokens come, the view wakes up at most
-        about `max_updates_per_second` times a second; a view that is not live just replays the pieces to the end.
+        A message promise resolves when its last token is in; any other streamed promise collects its pieces. The
+        text in between is picked up by the throttled updates, which poll it while it streams.
         """
-        iterator = promise.__aiter__()
-        while not promise.is_streamed:
-            if self._throttle is not None and promise.pieces_so_far:
-                self._changed()
-                await self._throttle.wait_for_flush()
-                continue
+        self._changed()
+        try:
+            await promise
+        except Exception:  # the error stays in the promise and is rendered from there
+            pass
+        if not promise.is_streamed:  # resolved by a resolver of its own before its stream ended
             try:
-                await iterator.__anext__()
-            except StopAsyncIteration:
-                break
-            except Exception:  # the error stays in the promise and is rendered from there
+                async for _ in promise:
+                    pass
+            except Exception:
                 pass
-            self._changed()
+        self._changed()
 
     def _changed(self) -> None:
         if self._throttle is not None:
             self._throttle.request()
 
-    def _change_key(self) -> tuple[Any, ...]:
-        """Cheap to compute and different whenever the rendering would be (so unchanged states are not rendered)."""
-        source = self.source
-        if not isinstance(source, StreamedPromise):
-            return ()
-        items = source.pieces_so_far
-        if not isinstance(source, MessageSequencePromise):
-            return len(items), source.is_streamed, source.is_resolved
-        return (
-            len(items),
-            source.is_streamed,
-            *(
-                -1 if isinstance(item, BaseException) or item.is_streamed else len(item.pieces_so_far)
-                for item in items
-            ),
-        )
-
     def _flush(self) -> int:
-        key = self._change_key()
-        if self.widget is None or key == self._flushed_key:
+        if self.widget is None:
             return 0
-        self._flushed_key = key
-        html = self.html
-        if self.widget.value == html:
+        self._refresh()
+        if not self._finished and self._is_streaming():
+            self._changed()  # look again one interval later: tokens arrive without anyone saying so
+        if self._version == self._sent_version:
             return 0
+        self._sent_version = self._version
+        html = self._rendered(html=True)
         self.widget.value = html
         self.updates_sent += 1
         return len(html)
 
-    def _publish_final_snapshot(self) -> None:
-        """Replace live outputs of this view by the static snapshot (front ends apply it while their cell runs)."""
-        if self._display_id is not None:
-            from IPython.display import update_display
+    def _send_final_state(self) -> None:
+        """Send the final state once: as the static snapshot that replaces the outputs showing this view (front ends
+        apply it while their cell runs), or, for a widget shown some other way, as its last update."""
+        if self._throttle is None:
+            return
+        if self._display_id is None:
+            self._throttle.flush_now()
+            return
+        self._throttle.cancel()
+        from IPython.display import update_display
 
-            update_display(self._static_bundle(), raw=True, display_id=self._display_id)
+        update_display(self._static_bundle(), raw=True, display_id=self._display_id)
 
     async def wait(self) -> Self:
         """Wait until the stream is complete and the final state was sent (driving the stream if nothing does)."""

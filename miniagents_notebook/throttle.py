@@ -1,82 +1,89 @@
 """`UpdateThrottle`: coalesces many "something changed" signals into a few front-end updates.
 
-A stream view is told about every token, but the browser only needs to hear about them a few times a second: at most
-`max_per_second` flushes happen, fewer when a flush is expensive (its cost is kept under a tenth of the time) or sends
-much data (at most `bytes_per_second`), and `flush_now()` always sends the final state.
+Every live view (the stream view, the call tree, the timeline, the history inspector) is told about changes far more
+often than a browser needs to hear about them. A throttle turns those requests into at most one flush per `interval`
+— fewer when a flush is expensive (its cost is kept under a tenth of the time) or sends much data (at most
+`bytes_per_second`) — and `flush_now()` always sends the final state. A request never flushes inline (event
+handlers must stay cheap): the flush is scheduled on the event loop. Without a running loop a request is only
+remembered (`is_due`) until someone flushes by hand.
 """
 
 import asyncio
 import time
 from collections.abc import Callable
 
+from miniagents_notebook.kernel import running_loop_or_none
+
 __all__ = ["UpdateThrottle"]
 
 
 class UpdateThrottle:
-    """Calls `flush()` (which returns how many bytes it sent) soon after `request()`, but never too often."""
+    """Calls `flush()` (which may return how many bytes it sent) soon after `request()`, but never too often.
+
+    `flush` may call `request()` itself, to poll something that changes without telling anyone (text that streams
+    in): the next flush then comes one interval later. `loop` is the running loop at the first request unless given.
+    """
 
     def __init__(
         self,
-        flush: Callable[[], int],
-        loop: asyncio.AbstractEventLoop,
-        max_per_second: float = 20.0,
+        flush: Callable[[], int | None],
+        interval: float = 0.05,
         bytes_per_second: float = 2_000_000.0,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
-        if max_per_second <= 0:
-            raise ValueError(f"max_per_second must be positive, got {max_per_second!r}")
+        if interval <= 0:
+            raise ValueError(f"The update interval must be positive, got {interval!r} seconds.")
         self._flush_function = flush
-        self._loop = loop
-        self._min_interval = 1.0 / max_per_second
+        self.interval = interval
         self._bytes_per_second = bytes_per_second
-        self._next_allowed = 0.0
+        self._loop = loop
+        self._next_allowed = float("-inf")
         self._handle: asyncio.Handle | None = None
-        self._flushed: asyncio.Future[None] | None = None
+        self._flushing = False
+        self._requested_while_flushing = False
+        self.is_due = False
+        """Whether a request came since the last flush."""
 
     def request(self) -> None:
-        """Ask for a flush: at once (next loop iteration) if the last one was long enough ago, else when it is."""
+        """Ask for a flush: at the next loop iteration if the last one was long enough ago, else when it is."""
+        self.is_due = True
+        if self._flushing:
+            self._requested_while_flushing = True
+            return
         if self._handle is not None:
             return
+        if self._loop is None:
+            self._loop = running_loop_or_none()
+            if self._loop is None:
+                return
         delay = self._next_allowed - self._loop.time()
-        if delay > 0:
-            self._handle = self._loop.call_later(delay, self._flush)
-        else:
-            self._handle = self._loop.call_soon(self._flush)
+        self._handle = self._loop.call_later(delay, self._flush) if delay > 0 else self._loop.call_soon(self._flush)
 
     def flush_now(self) -> None:
-        """Flush right away (the final state), cancelling a pending flush."""
+        """Flush right away (the final state, or an answer to the user), cancelling a pending flush."""
         self.cancel()
         self._flush()
 
-    async def wait_for_flush(self) -> None:
-        """Wait until the pending flush (if any) has run.
-
-        A consumer that waits here after each piece wakes about once per flush instead of once per piece: the pieces
-        that arrived meanwhile are already there when it looks again, so it takes them without waiting.
-        """
-        if self._handle is None:
-            return
-        if self._flushed is None:
-            self._flushed = self._loop.create_future()
-        await self._flushed
-
     def cancel(self) -> None:
-        """Drop a pending flush, if any (whoever waits for it is released)."""
+        """Drop a pending flush, if any."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
-        self._release_waiters()
 
-    def _release_waiters(self) -> None:
-        if self._flushed is not None:
-            if not self._flushed.done():
-                self._flushed.set_result(None)
-            self._flushed = None
+    def _now(self) -> float:
+        return self._loop.time() if self._loop is not None else time.monotonic()
 
     def _flush(self) -> None:
         self._handle = None
-        self._release_waiters()
+        self.is_due = False
+        self._flushing = True
         started = time.perf_counter()
-        sent_bytes = self._flush_function()
+        try:
+            sent_bytes = self._flush_function() or 0
+        finally:
+            self._flushing = False
         cost = time.perf_counter() - started
-        interval = max(self._min_interval, 10 * cost, sent_bytes / self._bytes_per_second)
-        self._next_allowed = self._loop.time() + interval
+        self._next_allowed = self._now() + max(self.interval, 10 * cost, sent_bytes / self._bytes_per_second)
+        if self._requested_while_flushing:
+            self._requested_while_flushing = False
+            self.request()

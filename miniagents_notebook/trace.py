@@ -6,19 +6,24 @@
 
 A trace subscribes to the lifecycle events of a `MiniAgents` while it is started. It records the calls made by the
 code inside the block (or, with `all_calls=True`, every call of that `MiniAgents`), and every call those calls make,
-until they finish — even after the block has ended, since calls started in the block usually outlive it.
+until they finish — even after the block has ended, since calls started in the block usually outlive it. It is the
+one way the notebook layer scopes calls: a `%%miniagent` run is a trace around the trigger of its agent.
 """
 
+import asyncio
+import time
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded
+from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded, CallStarted
 from miniagents.runtime import MiniAgents
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, CallTreeModel
 from miniagents_notebook.call_tree import CallTree
 from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
 from miniagents_notebook.mermaid import call_tree_to_mermaid
+from miniagents_notebook.rendering import count_text
+from miniagents_notebook.static_html import render_call_tree
 from miniagents_notebook.timeline import Timeline
 
 __all__ = ["Trace", "trace"]
@@ -36,8 +41,8 @@ class Trace:
     - `record_history`: also collect the `AgentCallNode` / `AgentReplyNode` records for `inspector()` (this makes
       the engine build records while the trace listens).
 
-    A notebook session can keep one `Trace(all_calls=True).start()` for everything, and the `%%miniagent` magic
-    can wrap each run in `Trace().start()` … `stop()`.
+    A notebook session can keep one `Trace(all_calls=True).start()` for everything; each `%%miniagent` run is a
+    `Trace` around the trigger of its agent (`AgentRun.trace`).
     """
 
     def __init__(
@@ -55,6 +60,8 @@ class Trace:
         self._state: Literal["new", "active", "stopped"] = "new"
         self._tracked: set[int] = set()
         self._unfinished: set[int] = set()
+        self._running: set[int] = set()
+        self._settled: asyncio.Event | None = None
         self._listening_to: MiniAgents | None = None
         self._default_view: CallTree | None = None
 
@@ -80,6 +87,7 @@ class Trace:
             self._state = "stopped"
             _enclosing_traces.set(_enclosing_traces.get() - {self})
             self._stop_listening_when_done()
+            self._wake_if_settled()
         return self
 
     def __enter__(self) -> Self:
@@ -101,6 +109,32 @@ class Trace:
         return self._state == "stopped" and not self._unfinished
 
     @property
+    def is_settled(self) -> bool:
+        """Whether the trace is stopped and none of its calls is running.
+
+        Unlike `is_finished` this does not wait for calls that were made but never started (a lazy call may never
+        start) nor for the records of finished calls.
+        """
+        return self._state == "stopped" and not self._running
+
+    async def wait_settled(self) -> None:
+        """Wait until the trace `is_settled` (what a `%%miniagent` run waits for before it shows its calls)."""
+        if self._state != "stopped":
+            raise RuntimeError(
+                "wait_settled() waits for the calls of a stopped trace: leave the `with trace()` block (or call "
+                "`stop()`) first."
+            )
+        if self.is_settled:
+            return
+        if self._settled is None:
+            self._settled = asyncio.Event()
+        await self._settled.wait()
+
+    def _wake_if_settled(self) -> None:
+        if self._settled is not None and self.is_settled:
+            self._settled.set()
+
+    @property
     def mini_agents(self) -> MiniAgents | None:
         """The `MiniAgents` whose calls are recorded (the active one at `start()` unless one was given)."""
         return self._mini_agents
@@ -113,8 +147,13 @@ class Trace:
             self._unfinished.add(event.call_id)
         elif event.call_id not in self._tracked:
             return
+        elif isinstance(event, CallStarted):
+            self._running.add(event.call_id)
+        elif isinstance(event, CallFinished):
+            self._running.discard(event.call_id)
         self.model.handle_event(event)
-        self.history.handle_event(event)
+        if self.record_history:
+            self.history.handle_event(event)
         if isinstance(event, CallRecorded) or (
             # without persist handlers no `CallRecorded` follows: the call is over when it finishes
             isinstance(event, CallFinished)
@@ -122,6 +161,7 @@ class Trace:
         ):
             self._unfinished.discard(event.call_id)
             self._stop_listening_when_done()
+        self._wake_if_settled()
 
     def _takes_new_trees(self) -> bool:
         return self._state == "active" and (self.all_calls or self in _enclosing_traces.get())
@@ -159,6 +199,10 @@ class Trace:
         """The call tree as text: aliases, shape and statuses."""
         return self.model.as_text()
 
+    def to_html(self, show_timings: bool = True) -> str:
+        """The call tree as static HTML (`show_timings=False`: the same for every run of a deterministic system)."""
+        return render_call_tree(self.model.tree_snapshot(time.time()), show_timings=show_timings)
+
     def _view(self) -> CallTree:
         if self._default_view is None:
             self._default_view = self.call_tree()
@@ -173,7 +217,7 @@ class Trace:
     def __repr__(self) -> str:
         counts = ", ".join(f"{count} {status}" for status, count in self.model.status_counts().items() if count)
         total = len(self.model.calls)
-        return f"<Trace {self._state}: {total} call{'s' if total != 1 else ''}{f' ({counts})' if counts else ''}>"
+        return f"<Trace {self._state}: {count_text(total, 'call')}{f' ({counts})' if counts else ''}>"
 
 
 def trace(mini_agents: MiniAgents | None = None, *, all_calls: bool = False, record_history: bool = True) -> Trace:

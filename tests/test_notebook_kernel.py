@@ -7,7 +7,7 @@ from miniagents_notebook.stream_view import WIDGET_VIEW_MIMETYPE
 
 CELLS = [
     ("executable", "import sys\nprint(sys.executable)"),
-    ("load", f"%load_ext {EXTENSION}"),
+    ("load", f"%load_ext {EXTENSION}\nfrom miniagents_notebook import current_session"),
     (
         "define",
         '%%miniagent greet(name: str = "world")\n"""Greets someone."""\nctx.reply(f"Hello, {name}!")',
@@ -52,6 +52,7 @@ CELLS = [
     ("trigger failing", "await failing.trigger()"),
     ("bare failing", "%%miniagent\nctx.reply('before the error')\nraise ValueError('inside the cell')"),
     ("session", "%miniagents"),
+    ("history", "await current_session().mini_agents.aflush_tasks()\n%miniagents history"),
 ]
 
 
@@ -78,19 +79,19 @@ def test_bare_cell_streams_live_then_leaves_the_static_run(notebook) -> None:
     live, result = notebook.data_outputs("bare")
     assert live == {}  # the live widget output, emptied when the run ended
     assert result["text/plain"] == (
-        "TextMessage\nfrom the cell\n\nTextMessage\nHello, inner!\n\n"
-        "Calls (2):\n- cell_agent: done, 2 replies\n  - greet: done, 1 reply"
+        "TextMessage\nfrom the cell\n\nTextMessage\nHello, inner!\n\nCalls:\ncell_agent [done]\n└─ greet [done]"
     )
     assert "<details" in result["text/html"] and "Hello, inner!" in result["text/html"]
     assert notebook.stdout("bare result") == "Hello, inner! AgentRun\n"
     # while the run went on, the front end got the live widgets and their final state
-    widget_values = [
-        message["content"]["data"]["state"]["value"]
+    states = [
+        message["content"]["data"].get("state", {})
         for index, message in notebook.client.comm_messages
-        if index == notebook.index("bare") and "value" in message["content"]["data"].get("state", {})
+        if index == notebook.index("bare")
     ]
-    assert any("Hello, inner!" in value for value in widget_values)
-    assert any("cell_agent" in value and "greet" in value for value in widget_values)
+    assert any("Hello, inner!" in state["value"] for state in states if "value" in state)  # the stream view
+    trees = [[(row["alias"], row["status"]) for row in state["tree"]["rows"]] for state in states if state.get("tree")]
+    assert trees[-1] == [("cell_agent", "done"), ("greet", "done")]  # the call tree, in its final state
 
 
 def test_run_works_inside_the_kernels_running_loop(notebook) -> None:
@@ -130,7 +131,11 @@ def test_error_in_a_bare_cell_shows_the_run_and_the_traceback(notebook) -> None:
     assert run["text/plain"].startswith("TextMessage\nbefore the error\n\n!! ValueError: inside the cell")
 
 
-def test_line_magic_shows_the_session(notebook) -> None:
-    notebook.assert_no_errors("session")
+def test_line_magic_shows_the_session_and_its_history(notebook) -> None:
+    notebook.assert_no_errors("session", "history")
     (session,) = notebook.data_outputs("session")
     assert session["text/plain"].startswith("MiniAgents notebook session (active)\n  errors_as_messages: False")
+    (history,) = notebook.data_outputs("history")
+    # the session's calls only: `MiniAgents().run_agent(...)` ran in a context of its own
+    assert history["text/plain"] == "History: 6 recorded calls (greet: 2, cell_agent: 2, slow: 1, failing: 1)"
+    assert WIDGET_VIEW_MIMETYPE in history and "Hello, inner!" in history["text/html"]

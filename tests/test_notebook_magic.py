@@ -1,11 +1,14 @@
 """`%%miniagent` and `%miniagents` in an IPython shell: parsing, compiling a cell into an agent, runs, errors."""
 
+import asyncio
+import re
+
 import pytest
 from IPython.core.error import UsageError
 from notebook_helpers import loaded_shell, printed, run_cell, run_ok
 
-from miniagents import CallInitiated, ErrorMessage, MiniAgent, MiniAgents, ProducerCancelledError, miniagent
-from miniagents_notebook import AgentRun, CallScope, current_session
+from miniagents import ErrorMessage, MiniAgent, MiniAgents, ProducerCancelledError, miniagent
+from miniagents_notebook import AgentRun, HistoryInspector, current_session
 from miniagents_notebook.cell_agent import parse_magic_line
 
 
@@ -138,8 +141,7 @@ def test_run_option_triggers_at_once_with_a_literal_input(shell) -> None:
     assert isinstance(run, AgentRun)
     assert [str(message) for message in run.messages] == ["HEYHEY"]
     assert isinstance(shell.user_ns["shout"], MiniAgent)
-    assert "TextMessage\nHEYHEY" in run.text
-    assert "- shout: done, 1 reply" in run.text
+    assert run.text == "TextMessage\nHEYHEY\n\nCalls:\nshout [done]"
 
 
 def test_run_option_takes_a_variable_name(shell) -> None:
@@ -172,9 +174,11 @@ ctx.reply(helper.trigger())""",
     assert isinstance(run, AgentRun)
     assert [str(message) for message in run.messages] == ["first", "from helper"]
     assert run.text == (
-        "TextMessage\nfirst\n\nTextMessage\nfrom helper\n\n"
-        "Calls (2):\n- cell_agent: done, 2 replies\n  - helper: done, 1 reply"
+        "TextMessage\nfirst\n\nTextMessage\nfrom helper\n\nCalls:\ncell_agent [done]\n└─ helper [done]"
     )
+    html = run._repr_mimebundle_()["text/html"]
+    assert "<summary" in html and "<b>cell_agent</b>" in html and "<b>helper</b>" in html  # the call tree
+    assert not re.search(r"\d+\.\d\d s", html)  # no timings: a deterministic run shows the same HTML every time
     assert "cell_agent" not in shell.user_ns
 
 
@@ -207,10 +211,7 @@ value = 1 / 0""",
     )
     assert isinstance(result.error_in_exec, ZeroDivisionError)
     shown = [output.data["text/plain"] for output in captured.outputs]
-    assert shown == [
-        "TextMessage\npartial\n\n!! ZeroDivisionError: division by zero\n\n"
-        "Calls (1):\n- cell_agent: failed: ZeroDivisionError: division by zero, 1 reply"
-    ]
+    assert shown == ["TextMessage\npartial\n\n!! ZeroDivisionError: division by zero\n\nCalls:\ncell_agent [error]"]
     traceback = printed(captured)
     assert f"Cell In[{result.execution_count}], line 3, in cell_agent(ctx)" in traceback
     assert "----> 3 value = 1 / 0" in traceback
@@ -305,11 +306,11 @@ def test_reset_cancels_the_old_session_and_opens_a_new_one_with_the_same_setting
     assert [str(message) for message in run_ok(shell, "%%miniagent\nctx.reply('fresh')").messages] == ["fresh"]
 
 
-# --- the calls of a run ----------------------------------------------------------------------------------------------
+# --- the calls of a run and the session's history -------------------------------------------------------------------
 
 
-async def test_call_scope_follows_the_root_call_and_its_descendants_only() -> None:
-    async with MiniAgents() as mini_agents:
+async def test_a_run_traces_its_call_and_the_calls_under_it_only() -> None:
+    async with MiniAgents():
 
         @miniagent
         async def leaf(ctx) -> None:
@@ -319,51 +320,48 @@ async def test_call_scope_follows_the_root_call_and_its_descendants_only() -> No
         async def root(ctx) -> None:
             ctx.reply(leaf.trigger())
 
-        outsider_replies = leaf.trigger()  # initiated before the scope: never part of it
-        scope = CallScope(mini_agents)
-        seen: list[str] = []
-        scope.add_listener(lambda event: seen.append(type(event).__name__))
-        with scope.capturing_root():
-            replies = root.trigger()
-        unrelated = leaf.trigger()  # initiated outside the root's call tree
-        await replies
-        await scope.wait_settled()
+        outsider_replies = leaf.trigger()  # made before the run: never part of it
+        run = AgentRun(root, live=False)
+        unrelated = leaf.trigger()  # made outside the run's call tree
+        await run.wait()
         await outsider_replies
         await unrelated
-        scope.close()
-        initiated = [event for event in scope.events if isinstance(event, CallInitiated)]
-        assert [(event.agent_alias, event.parent_call_id) for event in initiated] == [
-            ("root", None),
-            ("leaf", scope.root_call_id),
-        ]
-        assert scope.is_settled
-        assert seen == [type(event).__name__ for event in scope.events]
-        assert seen.count("CallFinished") == 2
+    assert run.trace.to_text() == "root [done]\n└─ leaf [done]"
+    assert run.trace.is_settled
+    assert run.text.endswith("Calls:\nroot [done]\n└─ leaf [done]")
 
 
-async def test_call_scope_needs_a_call_to_capture() -> None:
-    async with MiniAgents() as mini_agents:
-        scope = CallScope(mini_agents)
-        with pytest.raises(RuntimeError, match="No agent call was initiated"), scope.capturing_root():
-            pass
-        assert mini_agents.call_event_handlers == []  # the failed scope stopped listening
-
-
-async def test_call_scope_listener_can_be_removed() -> None:
-    async with MiniAgents() as mini_agents:
+async def test_a_run_ends_without_waiting_for_calls_that_never_start() -> None:
+    async with MiniAgents():
 
         @miniagent
-        async def echo(ctx) -> None:
-            ctx.reply("echo")
+        async def lazy(ctx) -> None:
+            ctx.reply("nobody asks")
 
-        scope = CallScope(mini_agents)
-        seen: list[object] = []
-        scope.add_listener(seen.append)
-        with scope.capturing_root():
-            replies = echo.trigger()
-        scope.remove_listener(seen.append)
-        await replies
-        await scope.wait_settled()
-        scope.close()
-        assert len(seen) == 1  # only the CallInitiated that arrived before the listener left
-        assert len(scope.events) > 1
+        @miniagent
+        async def root(ctx) -> None:
+            lazy.trigger(start_soon=False)
+            ctx.reply("root is done")
+
+        run = await asyncio.wait_for(AgentRun(root, live=False).wait(), 5)
+    assert run.text == "TextMessage\nroot is done\n\nCalls:\nroot [done]\n└─ lazy [waiting]"
+
+
+def test_the_session_keeps_the_history_of_every_call_for_the_inspector(shell) -> None:
+    run_ok(shell, "%%miniagent helper(number: int = 0)\nctx.reply(f'helper {number}')")
+    run_ok(shell, "%%miniagent\nctx.reply(helper.trigger(number=1))\nctx.reply(helper.trigger(number=2))")
+    run_ok(shell, "await helper.trigger(number=3)")
+    run_ok(
+        shell, "from miniagents_notebook import current_session\nawait current_session().mini_agents.aflush_tasks()"
+    )
+    inspector = run_ok(shell, "%miniagents history")
+    assert isinstance(inspector, HistoryInspector)
+    assert inspector.to_text() == "History: 4 recorded calls (cell_agent: 1, helper: 3)"
+    assert [call["kwargs"] for call in inspector.calls if call["alias"] == "helper"] == [
+        "number=1",
+        "number=2",
+        "number=3",
+    ]
+    assert current_session().inspector().total == 4
+    run_ok(shell, "%miniagents reset")
+    assert run_ok(shell, "%miniagents history").total == 0  # a reset starts a new history with the new session

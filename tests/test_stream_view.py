@@ -5,6 +5,7 @@ kernel test at the end counts the comm messages a real kernel sends to the front
 """
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -60,9 +61,10 @@ class FakeLoop:
 def test_throttle_coalesces_requests_and_keeps_the_rate_limit() -> None:
     loop = FakeLoop()
     flushes: list[float] = []
-    throttle = UpdateThrottle(lambda: flushes.append(loop.now) or 0, loop, max_per_second=20)  # type: ignore[arg-type]
+    throttle = UpdateThrottle(lambda: flushes.append(loop.now), interval=0.05, loop=loop)  # type: ignore[arg-type]
     for _ in range(1000):
         throttle.request()
+    assert flushes == []  # never inline: event handlers stay cheap
     loop.run_due()
     assert flushes == [100.0]  # a thousand requests in one tick: one flush, at once
     throttle.request()
@@ -77,10 +79,27 @@ def test_throttle_coalesces_requests_and_keeps_the_rate_limit() -> None:
     assert flushes == [100.0, pytest.approx(100.05)]
 
 
+def test_throttle_honours_the_last_of_a_steady_stream_of_requests() -> None:
+    loop = FakeLoop()
+    flushes: list[float] = []
+    throttle = UpdateThrottle(lambda: flushes.append(loop.now), interval=0.1, loop=loop)  # type: ignore[arg-type]
+    for _ in range(50):  # a request every 40 ms for 2 s
+        last_request = loop.now
+        throttle.request()
+        loop.now += 0.04
+        loop.run_due()
+    loop.now += 1
+    loop.run_due()
+    assert 10 <= len(flushes) <= 2 / 0.1 + 1
+    assert all(later - earlier >= 0.1 - 1e-9 for earlier, later in itertools.pairwise(flushes))
+    assert flushes[-1] >= last_request
+    assert not throttle.is_due and not [handle for handle in loop.handles if not handle.cancelled]
+
+
 def test_throttle_flush_now_sends_the_final_state_at_once() -> None:
     loop = FakeLoop()
     flushes: list[float] = []
-    throttle = UpdateThrottle(lambda: flushes.append(loop.now) or 0, loop)  # type: ignore[arg-type]
+    throttle = UpdateThrottle(lambda: flushes.append(loop.now), loop=loop)  # type: ignore[arg-type]
     throttle.request()
     loop.run_due()
     throttle.request()
@@ -99,7 +118,7 @@ def test_throttle_slows_down_for_big_updates() -> None:
         flushes.append(loop.now)
         return 500_000
 
-    throttle = UpdateThrottle(flush, loop, max_per_second=20, bytes_per_second=1_000_000)  # type: ignore[arg-type]
+    throttle = UpdateThrottle(flush, interval=0.05, bytes_per_second=1_000_000, loop=loop)  # type: ignore[arg-type]
     throttle.request()
     loop.run_due()
     throttle.request()
@@ -111,25 +130,37 @@ def test_throttle_slows_down_for_big_updates() -> None:
     assert flushes == [100.0, 100.5]
 
 
-async def test_throttle_releases_its_waiters_when_it_flushes_or_is_cancelled() -> None:
-    flushes: list[int] = []
-    throttle = UpdateThrottle(lambda: flushes.append(1) or 0, asyncio.get_running_loop())
-    await throttle.wait_for_flush()  # nothing pending: nothing to wait for
+def test_a_flush_that_requests_again_polls_once_per_interval() -> None:
+    loop = FakeLoop()
+    flushes: list[float] = []
+
+    def poll() -> None:
+        flushes.append(loop.now)
+        if len(flushes) < 4:
+            throttle.request()  # something still changes without telling anyone: look again later
+
+    throttle = UpdateThrottle(poll, interval=0.1, loop=loop)  # type: ignore[arg-type]
     throttle.request()
-    await throttle.wait_for_flush()
-    assert flushes == [1]
-    throttle.request()  # too soon after the last flush: scheduled for later
-    waiter = asyncio.ensure_future(throttle.wait_for_flush())
-    await asyncio.sleep(0)
-    assert not waiter.done()
-    throttle.cancel()
-    await waiter
-    assert flushes == [1]
+    for _ in range(100):
+        loop.run_due()
+        loop.now += 0.01
+    assert flushes == pytest.approx([100.0, 100.1, 100.2, 100.3])
 
 
-def test_throttle_refuses_a_non_positive_rate() -> None:
-    with pytest.raises(ValueError, match="max_per_second must be positive"):
-        UpdateThrottle(lambda: 0, FakeLoop(), max_per_second=0)  # type: ignore[arg-type]
+def test_throttle_without_an_event_loop_only_remembers_the_request() -> None:
+    flushes: list[int] = []
+    throttle = UpdateThrottle(lambda: flushes.append(1))
+    throttle.request()
+    assert flushes == [] and throttle.is_due
+    throttle.flush_now()
+    assert flushes == [1] and not throttle.is_due
+
+
+def test_throttle_refuses_a_non_positive_interval() -> None:
+    with pytest.raises(ValueError, match="interval must be positive"):
+        UpdateThrottle(lambda: 0, interval=0)
+    with pytest.raises(ValueError, match="max_updates_per_second must be positive"):
+        StreamView(TextMessage("x"), max_updates_per_second=0)
 
 
 # --- the view --------------------------------------------------------------------------------------------------------
@@ -163,6 +194,29 @@ async def test_live_view_of_a_long_stream_sends_few_updates_and_the_full_final_t
         assert len(values) == view.updates_sent
         assert 1 <= view.updates_sent <= 2 + 20 * elapsed  # at most 20 a second, plus the final one
         assert view.updates_sent < TOKENS / 20
+
+
+async def test_a_live_view_looks_at_a_stream_only_when_it_sends_an_update() -> None:
+    class CountingPromise(StreamedPromise):
+        looks = 0
+
+        @property
+        def pieces_so_far(self) -> tuple:
+            self.looks += 1
+            return super().pieces_so_far
+
+    async def pieces(_promise):
+        for index in range(TOKENS):
+            yield f"t{index} "
+            await asyncio.sleep(0)  # every token in an event loop turn of its own
+
+    async with MiniAgents():
+        promise = CountingPromise(streamer=pieces)
+        view = stream(promise, live=True, max_updates_per_second=50)
+        await view
+    assert view.text == "CountingPromise\n" + "".join(f"t{index} " for index in range(TOKENS))
+    assert 1 <= view.updates_sent < TOKENS / 100
+    assert promise.looks <= 2 * view.updates_sent + 5  # no work per token: a look per update, and a few more
 
 
 async def test_several_views_of_one_promise_replay_it_independently() -> None:

@@ -1,16 +1,15 @@
-"""The pure-Python call tree model, the update throttle, `trace()` scoping and the in-memory history (real runs)."""
+"""The pure-Python call tree model, `trace()` scoping and the in-memory history (real runs)."""
 
 import asyncio
-import itertools
 from collections import Counter
 from typing import Any
 
 import pytest
 
 from miniagents import InteractionContext, MiniAgents, NoActiveContextError, TextMessage, miniagent
-from miniagents_notebook._tree_model import CallTreeModel, Throttle, short_repr
-from miniagents_notebook.inspector import HistoryInspector, HistorySource, InMemoryHistory
-from miniagents_notebook.trace import Trace, trace
+from miniagents_notebook import HistoryInspector, HistorySource, InMemoryHistory, Trace, trace
+from miniagents_notebook._tree_model import CallTreeModel
+from miniagents_notebook.rendering import format_value
 
 RESEARCH_TREE_TEXT = """\
 research_agent [done]
@@ -123,7 +122,7 @@ async def test_an_agent_that_raises_is_marked_as_error_with_its_message_and_trac
     assert failed.error == f"ValueError: could not parse {failing_url}"
     assert "page_scraper_agent" in failed.traceback
     assert failed.traceback.rstrip().endswith(f"ValueError: could not parse {failing_url}")
-    assert model.tree_rows(now=0.0)[5]["error"] == failed.error
+    assert model.tree_snapshot(now=0.0)["rows"][5]["error"] == failed.error
     assert "page_scraper_agent [error]" in model.as_text()
 
 
@@ -192,7 +191,7 @@ async def test_streaming_reply_preview_grows_without_the_model_consuming_anythin
             pass
         assert model.call_details(call_id, now=0.0)["replies"][0]["streaming"] is False
 
-    model.tree_rows(now=0.0)
+    model.tree_snapshot(now=0.0)
     model.call_details(call_id, now=0.0)
     assert not lazy_streamer_started
     assert model.calls[call_id].preview() == "Hello, world"
@@ -212,87 +211,42 @@ def test_walk_collapses_long_child_lists_and_expands_on_request() -> None:
 
     MiniAgents(on_call_event=model.handle_event).run_agent(fan_out_agent)
 
-    rows = model.tree_rows(now=0.0, child_limit=50)
+    rows = model.tree_snapshot(now=0.0, child_limit=50)["rows"]
     assert len(rows) == 1 + 50 + 1
     assert rows[-1] == {"more": 70, "shown": 50, "parent": model.roots[0], "depth": 1}
     assert model.as_text(child_limit=50).endswith("├─ leaf_agent [done]\n└─ … 70 more")
 
-    expanded = model.tree_rows(now=0.0, child_limits={model.roots[0]: 200}, child_limit=50)
+    expanded = model.tree_snapshot(now=0.0, child_limits={model.roots[0]: 200}, child_limit=50)["rows"]
     assert len(expanded) == 121 and all("id" in row for row in expanded)
 
-    capped = model.tree_rows(now=0.0, child_limits={model.roots[0]: 200}, max_rows=10)
+    capped = model.tree_snapshot(now=0.0, child_limits={model.roots[0]: 200}, max_rows=10)["rows"]
     assert len(capped) == 11 and capped[-1]["more"] == 111
 
 
-def test_short_repr_is_deterministic_and_bounded() -> None:
+async def test_kwargs_are_shown_deterministic_and_bounded() -> None:
     class Opaque:
         pass
 
-    assert short_repr("x" * 100, limit=20) == "'" + "x" * 18 + "…"
-    assert short_repr(Opaque()) == "<Opaque>"
-    assert short_repr(TextMessage("hi")) == "TextMessage('hi')"
+    model = CallTreeModel()
 
+    @miniagent
+    async def kwargs_agent(ctx: InteractionContext, **_kwargs: Any) -> None:
+        ctx.reply("ok")
 
-# --- the throttle ----------------------------------------------------------------------------------------------
-
-
-class _FakeScheduler:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.scheduled: list[tuple[float, Any]] = []
-
-    def call_later(self, delay: float, callback: Any) -> Any:
-        entry = (self.now + delay, callback)
-        self.scheduled.append(entry)
-        scheduler = self
-
-        class Handle:
-            def cancel(self) -> None:
-                scheduler.scheduled.remove(entry)
-
-        return Handle()
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-        for entry in sorted(self.scheduled, key=lambda item: item[0]):
-            if entry[0] <= self.now:
-                self.scheduled.remove(entry)
-                entry[1]()
-
-
-def test_throttle_coalesces_requests_and_always_runs_the_last_one() -> None:
-    scheduler = _FakeScheduler()
-    runs: list[float] = []
-    throttle = Throttle(lambda: runs.append(scheduler.now), 0.1, lambda: scheduler.now, scheduler.call_later)
-
-    throttle.request()  # idle: runs at once (at the next loop turn), never inline
-    assert runs == []
-    scheduler.advance(0)
-    assert runs == [100.0]
-
-    for _ in range(1000):  # a burst: one run, an interval after the previous one
-        throttle.request()
-        scheduler.advance(0.0001)
-    scheduler.advance(0.2)
-    assert len(runs) == 2 and runs[1] == pytest.approx(100.1)
-
-    for _ in range(50):  # a steady stream over 2 s: at most one run per interval, and the last request honoured
-        last_request = scheduler.now
-        throttle.request()
-        scheduler.advance(0.04)
-    scheduler.advance(1)
-    steady_runs = runs[2:]
-    assert 10 <= len(steady_runs) <= 2 / 0.1 + 1
-    assert all(later - earlier >= 0.1 - 1e-9 for earlier, later in itertools.pairwise(runs))
-    assert runs[-1] >= last_request
-    assert not throttle.is_due and scheduler.scheduled == []
-
-
-def test_throttle_without_an_event_loop_only_remembers_the_request() -> None:
-    runs = []
-    throttle = Throttle(lambda: runs.append(1))
-    throttle.request()
-    assert runs == [] and throttle.is_due
+    async with MiniAgents(on_call_event=model.handle_event):
+        await kwargs_agent.fork(non_freezable_kwargs={"client": Opaque()}).trigger(
+            long="x" * 100, message=TextMessage("hi"), settings={"temperature": 0.5}
+        )
+    (root_id,) = model.roots
+    assert dict(model.calls[root_id].kwargs) == {
+        "client": "<Opaque>",  # a default repr would put a memory address into compared outputs
+        "long": "'" + "x" * 58 + "…",
+        "message": "<TextMessage>",
+        "settings": '{"temperature": 0.5}',
+    }
+    assert format_value("x" * 100, limit=20) == "'" + "x" * 18 + "…"
+    huge = tuple(range(1_000_000))
+    assert format_value(huge) == format_value(huge[:100])  # only what is shown is built
 
 
 # --- trace scoping ---------------------------------------------------------------------------------------------
@@ -345,6 +299,36 @@ async def test_trace_ignores_calls_of_other_tasks_unless_all_calls() -> None:
     assert everything.to_text() == "echo_agent [done]\necho_agent [done]"
     assert [call.agent_alias for call in block.history.list_calls(text="mine")] == ["echo_agent"]
     assert block.history.list_calls(text="another task") == []
+
+
+async def test_a_stopped_trace_settles_when_its_running_calls_finish_but_not_for_calls_never_started() -> None:
+    gate = asyncio.Event()
+
+    @miniagent
+    async def lazy_child_agent(ctx: InteractionContext) -> None:
+        ctx.reply("never asked for")
+
+    @miniagent
+    async def gated_agent(ctx: InteractionContext) -> None:
+        lazy_child_agent.trigger(start_soon=False)  # made, never consumed: it never starts
+        await gate.wait()
+        ctx.reply("done")
+
+    async with MiniAgents():
+        traced = trace().start()
+        with pytest.raises(RuntimeError, match="leave the `with trace\\(\\)` block"):
+            await traced.wait_settled()
+        replies = gated_agent.trigger()
+        traced.stop()
+        await asyncio.sleep(0)  # the agent starts
+        waiter = asyncio.ensure_future(traced.wait_settled())
+        await asyncio.sleep(0)
+        assert not waiter.done() and not traced.is_settled
+        gate.set()
+        await replies
+        await asyncio.wait_for(waiter, 5)
+        assert traced.is_settled and not traced.is_finished
+        assert traced.to_text() == "gated_agent [done]\n└─ lazy_child_agent [waiting]"
 
 
 async def test_trace_start_and_stop_programmatically_and_refuse_misuse() -> None:
