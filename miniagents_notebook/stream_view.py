@@ -4,7 +4,8 @@ A view is one more consumer of the promise: it replays what was produced already
 stream (starting a lazy producer if nobody has yet), so any number of views of one promise can run side by side
 without disturbing each other or the agents. In a kernel it shows an ipywidgets `HTML` widget updated through an
 `UpdateThrottle` — at most about 20 front-end updates a second, the final state always — so a stream of 100k tokens
-costs the browser a few updates. Following costs nothing per token either: the view wakes up once per message (when
+costs the browser a few updates, each of them small: while a message streams, only its last `STREAMING_TAIL_CHARS`
+characters are shown. Following costs nothing per token either: the view wakes up once per message (when
 it appears and when it is complete) and otherwise looks at the text streamed so far only when it sends an update,
 joining just the tokens that arrived since the last look and rendering the HTML only then. Its `text/html` form is a
 static snapshot that renders without a kernel and its `text/plain` form is deterministic (no ids, no timings),
@@ -13,6 +14,7 @@ the cell runs: the final state, however long, goes out to the front end once.
 """
 
 import asyncio
+import dataclasses
 from typing import Any, Self
 
 from miniagents import Message, MessagePromise, MessageSequencePromise, StreamedPromise
@@ -30,9 +32,13 @@ from miniagents_notebook.rendering import (
 from miniagents_notebook.snapshot import is_complete, streamed_view
 from miniagents_notebook.throttle import UpdateThrottle
 
-__all__ = ["WIDGET_VIEW_MIMETYPE", "StreamView", "stream"]
+__all__ = ["STREAMING_TAIL_CHARS", "WIDGET_VIEW_MIMETYPE", "StreamView", "stream"]
 
 WIDGET_VIEW_MIMETYPE = "application/vnd.jupyter.widget-view+json"
+
+STREAMING_TAIL_CHARS = 20_000
+"""How much of a message that is still streaming a view shows (its end): every live update stays small, however long
+the message grows; the whole message is shown once it is complete."""
 
 _running_consumers: set["asyncio.Task[None]"] = set()  # asyncio keeps only weak references to tasks
 
@@ -60,6 +66,8 @@ class _ShownPromise:
         if state == self._state:
             return False
         self._state = state
+        if not view.complete and view.content and len(view.content) > STREAMING_TAIL_CHARS:
+            view = dataclasses.replace(view, content="…" + view.content[-STREAMING_TAIL_CHARS:])
         self.view = view
         self._forms.clear()
         self.is_final = promise.is_resolved if isinstance(promise, MessagePromise) else promise.is_streamed
@@ -206,7 +214,6 @@ class StreamView:
             except Exception:  # an error at this position: shown inline, the stream goes on
                 self._changed()
                 continue
-            self._changed()
             followers.append(asyncio.ensure_future(self._afollow(message_promise)))
         await asyncio.gather(*followers)
 
@@ -216,7 +223,7 @@ class StreamView:
         A message promise resolves when its last token is in; any other streamed promise collects its pieces. The
         text in between is picked up by the throttled updates, which poll it while it streams.
         """
-        self._changed()
+        self._changed()  # it appeared
         try:
             await promise
         except Exception:  # the error stays in the promise and is rendered from there
@@ -234,8 +241,8 @@ class StreamView:
             self._throttle.request()
 
     def _flush(self) -> int:
-        if self.widget is None:
-            return 0
+        if self.widget is None or (not self._finished and is_complete(self.source)):
+            return 0  # complete: the consumer is about to send the final state, once
         self._refresh()
         if not self._finished and self._is_streaming():
             self._changed()  # look again one interval later: tokens arrive without anyone saying so
