@@ -215,10 +215,8 @@ class CallTreeModel:
 
     def streaming_signature(self) -> int:
         """Changes whenever a streaming reply gets more text; cheap enough to poll."""
-        total = 0
-        for call_id, index in self._streaming_replies:
-            total += text_so_far(self.calls[call_id].reply_promises[index]).pieces
-        return total
+        promises = {self.calls[call_id].reply_promises[index] for call_id, index in self._streaming_replies}
+        return sum(text_so_far(promise).pieces for promise in promises)  # a reply passed along is looked at once
 
     def status_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUS_ICONS, 0)

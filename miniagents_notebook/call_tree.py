@@ -44,6 +44,7 @@ class LiveView(anywidget.AnyWidget):
         self._sync()  # the first state travels with the message that opens the widget
         super().__init__(**kwargs)
         self._throttle = UpdateThrottle(self._scheduled_update, interval=throttle_interval)
+        self._throttle.sent_just_now()
         self._display_handles: list[Any] = []
         self._displays_are_current = False
 

@@ -8,10 +8,10 @@ deterministic run shows the same text and HTML every time (nbval compares them).
 from miniagents_notebook.call_tree import CallTree
 from miniagents_notebook.trace import Trace
 
-__all__ = ["make_calls_view"]
+__all__ = ["CallsView", "make_calls_view"]
 
 
-class _RunCalls:
+class CallsView:
     """The calls of one run: `widget` (live only), `to_text()`, `to_html()`, and `flush()` for the final state."""
 
     def __init__(self, trace: Trace, live: bool) -> None:
@@ -32,6 +32,6 @@ class _RunCalls:
             self.widget.flush()
 
 
-def make_calls_view(trace: Trace, live: bool) -> _RunCalls:
+def make_calls_view(trace: Trace, live: bool) -> CallsView:
     """The view of the calls in `trace` that a run shows (live: with a widget that updates as calls happen)."""
-    return _RunCalls(trace, live)
+    return CallsView(trace, live)

@@ -20,6 +20,7 @@ _QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
 _CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|mailto:)[^\s)]+)\)")
 _BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))  # "&" first: the others' entities contain one
 # each branch starts with its marker (the lookbehind comes after it), so the regex engine can skip to the next marker
 _ITALIC = re.compile(r"\*(?<![\w*]\*)(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)|_(?<!\w_)(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
 
@@ -116,7 +117,7 @@ def _render_inline(text: str) -> str:
     every live update, and most of it is plain.
     """
     if "`" not in text:
-        return _render_emphasis(text).replace("\n", "<br>\n")
+        return _line_breaks(_render_emphasis(text))
     parts = []
     position = 0
     for code in _CODE_SPAN.finditer(text):
@@ -124,7 +125,11 @@ def _render_inline(text: str) -> str:
         parts.append(f"<code>{html.escape(code.group(2).strip())}</code>")
         position = code.end()
     parts.append(_render_emphasis(text[position:]))
-    return "".join(parts).replace("\n", "<br>\n")
+    return _line_breaks("".join(parts))
+
+
+def _line_breaks(markup: str) -> str:
+    return markup.replace("\n", "<br>\n") if "\n" in markup else markup
 
 
 def _render_emphasis(text: str) -> str:
@@ -142,8 +147,17 @@ def _render_emphasis(text: str) -> str:
     return "".join(parts)
 
 
+def _escape(text: str) -> str:
+    """`html.escape(text, quote=False)` that skips the replacements with nothing to replace: looking for a character
+    costs far less than replacing it, and most of a long text has none of them."""
+    for character, entity in _ENTITIES:
+        if character in text:
+            text = text.replace(character, entity)
+    return text
+
+
 def _emphasize(text: str) -> str:
-    escaped = html.escape(text, quote=False)
+    escaped = _escape(text)
     if "*" not in text and "_" not in text:
         return escaped
     escaped = _BOLD.sub(r"<strong>\2</strong>", escaped)

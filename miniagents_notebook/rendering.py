@@ -16,6 +16,7 @@ from miniagents_notebook._style import ERROR_COLOR, STATUS_COLORS
 from miniagents_notebook.markdown import render_markdown
 
 __all__ = [
+    "TEXT_PLAIN_CHARS",
     "MessageView",
     "agent_html",
     "agent_text",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 _VALUE_LIMIT = 80
+TEXT_PLAIN_CHARS = 100_000
+"""The longest message text a `text/plain` form shows whole (it is what nbval compares and a terminal prints)."""
 _ROLE_COLORS = {"user": "#1e88e5", "assistant": "#43a047", "system": "#8e8e8e", "tool": "#fb8c00"}
 _DEFAULT_COLOR = STATUS_COLORS["waiting"]
 _HEADER_STYLE = "font-size:0.85em;opacity:0.75;margin-bottom:2px"
@@ -171,14 +174,25 @@ def _status_suffix(view: MessageView) -> str:
 
 
 def message_text(view: MessageView) -> str:
-    """`ClassName role='…' other='…'`, then the text, then the error if the message failed."""
+    """`ClassName role='…' other='…'`, then the text, then the error if the message failed.
+
+    A text longer than `TEXT_PLAIN_CHARS` shows its beginning and its end, as numpy and pandas shorten big values:
+    the HTML form shows all of it, and `str(message)` is the whole text.
+    """
     header = " ".join(part for part in (view.class_name, _fields_text(_ordered_fields(view))) if part)
     lines = [header + _status_suffix(view)]
     if view.content:
-        lines.append(view.content)
+        lines.append(_shortened_in_the_middle(view.content))
     if view.error is not None:
         lines.append(f"!! {error_text(view.error)}")
     return "\n".join(lines)
+
+
+def _shortened_in_the_middle(text: str) -> str:
+    if len(text) <= TEXT_PLAIN_CHARS:
+        return text
+    half = TEXT_PLAIN_CHARS // 2
+    return f"{text[:half]}\n… ({len(text) - 2 * half:,} more characters) …\n{text[-half:]}"
 
 
 def _ordered_fields(view: MessageView) -> list[tuple[str, Any]]:

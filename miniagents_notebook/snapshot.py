@@ -18,13 +18,15 @@ __all__ = ["StreamedText", "is_complete", "resolved_outcome", "streamed_view", "
 class StreamedText:
     """The text of the pieces a promise produced so far, and the first error among them."""
 
-    __slots__ = ("error", "pieces", "text")
+    __slots__ = ("error", "is_complete", "pieces", "text")
 
     def __init__(self) -> None:
         self.text = ""
         self.error: BaseException | None = None
         self.pieces = 0
         """How many pieces are in `text` (errors included)."""
+        self.is_complete = False
+        """Whether `text` has every piece: the promise streamed to its end (it is not looked at again)."""
 
     def _take(self, pieces: tuple[Any, ...]) -> None:
         new_pieces = pieces[self.pieces :]
@@ -48,7 +50,11 @@ def text_so_far(promise: StreamedPromise[Any, Any]) -> StreamedText:
     text = _shared_texts.get(promise)
     if text is None:
         text = _shared_texts[promise] = StreamedText()
+    elif text.is_complete:
+        return text
+    is_streamed = promise.is_streamed  # read first: the pieces taken next are then surely all of them
     text._take(promise.pieces_so_far)
+    text.is_complete = is_streamed
     return text
 
 
@@ -71,16 +77,17 @@ def resolved_outcome(promise: Any) -> tuple[Any, BaseException | None]:
 def streamed_view(promise: StreamedPromise[Any, Any]) -> MessageView:
     """A message promise: the whole message once it resolved; before that, its early fields and the text so far.
     Any other streamed promise: its pieces joined as text."""
-    text = text_so_far(promise)
     if not isinstance(promise, MessagePromise):
+        text = text_so_far(promise)
         return MessageView(type(promise).__name__, (), text.text, promise.is_streamed, text.error)
-    error = text.error
-    if promise.is_resolved and error is None:
+    error = None
+    if promise.is_resolved:  # the message has its text joined already
         message, error = resolved_outcome(promise)
         if error is None:
             return message_view(message)
+    text = text_so_far(promise)
     fields = header_fields(promise.known_beforehand, without_text=True)
-    return MessageView(promise.message_class.__name__, fields, text.text, promise.is_streamed, error)
+    return MessageView(promise.message_class.__name__, fields, text.text, promise.is_streamed, text.error or error)
 
 
 def is_complete(source: StreamedPromise[Any, Any] | Message) -> bool:

@@ -124,7 +124,9 @@ class StreamView:
             import ipywidgets
 
             self.widget = ipywidgets.HTML(value=self.html)
+            self._sent_version = self._version
             self._throttle = UpdateThrottle(self._flush, interval=1 / max_updates_per_second, loop=loop)
+            self._throttle.sent_just_now()
             self._consumer = self._start_consumer(loop)
 
     # --- the state, rendered ---------------------------------------------------------------------------------------

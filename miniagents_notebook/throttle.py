@@ -59,6 +59,11 @@ class UpdateThrottle:
         delay = self._next_allowed - self._loop.time()
         self._handle = self._loop.call_later(delay, self._flush) if delay > 0 else self._loop.call_soon(self._flush)
 
+    def sent_just_now(self) -> None:
+        """The state just went out some other way (with the message that opened the widget): the next flush waits a
+        full interval, like after a flush."""
+        self._next_allowed = self._now() + self.interval
+
     def flush_now(self) -> None:
         """Flush right away (the final state, or an answer to the user), cancelling a pending flush."""
         self.cancel()

@@ -15,6 +15,7 @@ from miniagents import (
     miniagent,
 )
 from miniagents_notebook.markdown import render_markdown
+from miniagents_notebook.rendering import TEXT_PLAIN_CHARS
 from miniagents_notebook.stream_view import WIDGET_VIEW_MIMETYPE, StreamView
 
 _VOID_ELEMENTS = {"br", "hr"}
@@ -82,6 +83,18 @@ def test_message_without_text_lists_its_fields_and_nested_messages_by_class(shel
     assert formatted(shell, message)["text/plain"] == (
         'Message answer=42 tags=["a", "b"] settings={"temperature": 0.5} source=<TextMessage> history=<2 messages>'
     )
+
+
+def test_a_very_long_text_shows_its_beginning_and_end_as_text_and_all_of_it_as_html(shell) -> None:
+    words = [f"w{index}" for index in range(TEXT_PLAIN_CHARS // 2)]
+    data = formatted(shell, TextMessage(" ".join(words)))
+    text = " ".join(words)
+    hidden = len(text) - TEXT_PLAIN_CHARS
+    assert data["text/plain"] == (
+        f"TextMessage\n{text[: TEXT_PLAIN_CHARS // 2]}\n… ({hidden:,} more characters) …\n"
+        f"{text[-TEXT_PLAIN_CHARS // 2 :]}"
+    )
+    assert text in data["text/html"]
 
 
 def test_error_message_is_shown_with_its_error_class(shell) -> None:

@@ -96,6 +96,19 @@ def test_throttle_honours_the_last_of_a_steady_stream_of_requests() -> None:
     assert not throttle.is_due and not [handle for handle in loop.handles if not handle.cancelled]
 
 
+def test_throttle_waits_a_full_interval_after_a_state_sent_some_other_way() -> None:
+    loop = FakeLoop()
+    flushes: list[float] = []
+    throttle = UpdateThrottle(lambda: flushes.append(loop.now), interval=0.1, loop=loop)  # type: ignore[arg-type]
+    throttle.sent_just_now()  # e.g. with the message that opened the widget
+    throttle.request()
+    loop.run_due()
+    assert flushes == []
+    loop.now += 0.1
+    loop.run_due()
+    assert flushes == [pytest.approx(100.1)]
+
+
 def test_throttle_flush_now_sends_the_final_state_at_once() -> None:
     loop = FakeLoop()
     flushes: list[float] = []
