@@ -1,6 +1,7 @@
 """OpenAIAgent and AnthropicAgent, driven through the real SDKs against the offline stand-in over loopback HTTP."""
 
 import asyncio
+import json
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -28,6 +29,7 @@ from miniagents.ext.llms import (
     AnthropicAgent,
     AnthropicMessage,
     AssistantMessage,
+    LLMResponseError,
     OpenAIAgent,
     OpenAIMessage,
     SystemMessage,
@@ -419,11 +421,12 @@ async def test_malformed_stream_raises_after_the_tokens_that_arrived(
     agent = agent_with_client(provider)
     received: list[str] = []
     async with MiniAgents():
-        with pytest.raises(ValueError, match=r"Unterminated|Expecting"):
+        with pytest.raises(LLMResponseError, match=r"malformed response from .* 'offline-malformed-stream'") as error:
             async for message_promise in agent.trigger(QUESTION, model="offline-malformed-stream", stream=True):
                 received.extend(await _collect_tokens(message_promise))
 
     assert received  # the first token was streamed before the stream broke
+    assert isinstance(error.value.__cause__, json.JSONDecodeError)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -439,7 +442,7 @@ async def test_malformed_response_with_errors_as_messages_never_raises(
         messages = await replies
 
     assert isinstance(messages[-1], ErrorMessage)
-    assert messages[-1].error_class == "JSONDecodeError"
+    assert messages[-1].error_class == "LLMResponseError"
     if stream:  # the truncated reply stays, ending where the stream broke
         assert [type(message) for message in messages] == [provider.message_class, ErrorMessage]
         assert str(messages[0])

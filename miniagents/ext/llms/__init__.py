@@ -17,6 +17,7 @@ from miniagents.ext.llms.clients import (
     default_openai_client,
     llm_offline_forced,
 )
+from miniagents.ext.llms.llm_call import LLMResponseError
 from miniagents.ext.llms.llm_logger import markdown_llm_logger_agent, render_llm_log
 from miniagents.ext.llms.messages import AnthropicMessage, AssistantMessage, OpenAIMessage, SystemMessage, UserMessage
 from miniagents.ext.llms.openai_agent import OpenAIAgent
@@ -34,6 +35,7 @@ __all__ = [
     "AnthropicMessage",
     "AnthropicMessageDicts",
     "AssistantMessage",
+    "LLMResponseError",
     "OpenAIAgent",
     "OpenAIMessage",
     "SystemMessage",

@@ -20,12 +20,14 @@ How one call goes, and why:
 """
 
 import inspect
+import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from miniagents.agents import InteractionContext, MiniAgent
+from miniagents.errors import MiniAgentsError
 from miniagents.messages import ErrorMessage, Message, MessageTokenStreamer
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.ext.frozen import Frozen
@@ -33,6 +35,7 @@ from miniagents.promising.promising import StreamedPromise
 from miniagents.runtime import MiniAgents
 
 __all__ = [
+    "LLMResponseError",
     "ResponseStreamer",
     "arun_llm_call",
     "choose_stream",
@@ -118,8 +121,18 @@ async def arun_llm_call(
         await tokens  # raises what broke the stream midway (the message itself just ended there)
     except Exception as error:
         _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
+        if isinstance(error, json.JSONDecodeError):
+            raise LLMResponseError(
+                f"`{ctx.this_agent.alias}` got a malformed response from {request_metadata.get('provider')} "
+                f"(model {request_metadata.get('model')!r}) that could not be parsed: {error}. Retry the call, and if "
+                "it keeps happening check what sits between you and the provider (base URL, proxy)."
+            ) from error
         raise
     _log_llm_call(request_dicts, request_metadata, response, started_at, started)
+
+
+class LLMResponseError(MiniAgentsError, ValueError):
+    """The provider's response (or response stream) could not be parsed; its `__cause__` is the parsing error."""
 
 
 async def _afirst_token(tokens: StreamedPromise[str, Any]) -> None:
