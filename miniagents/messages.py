@@ -292,16 +292,7 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
         **message_fields: Any,
     ) -> MessagePromise:
         """One text message joining the texts of all messages of the sequence (streamed as they arrive)."""
-        from miniagents.message_sequence import join_messages
-
-        return join_messages(
-            self,
-            delimiter=delimiter,
-            strip_leading_newlines=strip_leading_newlines,
-            reference_original_messages=False,
-            start_soon=start_soon,
-            **message_fields,
-        )
+        return self._join(False, delimiter, strip_leading_newlines, start_soon, message_fields)
 
     def as_single_promise(
         self,
@@ -311,13 +302,23 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
         **message_fields: Any,
     ) -> MessagePromise:
         """Like `as_single_text_promise`; the joined message also references the originals (`original_messages`)."""
+        return self._join(True, delimiter, strip_leading_newlines, start_soon, message_fields)
+
+    def _join(
+        self,
+        reference_original_messages: bool,
+        delimiter: str | None,
+        strip_leading_newlines: bool,
+        start_soon: bool | Sentinel,
+        message_fields: dict[str, Any],
+    ) -> MessagePromise:
         from miniagents.message_sequence import join_messages
 
         return join_messages(
             self,
             delimiter=delimiter,
             strip_leading_newlines=strip_leading_newlines,
-            reference_original_messages=True,
+            reference_original_messages=reference_original_messages,
             start_soon=start_soon,
             **message_fields,
         )

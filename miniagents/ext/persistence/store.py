@@ -288,6 +288,7 @@ class SQLiteMessageStore:
         until: TimeBound = None,
         limit: int | None = None,
         newest_first: bool = False,
+        top_level_only: bool = False,
     ) -> list[CallRecord]:
         """Calls recorded by `attach`, matching every given filter, in the order they were initiated."""
         return self._read(
@@ -295,6 +296,7 @@ class SQLiteMessageStore:
                 connection,
                 agent_alias=agent_alias,
                 session_id=session_id,
+                top_level_only=top_level_only,
                 since=since,
                 until=until,
                 limit=limit,
@@ -302,29 +304,9 @@ class SQLiteMessageStore:
             )
         )
 
-    def runs(
-        self,
-        *,
-        agent_alias: str | None = None,
-        session_id: str | None = None,
-        since: TimeBound = None,
-        until: TimeBound = None,
-        limit: int | None = None,
-        newest_first: bool = False,
-    ) -> list[CallRecord]:
-        """Top-level calls (made outside any agent): the roots of the call trees."""
-        return self._read(
-            lambda connection: find_calls(
-                connection,
-                agent_alias=agent_alias,
-                session_id=session_id,
-                top_level_only=True,
-                since=since,
-                until=until,
-                limit=limit,
-                newest_first=newest_first,
-            )
-        )
+    def runs(self, **filters: Any) -> list[CallRecord]:
+        """Top-level calls (made outside any agent), the roots of the call trees; takes the filters of `calls`."""
+        return self.calls(top_level_only=True, **filters)
 
     def sub_calls(self, call: CallRecord) -> list[CallRecord]:
         """The calls that `call`'s agent made, in the order they were initiated."""
