@@ -7,6 +7,7 @@ or when someone first reads the replies — so triggering many agents runs them 
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
@@ -33,6 +34,8 @@ from miniagents.records import AgentCallNode, AgentReplyNode
 from miniagents.runtime import MiniAgents
 
 __all__ = ["AgentCall", "InteractionContext", "MiniAgent", "miniagent"]
+
+logger = logging.getLogger(__name__)
 
 _current_call: ContextVar["_AgentCallRun | None"] = ContextVar("miniagents_current_call", default=None)
 
@@ -305,7 +308,13 @@ class _AgentCallRun:
     def _fail(self, error: BaseException) -> None:
         self.error = error
         if self.replies.message_appender.is_closed:
-            self.mini_agents.start_soon(_araise_later(error))  # finished early: nowhere to put it but the log
+            # the replies were finished early (`afinish_early`), so there is nowhere to put the error but the log
+            logger.log(
+                self.mini_agents.log_level_for_errors,
+                "`%s` raised after finishing its replies early",
+                self.agent.alias,
+                exc_info=error,
+            )
         else:
             self.replies._append_in_order(error)
 
@@ -368,10 +377,6 @@ class _AgentCallRun:
             self.mini_agents._emit_call_event(
                 CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)
             )
-
-
-async def _araise_later(error: BaseException) -> None:
-    raise error
 
 
 async def _resolved_messages(sequence_promise: MessageSequencePromise) -> tuple[Message, ...]:

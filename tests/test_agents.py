@@ -489,3 +489,16 @@ async def test_cancelling_everything_before_agents_start_releases_consumers(star
             await asyncio.wait_for(waiting, timeout=5)
     finally:
         await mini_agents.afinalize(cancel_tasks=True)
+
+
+async def test_error_after_finishing_early_is_logged_not_lost(caplog: pytest.LogCaptureFixture) -> None:
+    @miniagent
+    async def early(ctx: InteractionContext) -> None:
+        ctx.reply("done")
+        await ctx.afinish_early()
+        raise RuntimeError("cleanup failed")
+
+    async with MiniAgents():
+        assert _texts(await early.trigger()) == ["done"]
+    assert "`early` raised after finishing its replies early" in caplog.text
+    assert "cleanup failed" in caplog.text
