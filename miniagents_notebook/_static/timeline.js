@@ -36,7 +36,8 @@ function render({ model, el }) {
     }
     const step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600].find((s) => span / s <= 8) || span / 8;
     const ticks = [];
-    for (let tick = 0; tick <= span + 1e-9; tick += step) {
+    // no tick right at the edge: its label would be clipped
+    for (let tick = 0; tick <= span * 0.92 + 1e-9; tick += step) {
       ticks.push(h("span", { class: "ma-tick", style: { left: percent(tick) } }, formatSeconds(tick)));
     }
     axis.replaceChildren(...ticks);
