@@ -1,4 +1,5 @@
-"""Fixtures for the browser tests: one JupyterLab server and one headless Chromium per module, a page per test.
+"""Fixtures for the browser tests: one Jupyter server (JupyterLab and Notebook 7) and one headless Chromium per
+module, a page per test.
 
 The tests need Debian's `chromium`, driven by the `playwright` package through its executable path (Playwright never
 downloads a browser here); `e2e_requirements` decides whether their absence skips or fails.
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from e2e_lab_page import ARTIFACTS_ENV, REPO_ROOT, LabNotebook
+from e2e_lab_page import ARTIFACTS_ENV, REPO_ROOT, FrontEnd, LabNotebook
 from e2e_lab_server import JupyterLabServer
 from e2e_requirements import chromium_path, require_module
 
@@ -57,7 +58,8 @@ def lab_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def jupyter_lab(
     lab_root: Path, artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[JupyterLabServer]:
-    """A running JupyterLab; shut down with all its kernels however the tests end; leftovers are errors."""
+    """A running JupyterLab (serving Notebook 7 too); shut down with all its kernels however the tests end; leftovers
+    are errors."""
     # Kernels inherit the server's environment: LLM agents answer from the offline stand-in, as under nbval.
     server = JupyterLabServer(lab_root, tmp_path_factory.mktemp("lab-state"), env={OFFLINE_ENV_VAR: "1"})
     try:
@@ -87,23 +89,26 @@ def chromium() -> Iterator["Browser"]:
 @pytest.fixture
 def open_notebook(
     chromium: "Browser", jupyter_lab: JupyterLabServer, artifacts_dir: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[[str], LabNotebook]]:
-    """Open a notebook (path relative to the lab root) in a fresh browser context; its kernel is stopped afterwards.
+) -> Iterator[Callable[..., LabNotebook]]:
+    """Open a notebook (path relative to the lab root) in a fresh browser context, in JupyterLab unless `front_end`
+    says otherwise; its kernel is stopped afterwards.
 
     Each page's last state is saved as `<test id>-last.png` among the artifacts, to see what a failing test saw.
     """
     notebooks: list[LabNotebook] = []
 
-    def open_(path: str) -> LabNotebook:
+    def open_(path: str, front_end: FrontEnd = FrontEnd.JUPYTERLAB) -> LabNotebook:
+        if front_end is FrontEnd.NOTEBOOK7:
+            require_module("notebook")  # without it, the server has no `/notebooks/<path>` to load
         page = chromium.new_context(viewport=VIEWPORT).new_page()
-        notebook = LabNotebook(page, jupyter_lab.base_url, jupyter_lab.token, path, artifacts_dir)
+        notebook = LabNotebook(page, front_end, jupyter_lab.base_url, jupyter_lab.token, path, artifacts_dir)
         notebooks.append(notebook)
         try:
             notebook.open()
         except Exception as error:  # Playwright's TimeoutError: say what the server said
             raise AssertionError(
-                f"JupyterLab did not open {path} with an idle kernel ({error}); page errors: {notebook.console_errors}"
-                f"\nJupyterLab's log:\n{jupyter_lab.log_tail()}"
+                f"{front_end.app_name} did not open {path} with an idle kernel ({error}); page errors: "
+                f"{notebook.console_errors}\nThe server's log:\n{jupyter_lab.log_tail()}"
             ) from error
         return notebook
 

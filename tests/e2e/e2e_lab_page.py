@@ -1,23 +1,64 @@
-"""Driving a notebook in JupyterLab through Playwright: open it, wait for its kernel, run all cells, take screenshots.
+"""Driving a notebook in JupyterLab 4 or Notebook 7 through Playwright: open it, wait for its kernel, run all cells,
+take screenshots.
 
-Commands go through `window.jupyterapp` (the server runs with `expose_app_in_browser`), which is what JupyterLab's
-own UI tests do: it does not depend on menu labels or keyboard focus. DOM assertions are left to the tests.
+Commands go through `window.jupyterapp` (the server runs both front ends with `expose_app_in_browser`), which is what
+JupyterLab's own UI tests do: it does not depend on menu labels or keyboard focus. Notebook 7 is built from the same
+JupyterLab packages, so the same shell, notebook panel and `notebook:run-all-cells` command drive both. DOM assertions
+are left to the tests.
 """
 
 import os
 import shutil
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-__all__ = ["LabNotebook"]
+__all__ = ["FrontEnd", "LabNotebook"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DOCS_SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 ARTIFACTS_ENV = "MINIAGENTS_E2E_ARTIFACTS"
 UPDATE_DOCS_ENV = "MINIAGENTS_E2E_UPDATE_DOCS"
+
+# Notebook 7.6.5 throws these itself while a page loads, before any cell runs; both happen with every third-party
+# extension disabled and an empty notebook. They are tolerated only while the page loads; any other error counts.
+_NOTEBOOK7_STARTUP_ERRORS = frozenset(
+    {
+        # On every page (`/tree` too): its shortcuts plugin reads the settings schema of
+        # `@jupyterlab/docmanager-extension:plugin` before that plugin's settings are loaded.
+        "pageerror: Cannot read properties of undefined (reading 'schema')",
+        # On `/notebooks/<path>` once JupyterLab has been used on the same server: the file browser, restoring
+        # itself, runs this command before the plugin that registers it is activated.
+        "pageerror: Command 'filebrowser:open-path' not registered.",
+    }
+)
+
+
+class FrontEnd(StrEnum):
+    """A front end the widgets promise to work in; the same Jupyter server serves both."""
+
+    JUPYTERLAB = "jupyterlab"
+    NOTEBOOK7 = "notebook7"
+
+    @property
+    def app_name(self) -> str:
+        """`window.jupyterapp.name`, to be sure which front end a page really loaded."""
+        return {FrontEnd.JUPYTERLAB: "JupyterLab", FrontEnd.NOTEBOOK7: "Jupyter Notebook"}[self]
+
+    @property
+    def known_startup_errors(self) -> frozenset[str]:
+        """Errors the front end itself throws while loading, whatever the page shows; any other error counts."""
+        return _NOTEBOOK7_STARTUP_ERRORS if self is FrontEnd.NOTEBOOK7 else frozenset()
+
+    def notebook_url(self, base_url: str, token: str, path: str) -> str:
+        if self is FrontEnd.JUPYTERLAB:
+            # `reset`: start from an empty layout, not from the tabs an earlier test left in the saved workspace.
+            return f"{base_url}/lab/tree/{path}?reset&token={token}"
+        return f"{base_url}/notebooks/{path}?token={token}"
+
 
 _FIND_PANEL_JS = """
 (path) => {
@@ -88,22 +129,31 @@ _ERROR_OUTPUTS_JS = """
 
 
 class LabNotebook:
-    """One notebook open in a JupyterLab tab of `page`."""
+    """One notebook open in `page`, in JupyterLab or in Notebook 7."""
 
-    def __init__(self, page: "Page", base_url: str, token: str, path: str, artifacts_dir: Path) -> None:
+    def __init__(
+        self, page: "Page", front_end: FrontEnd, base_url: str, token: str, path: str, artifacts_dir: Path
+    ) -> None:
         self.page = page
+        self.front_end = front_end
         self.path = path
         self.artifacts_dir = artifacts_dir
-        # `reset`: start from an empty layout, not from the tabs an earlier test left in the saved workspace.
-        self._url = f"{base_url}/lab/tree/{path}?reset&token={token}"
+        self._url = front_end.notebook_url(base_url, token, path)
         self.console_errors: list[str] = []
+        self._errors_while_loading = 0
         page.on("console", lambda message: self._note_console(message.type, message.text))
         page.on("pageerror", lambda error: self._note_console("pageerror", str(error)))
 
     def open(self, timeout_ms: float = 45_000) -> None:
-        """Load JupyterLab with the notebook and wait until its kernel has started and is idle."""
+        """Load the front end with the notebook and wait until its kernel has started and is idle."""
         self.page.goto(self._url, wait_until="domcontentloaded")
         self.page.wait_for_function(_KERNEL_IDLE_JS, arg=self.path, timeout=timeout_ms, polling=250)
+        self._errors_while_loading = len(self.console_errors)
+        # A redirect to the other front end would make one variant test the other's rendering twice.
+        app_name = self.page.evaluate("() => window.jupyterapp.name")
+        assert app_name == self.front_end.app_name, (
+            f"the {self.front_end} page of {self.path} loaded {app_name!r}, not {self.front_end.app_name!r}"
+        )
         # The file browser only takes room from the outputs in the screenshots.
         self.page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
 
@@ -145,8 +195,14 @@ class LabNotebook:
                 self.page.set_viewport_size(viewport)
 
     def page_errors(self) -> list[str]:
-        """Uncaught exceptions in the page so far: a front end that throws is broken even if something rendered."""
-        return [error for error in self.console_errors if error.startswith("pageerror:")]
+        """Uncaught exceptions in the page so far: a front end that throws is broken even if something rendered.
+        Only the front end's own known errors while it loaded (before its kernel was idle) are left out."""
+        known = self.front_end.known_startup_errors
+        return [
+            error
+            for index, error in enumerate(self.console_errors)
+            if error.startswith("pageerror:") and not (index < self._errors_while_loading and error in known)
+        ]
 
     def _note_console(self, kind: str, text: str) -> None:
         if kind in ("error", "pageerror"):

@@ -1,4 +1,5 @@
-"""A throwaway JupyterLab server on loopback for browser tests: random port, random token, isolated settings.
+"""A throwaway JupyterLab server on loopback for browser tests: random port, random token, isolated settings. It
+serves Notebook 7 (`/tree`, `/notebooks/<path>`) too, with the same settings.
 
 Everything it starts is shut down by `stop()` — politely through the REST API first, then by signals to the
 server's process group and to every kernel it spawned (kernels run in sessions of their own, so killing the
@@ -94,6 +95,10 @@ class JupyterLabServer:
             f"--LabApp.workspaces_dir={self.state_dir / 'workspaces'}",
             # Publishes `window.jupyterapp`, so the test can run JupyterLab commands instead of clicking menus.
             "--LabApp.expose_app_in_browser=True",
+            # Notebook 7 (`/tree`, `/notebooks/<path>` on the same server) is an app of its own: same settings, same
+            # `window.jupyterapp`.
+            f"--JupyterNotebookApp.user_settings_dir={settings_dir}",
+            "--JupyterNotebookApp.expose_app_in_browser=True",
         ]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(

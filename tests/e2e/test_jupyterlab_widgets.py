@@ -1,8 +1,9 @@
-"""JupyterLab in headless Chromium renders the notebook widgets (issue 10).
+"""JupyterLab 4 and Notebook 7 in headless Chromium render the notebook widgets (issue 10).
 
 `test_harness_detects_widget_rendering` proves the harness itself on a notebook written here: ipywidgets and an
 anywidget render, and a broken front end (an ES module with a syntax error) makes the same check fail although the
-kernel side ran fine. `test_widgets_tour` runs `notebooks/04_widgets_tour.ipynb` and checks what a reader sees.
+kernel side ran fine. `test_widgets_tour` runs `notebooks/04_widgets_tour.ipynb` in each front end and checks what a
+reader sees, with the same checks for both.
 """
 
 import re
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 import pytest
-from e2e_lab_page import LabNotebook
+from e2e_lab_page import FrontEnd, LabNotebook
 from e2e_requirements import require_module
 
 if TYPE_CHECKING:
@@ -62,12 +63,12 @@ def _expect_probe_rendered(notebook: LabNotebook, timeout_ms: float) -> None:
     expect(notebook.page.locator(".e2e-anywidget-probe")).to_have_text("synced from the kernel", timeout=timeout_ms)
 
 
-@pytest.mark.parametrize("front_end", ["working", "broken"])
+@pytest.mark.parametrize("probe", ["working", "broken"])
 def test_harness_detects_widget_rendering(
-    front_end: str, lab_root: Path, open_notebook: Callable[[str], LabNotebook]
+    probe: str, lab_root: Path, open_notebook: Callable[..., LabNotebook]
 ) -> None:
-    name = f"e2e_probe_{front_end}.ipynb"
-    _write_probe_notebook(lab_root / name, PROBE_ESM if front_end == "working" else BROKEN_PROBE_ESM)
+    name = f"e2e_probe_{probe}.ipynb"
+    _write_probe_notebook(lab_root / name, PROBE_ESM if probe == "working" else BROKEN_PROBE_ESM)
     notebook = open_notebook(name)
     notebook.run_all_cells()
 
@@ -78,7 +79,7 @@ def test_harness_detects_widget_rendering(
     # All three widgets reached the front end as widget views: whatever fails below is the browser's doing.
     assert notebook.output_mime_types().count(WIDGET_VIEW_MIME_TYPE) == 3
 
-    if front_end == "working":
+    if probe == "working":
         _expect_probe_rendered(notebook, RENDER_TIMEOUT_MS)
         assert notebook.page_errors() == []
     else:
@@ -174,10 +175,11 @@ def _check_timeline(notebook: LabNotebook, timeline: "Locator") -> list[tuple[st
     return shown
 
 
-def test_widgets_tour(lab_root: Path, open_notebook: Callable[[str], LabNotebook]) -> None:
+@pytest.mark.parametrize("front_end", list(FrontEnd))
+def test_widgets_tour(front_end: FrontEnd, lab_root: Path, open_notebook: Callable[..., LabNotebook]) -> None:
     if not (lab_root / TOUR).exists():
         pytest.skip(f"notebooks/{TOUR} not written yet")
-    notebook = open_notebook(TOUR)
+    notebook = open_notebook(TOUR, front_end)
     notebook.run_all_cells()
     page = notebook.page
 
@@ -189,8 +191,11 @@ def test_widgets_tour(lab_root: Path, open_notebook: Callable[[str], LabNotebook
     assert _check_timeline(notebook, page.locator(TIMELINE).first) == TOUR_RUN
     assert notebook.page_errors() == []
 
+    # The docs show JupyterLab; Notebook 7's screenshots only go to the artifacts, under names of their own.
+    for_docs = front_end is FrontEnd.JUPYTERLAB
+    prefix = "" if for_docs else f"{front_end}-"
     notebook.show_at_top(CALL_TREE)
-    notebook.screenshot("04_widgets_tour", for_docs=True)
-    notebook.screenshot("04_stream_view", STREAM_MESSAGES, for_docs=True)
-    notebook.screenshot("04_call_tree", CALL_TREE, for_docs=True)
-    notebook.screenshot("04_timeline", TIMELINE, for_docs=True)
+    notebook.screenshot(f"{prefix}04_widgets_tour", for_docs=for_docs)
+    notebook.screenshot(f"{prefix}04_stream_view", STREAM_MESSAGES, for_docs=for_docs)
+    notebook.screenshot(f"{prefix}04_call_tree", CALL_TREE, for_docs=for_docs)
+    notebook.screenshot(f"{prefix}04_timeline", TIMELINE, for_docs=for_docs)
