@@ -176,8 +176,9 @@ def _status_suffix(view: MessageView) -> str:
 def message_text(view: MessageView) -> str:
     """`ClassName role='…' other='…'`, then the text, then the error if the message failed.
 
-    A text longer than `TEXT_PLAIN_CHARS` shows its beginning and its end, as numpy and pandas shorten big values:
-    the HTML form shows all of it, and `str(message)` is the whole text.
+    A text longer than `TEXT_PLAIN_CHARS` shows its beginning and its end, as numpy and pandas shorten big values
+    (the HTML form does the same, so a huge message does not bloat the saved notebook); `str(message)` is the whole
+    text.
     """
     header = " ".join(part for part in (view.class_name, _fields_text(_ordered_fields(view))) if part)
     lines = [header + _status_suffix(view)]
@@ -208,7 +209,7 @@ def message_html(view: MessageView) -> str:
     header_parts += _fields_html(field for field in view.fields if field[0] != "role")
     if not view.complete and view.error is None:
         header_parts.append("<i>streaming…</i>")
-    body = render_markdown(view.content) if view.content else ""
+    body = render_markdown(_shortened_in_the_middle(view.content)) if view.content else ""
     error = f'<div style="{_ERROR_STYLE}">{html.escape(error_text(view.error))}</div>' if view.error else ""
     return (
         f'<div class="miniagents-message" style="border-left:3px solid {color};{_BOX_STYLE}">'
