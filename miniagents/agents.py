@@ -190,7 +190,12 @@ class MiniAgent:
         non_freezable_kwargs: Mapping[str, Any] | None = None,
         **kwargs_to_freeze: Any,
     ) -> "MiniAgent":
-        """A copy of this agent with more keyword arguments fixed (and, optionally, another alias or description)."""
+        """A copy of this agent with more keyword arguments fixed (and, optionally, another alias or description).
+
+        A keyword argument that is already non-freezable for this agent stays so: `fork(chat_history=history)` passes
+        `history` on as it is when `chat_history` was declared in `non_freezable_kwargs` (even as `None`).
+        """
+        kwargs_to_freeze, unfrozen = self._split_non_freezable(kwargs_to_freeze)
         return MiniAgent(
             self.func,
             alias=alias or self.alias,
@@ -200,9 +205,17 @@ class MiniAgent:
                 **self.interaction_metadata.frozen_fields_and_values(),
                 **(interaction_metadata or {}),
             },
-            non_freezable_kwargs={**self._non_freezable_kwargs, **(non_freezable_kwargs or {})},
+            non_freezable_kwargs={**self._non_freezable_kwargs, **unfrozen, **(non_freezable_kwargs or {})},
             **{**self._frozen_kwargs, **kwargs_to_freeze},
         )
+
+    def _split_non_freezable(self, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(kwargs to freeze, kwargs to pass as they are): the latter are the names declared non-freezable."""
+        if not self._non_freezable_kwargs:
+            return kwargs, {}
+        to_freeze = {name: value for name, value in kwargs.items() if name not in self._non_freezable_kwargs}
+        unfrozen = {name: value for name, value in kwargs.items() if name in self._non_freezable_kwargs}
+        return to_freeze, unfrozen
 
     def inquire(self, messages: MessageType | None = None, **kwargs: Any) -> MessageSequencePromise:
         """Deprecated name of `trigger`."""
@@ -231,8 +244,9 @@ class _AgentCallRun:
         mini_agents = MiniAgents.get_current()
         self.mini_agents = mini_agents
         self.agent = agent
+        kwargs, unfrozen = agent._split_non_freezable(kwargs)
         self.frozen_kwargs = {**agent._frozen_kwargs, **_freeze_kwargs(kwargs, agent.alias)}
-        self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs}
+        self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs, **unfrozen}
         self.parent = _current_call.get()
         self.call_id = mini_agents._next_call_id()
         self.errors_as_messages = (

@@ -502,3 +502,28 @@ async def test_error_after_finishing_early_is_logged_not_lost(caplog: pytest.Log
         assert _texts(await early.trigger()) == ["done"]
     assert "`early` raised after finishing its replies early" in caplog.text
     assert "cleanup failed" in caplog.text
+
+
+async def test_a_declared_non_freezable_kwarg_stays_unfrozen_in_forks_and_triggers() -> None:
+    persisted: list[Message] = []
+
+    @miniagent(non_freezable_kwargs={"notes": None})
+    async def note_taker(ctx: InteractionContext, notes: list[str] | None, topic: str) -> None:
+        if notes is not None:
+            notes.append(topic)
+        ctx.reply(f"noted {topic}")
+
+    first_notes: list[str] = []
+    second_notes: list[str] = []
+    forked = note_taker.fork(notes=first_notes).fork(topic="forked")  # a fork of a fork keeps the rule
+    async with MiniAgents(on_persist_messages=lambda _, message: persisted.append(message)):
+        await forked.trigger()
+        await forked.trigger(notes=second_notes, topic="overridden")
+        with pytest.raises(InvalidAgentKwargError, match="`topic`"):
+            note_taker.trigger(topic={"not": {"freezable"}})
+
+    assert first_notes == ["forked"]
+    assert second_notes == ["overridden"]
+    call_nodes = [message for message in persisted if isinstance(message, AgentCallNode)]
+    assert sorted(node.topic for node in call_nodes) == ["forked", "overridden"]
+    assert all("notes" not in node for node in call_nodes)  # unfrozen arguments are not part of the records

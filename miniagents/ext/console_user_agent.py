@@ -23,8 +23,6 @@ from typing import Any
 from miniagents.agents import InteractionContext, MiniAgent
 from miniagents.chat_history import ChatHistory, InMemoryChatHistory
 from miniagents.messages import MessageSequencePromise, TextMessage
-from miniagents.miniagent_typing import MessageType
-from miniagents.promising.sentinels import DEFAULT, Sentinel
 from miniagents.utils import StopLoop
 
 __all__ = ["GLOBAL_CHAT_HISTORY", "console_user_agent"]
@@ -127,43 +125,8 @@ def _prompt_options() -> Mapping[str, Any]:
     }
 
 
-class _ConsoleUserAgent(MiniAgent):
-    """`console_user_agent` itself. As in the seeds, `chat_history` (a mutable object, so not freezable) can be
-    passed to `fork()` or `trigger()` directly; it is kept as a non-freezable argument."""
-
-    def fork(
-        self,
-        alias: str | None = None,
-        description: str | None = None,
-        interaction_metadata: Mapping[str, Any] | None = None,
-        non_freezable_kwargs: Mapping[str, Any] | None = None,
-        **kwargs_to_freeze: Any,
-    ) -> MiniAgent:
-        if "chat_history" in kwargs_to_freeze:
-            non_freezable_kwargs = {
-                **(non_freezable_kwargs or {}),
-                "chat_history": kwargs_to_freeze.pop("chat_history"),
-            }
-        return super().fork(
-            alias=alias,
-            description=description,
-            interaction_metadata=interaction_metadata,
-            non_freezable_kwargs=non_freezable_kwargs,
-            **kwargs_to_freeze,
-        )
-
-    def trigger(
-        self,
-        messages: MessageType | None = None,
-        start_soon: bool | Sentinel = DEFAULT,
-        errors_as_messages: bool | Sentinel = DEFAULT,
-        start_asap: bool | Sentinel = DEFAULT,
-        **kwargs: Any,
-    ) -> MessageSequencePromise:
-        options = {"start_soon": start_soon, "errors_as_messages": errors_as_messages, "start_asap": start_asap}
-        if "chat_history" in kwargs:
-            return self.fork(chat_history=kwargs.pop("chat_history")).trigger(messages, **options, **kwargs)
-        return super().trigger(messages, **options, **kwargs)
-
-
-console_user_agent = _ConsoleUserAgent(_console_user_agent, alias="console_user_agent")
+# `chat_history` is a mutable object: declared non-freezable, so `console_user_agent.fork(chat_history=history)` and
+# `trigger(..., chat_history=history)` pass it on as it is, as in the seeds
+console_user_agent = MiniAgent(
+    _console_user_agent, alias="console_user_agent", non_freezable_kwargs={"chat_history": None}
+)
