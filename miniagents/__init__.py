@@ -42,7 +42,7 @@ from miniagents.miniagent_typing import MessageType
 from miniagents.promising.errors import NoActiveContextError, ProducerCancelledError
 from miniagents.promising.ext.frozen import Frozen
 from miniagents.promising.promising import Promise, PromisingContext, StreamAppender, StreamedPromise
-from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode
+from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode, RecordedCall
 from miniagents.runtime import MiniAgents
 
 __version__ = "0.1.0"
@@ -76,6 +76,7 @@ __all__ = [
     "ProducerCancelledError",
     "Promise",
     "PromisingContext",
+    "RecordedCall",
     "ReplyMessageAppeared",
     "ReplyMessageResolved",
     "StreamAppender",

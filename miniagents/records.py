@@ -4,9 +4,11 @@ They are messages themselves, so they have hash keys and reach the `on_persist_m
 the messages they contain are serialised as references by hash key.
 """
 
+from dataclasses import dataclass
+
 from miniagents.messages import Message
 
-__all__ = ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode"]
+__all__ = ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall"]
 
 
 class AgentInteractionNode(Message):
@@ -26,3 +28,18 @@ class AgentReplyNode(AgentInteractionNode):
 
     agent_call: AgentCallNode
     replies: tuple[Message, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCall:
+    """Where a call's records are and where the call sits in the call tree (what history browsers list).
+
+    `call_id` is opaque and unique within the history it comes from; `parent_call_id` is the call whose agent made
+    this one; the hash keys point at the call's `AgentCallNode` and `AgentReplyNode`.
+    """
+
+    call_id: str
+    agent_alias: str
+    call_hash_key: str
+    reply_hash_key: str
+    parent_call_id: str | None = None

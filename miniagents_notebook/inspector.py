@@ -8,13 +8,13 @@ from a live `MiniAgents` (`on_persist_messages` + lifecycle events). Messages tr
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import traitlets
 
 from miniagents.lifecycle import AgentCallEvent, CallInitiated, CallRecorded
 from miniagents.messages import Message
+from miniagents.records import RecordedCall
 from miniagents_notebook.call_tree import LiveView, _asset
 from miniagents_notebook.rendering import count_text, shorten
 from miniagents_notebook.static_html import render_inspector
@@ -27,20 +27,6 @@ _LIST_LIMIT = 500
 _STATIC_LIMIT = 100
 _VALUE_CHARS = 300
 _RECORD_FIELDS = frozenset({"agent_alias", "messages__hash_keys", "messages", "class_"})
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedCall:
-    """One recorded agent call: the hash keys of its `AgentCallNode` and `AgentReplyNode`, and its place in the tree.
-
-    `call_id` is opaque and unique within its source; `parent_call_id` is the call whose agent made this one.
-    """
-
-    call_id: str
-    agent_alias: str
-    call_hash_key: str
-    reply_hash_key: str
-    parent_call_id: str | None = None
 
 
 @runtime_checkable

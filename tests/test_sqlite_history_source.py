@@ -18,9 +18,9 @@ from miniagents.ext.persistence import (
     SQLiteHistory,
     SQLiteMessageStore,
     StoreClosedError,
-    StoredCall,
     StoreError,
 )
+from miniagents.records import RecordedCall
 from miniagents_notebook.inspector import HistoryInspector, HistorySource, InMemoryHistory
 
 TOPICS = ("alpha", "beta", "gamma")
@@ -108,7 +108,7 @@ def test_the_calls_of_the_run_come_back_in_the_order_they_were_made(
 
     assert [call.agent_alias for call in calls] == ALIASES
     assert _keys(calls) == _keys(persisted.live.list_calls())
-    assert all(isinstance(call, StoredCall) for call in calls)
+    assert all(isinstance(call, RecordedCall) for call in calls)
     assert len(history) == 10
     # the same tree: every call has the same parent (compared by the parent's records, ids differ)
     assert [_parent_reply_key(history, call) for call in calls] == [

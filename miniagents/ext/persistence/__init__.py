@@ -22,7 +22,7 @@ from miniagents.ext.persistence.errors import (
     StoreError,
     StoreWriteError,
 )
-from miniagents.ext.persistence.history_source import SQLiteHistory, StoredCall
+from miniagents.ext.persistence.history_source import SQLiteHistory
 from miniagents.ext.persistence.queries import (
     CallRecord,
     MessageKind,
@@ -47,7 +47,6 @@ __all__ = [
     "StoreClosedError",
     "StoreError",
     "StoreWriteError",
-    "StoredCall",
     "StoredMessage",
     "TimeBound",
     "register_message_class",

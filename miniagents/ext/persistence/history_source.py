@@ -16,15 +16,15 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
 from miniagents.ext.persistence.errors import StoreClosedError, StoreError
 from miniagents.ext.persistence.queries import CallRecord, find_calls, find_messages
 from miniagents.ext.persistence.schema import SCHEMA_VERSION, connect, has_text_index
 from miniagents.ext.persistence.store import SQLiteMessageStore
+from miniagents.records import RecordedCall
 
-__all__ = ["SQLiteHistory", "StoredCall"]
+__all__ = ["SQLiteHistory"]
 
 _T = TypeVar("_T")
 
@@ -38,22 +38,6 @@ _UNATTACHED_REPLIES = (
     "JOIN message_references r ON r.parent_hash_key = m.hash_key AND r.field_path = 'agent_call' "
     "WHERE m.kind = 'reply' AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.reply_node_hash_key = m.hash_key)"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class StoredCall:
-    """One recorded call: the hash keys of its `AgentCallNode` and `AgentReplyNode`, and its place in the call tree.
-
-    Field for field what `miniagents_notebook.inspector.RecordedCall` is (the inspector reads these attributes).
-    `call_id` is `"<session_id>/<call id>"` for a call recorded by `store.attach`; for records persisted without it
-    (no call tree known) it is the hash key of the reply node, and `parent_call_id` is `None`.
-    """
-
-    call_id: str
-    agent_alias: str
-    call_hash_key: str
-    reply_hash_key: str
-    parent_call_id: str | None = None
 
 
 class SQLiteHistory:
@@ -135,7 +119,7 @@ class SQLiteHistory:
 
     # --- HistorySource -----------------------------------------------------------------------------------------
 
-    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> list[StoredCall]:
+    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> list[RecordedCall]:
         """Recorded calls in the order they were made; only those of `agent_alias` / containing `text`, if given.
 
         A call contains `text` (ignoring case) when its agent's alias, its keyword arguments or the text of one of
@@ -154,7 +138,7 @@ class SQLiteHistory:
             ]
         return calls
 
-    def get_call(self, call_id: str) -> StoredCall | None:
+    def get_call(self, call_id: str) -> RecordedCall | None:
         """The recorded call `call_id` (as `list_calls` names it), or `None`."""
         session_id, separator, number = call_id.rpartition("/")
         if not separator:
@@ -170,7 +154,7 @@ class SQLiteHistory:
         serialized = self._read(lambda connection: self._serialized(connection, hash_key))
         return None if serialized is None else json.loads(serialized)
 
-    def sub_calls(self, call_id: str) -> list[StoredCall]:
+    def sub_calls(self, call_id: str) -> list[RecordedCall]:
         """The recorded calls the agent of `call_id` made, in the order it made them."""
         session_id, separator, number = call_id.rpartition("/")
         if not separator or not number.isdigit():
@@ -210,11 +194,11 @@ def _call_id(session_id: str, call_id: int) -> str:
     return f"{session_id}/{call_id}"
 
 
-def _stored_call(record: CallRecord) -> StoredCall | None:
+def _stored_call(record: CallRecord) -> RecordedCall | None:
     """The call of `record` if its records were persisted (not while it runs, nor without persist handlers)."""
     if record.call_node_hash_key is None or record.reply_node_hash_key is None:
         return None
-    return StoredCall(
+    return RecordedCall(
         call_id=_call_id(record.session_id, record.call_id),
         agent_alias=record.agent_alias,
         call_hash_key=record.call_node_hash_key,
@@ -223,20 +207,20 @@ def _stored_call(record: CallRecord) -> StoredCall | None:
     )
 
 
-def _recorded(records: list[CallRecord]) -> Iterator[StoredCall]:
+def _recorded(records: list[CallRecord]) -> Iterator[RecordedCall]:
     return (call for call in map(_stored_call, records) if call is not None)
 
 
 def _unattached_calls(
     connection: sqlite3.Connection, reply_hash_key: str | None = None
-) -> list[tuple[float, StoredCall]]:
+) -> list[tuple[float, RecordedCall]]:
     """Calls known from their records alone (no call tree), with when they were stored (`reply_hash_key`: that one)."""
     sql = _UNATTACHED_REPLIES + (" AND m.hash_key = ?" if reply_hash_key is not None else "")
     parameters = () if reply_hash_key is None else (reply_hash_key,)
     return [
         (
             persisted_at,
-            StoredCall(call_id=hash_key, agent_alias=alias, call_hash_key=call_key, reply_hash_key=hash_key),
+            RecordedCall(call_id=hash_key, agent_alias=alias, call_hash_key=call_key, reply_hash_key=hash_key),
         )
         for hash_key, alias, persisted_at, call_key in connection.execute(
             f"{sql} ORDER BY m.persisted_at, m.id", parameters
@@ -244,7 +228,7 @@ def _unattached_calls(
     ]
 
 
-def _all_calls(connection: sqlite3.Connection) -> list[StoredCall]:
+def _all_calls(connection: sqlite3.Connection) -> list[RecordedCall]:
     """Every recorded call: the attached ones by when they were initiated, the others by when they were stored."""
     timed = [
         (record.initiated_at, call) for record in find_calls(connection) if (call := _stored_call(record)) is not None
