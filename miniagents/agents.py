@@ -9,7 +9,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from typing import Any, Self
 
@@ -520,6 +520,3 @@ class AgentCall:
         self._run.input.message_appender.close()
         self._registry.discard(self)
         return self
-
-
-AgentFunctionType = Callable[..., Awaitable[None]]

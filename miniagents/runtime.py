@@ -11,7 +11,7 @@ from miniagents.lifecycle import AgentCallEvent, CallEventHandler
 from miniagents.messages import Message
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.promising._deprecation import warn_deprecated
-from miniagents.promising.context import PromisingContext
+from miniagents.promising.context import PromisingContext, handler_list
 from miniagents.promising.sentinels import DEFAULT
 
 if TYPE_CHECKING:
@@ -20,10 +20,6 @@ if TYPE_CHECKING:
 __all__ = ["MiniAgents"]
 
 logger = logging.getLogger(__name__)
-
-
-def _as_list(handlers: Any) -> list[Any]:
-    return [handlers] if callable(handlers) else list(handlers)
 
 
 class MiniAgents(PromisingContext):
@@ -55,11 +51,11 @@ class MiniAgents(PromisingContext):
         self.llm_logger_agent = llm_logger_agent
         self.llm_logs_folder = Path(llm_logs_folder)
         self.errors_as_messages = errors_as_messages
-        self.on_persist_messages_handlers: list[PersistMessagesEventHandler] = _as_list(on_persist_messages)
+        self.on_persist_messages_handlers: list[PersistMessagesEventHandler] = handler_list(on_persist_messages)
         if on_persist_message is not DEFAULT:
             warn_deprecated("MiniAgents(on_persist_message=...)", "MiniAgents(on_persist_messages=...)")
-            self.on_persist_messages_handlers.extend(_as_list(on_persist_message))
-        self.call_event_handlers: list[CallEventHandler] = _as_list(on_call_event)
+            self.on_persist_messages_handlers.extend(handler_list(on_persist_message))
+        self.call_event_handlers: list[CallEventHandler] = handler_list(on_call_event)
         self._persisted_hash_keys: set[str] = set()
         self._call_ids = itertools.count(1)
         self._open_calls: set[AgentCall] = set()

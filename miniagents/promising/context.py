@@ -11,12 +11,17 @@ from miniagents.promising.errors import NoActiveContextError, WrongContextTypeEr
 from miniagents.promising.promise_typing import PromiseResolvedEventHandler
 from miniagents.promising.sentinels import DEFAULT
 
-__all__ = ["PromisingContext"]
+__all__ = ["PromisingContext", "handler_list"]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents_current_context", default=None)
+
+
+def handler_list(handlers: Any) -> list[Any]:
+    """One handler or an iterable of handlers, as a list (what every `on_...=` argument accepts)."""
+    return [handlers] if callable(handlers) else list(handlers)
 
 
 class PromisingContext:
@@ -48,9 +53,7 @@ class PromisingContext:
         self.appenders_capture_errors_by_default = appenders_capture_errors_by_default
         self.longer_hash_keys = longer_hash_keys
         self.log_level_for_errors = log_level_for_errors
-        self.on_promise_resolved_handlers: list[PromiseResolvedEventHandler] = (
-            [on_promise_resolved] if callable(on_promise_resolved) else list(on_promise_resolved)
-        )
+        self.on_promise_resolved_handlers: list[PromiseResolvedEventHandler] = handler_list(on_promise_resolved)
         self.parent: PromisingContext | None = None
         self.child_tasks: set[asyncio.Task[Any]] = set()
         self._token: Token[PromisingContext | None] | None = None
