@@ -13,6 +13,7 @@ from miniagents.agents import AgentCall, InteractionContext, MiniAgent, miniagen
 from miniagents.errors import (
     AgentCallFinishedError,
     AgentFunctionError,
+    CallDepthError,
     InvalidAgentKwargError,
     MiniAgentsError,
     UnsupportedMessageTypeError,
@@ -55,6 +56,7 @@ __all__ = [
     "AgentFunctionError",
     "AgentInteractionNode",
     "AgentReplyNode",
+    "CallDepthError",
     "CallFinished",
     "CallInitiated",
     "CallRecorded",

@@ -7,13 +7,14 @@ or when someone first reads the replies — so triggering many agents runs them 
 
 import asyncio
 import inspect
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from typing import Any, Self
 
-from miniagents.errors import AgentCallFinishedError, AgentFunctionError, InvalidAgentKwargError
+from miniagents.errors import AgentCallFinishedError, AgentFunctionError, CallDepthError, InvalidAgentKwargError
 from miniagents.lifecycle import (
     CallFinished,
     CallInitiated,
@@ -93,6 +94,25 @@ def _check_agent_function(func: Any) -> None:
     )
 
 
+def _call_depth_message(run: "_AgentCallRun") -> str:
+    aliases: list[str] = []
+    current: _AgentCallRun | None = run
+    while current is not None:
+        aliases.append(current.agent.alias)
+        current = current.parent
+    aliases.reverse()
+    chain: list[str] = []
+    for alias, group in itertools.groupby(aliases):
+        count = len(list(group))
+        chain.append(f"`{alias}`" if count == 1 else f"`{alias}` x{count}")
+    limit = run.mini_agents.max_call_depth
+    return (
+        f"The call to `{run.agent.alias}` would be {run.depth:,} calls deep, more than the limit of {limit:,} "
+        f"(an agent that calls itself without end?). The call chain, outermost first: {' → '.join(chain)}. "
+        "Raise the limit with `MiniAgents(max_call_depth=...)` if the depth is intended."
+    )
+
+
 def _freeze_kwargs(kwargs: Mapping[str, Any], alias: str) -> dict[str, Any]:
     frozen = {}
     for name, value in kwargs.items():
@@ -166,9 +186,7 @@ class MiniAgent:
         """Call the agent with `messages` and return the promise of its replies at once (nothing blocks)."""
         start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
         run = _AgentCallRun(self, kwargs, start_soon, errors_as_messages)
-        if messages is not None:
-            run.input.message_appender.append(messages)
-        run.input.message_appender.close()
+        run.send_input_and_finish(messages)
         return run.replies.sequence_promise
 
     def initiate_call(
@@ -253,9 +271,11 @@ class _AgentCallRun:
             mini_agents.errors_as_messages if errors_as_messages is DEFAULT else bool(errors_as_messages)
         )
         self.error: BaseException | None = None
+        self.depth: int = self.parent.depth + 1 if self.parent is not None else 1
         self.open_child_calls: set[AgentCall] = set()
         self._waits: list[Awaitable[Any]] = []
         self._function_started = False
+        self._failed_before_start = False
         self._listening = bool(mini_agents.call_event_handlers)
         if self._listening:
             mini_agents._emit_call_event(
@@ -284,6 +304,28 @@ class _AgentCallRun:
         )
         self.input.message_appender.open()
         self.replies.message_appender.open()
+        if self.depth > mini_agents.max_call_depth:
+            self.fail_before_start(CallDepthError(_call_depth_message(self)))
+
+    def send_input_and_finish(self, messages: MessageType | None) -> None:
+        """Append the whole input of a `trigger()` call; if that fails, the call fails and the error is raised."""
+        if self.input.message_appender.is_closed:  # the call failed before it started (e.g. too deep)
+            return
+        try:
+            if messages is not None:
+                self.input.message_appender.append(messages)
+        except BaseException as error:
+            self.fail_before_start(error)
+            error.add_note(f"(while sending the input of a call to `{self.agent.alias}`)")
+            raise
+        self.input.message_appender.close()
+
+    def fail_before_start(self, error: BaseException) -> None:
+        """Fail the call with `error` without running the agent function: its replies carry the error, all closes."""
+        self._function_started = True
+        self._failed_before_start = True
+        self._fail(error)
+        self._close_everything()
 
     def _start_function(self) -> None:
         if not self._function_started:
@@ -291,10 +333,14 @@ class _AgentCallRun:
             self.mini_agents.start_producer(self._arun_function, self._on_function_cancelled_early)
 
     def _on_function_cancelled_early(self) -> None:
+        if self._failed_before_start:
+            return
         self._fail(cancelled_error(self.replies.sequence_promise, asyncio.CancelledError()))
         self._close_everything()
 
     async def _arun_function(self) -> None:
+        if self._failed_before_start:  # the task was already scheduled when the call failed
+            return
         _current_call.set(self)
         if self._listening:
             self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))
@@ -492,6 +538,8 @@ class AgentCall:
         return self._run.input.message_appender.is_closed
 
     def _input_appender(self) -> Any:
+        if isinstance(self._run.error, CallDepthError):
+            raise self._run.error
         if self.is_finished:
             raise AgentCallFinishedError(
                 f"This call to `{self._run.agent.alias}` is already finished, so it takes no more messages; "

@@ -5,6 +5,7 @@ from miniagents.promising.errors import PromisingError
 __all__ = [
     "AgentCallFinishedError",
     "AgentFunctionError",
+    "CallDepthError",
     "InvalidAgentKwargError",
     "MiniAgentsError",
     "UnsupportedMessageTypeError",
@@ -29,3 +30,7 @@ class UnsupportedMessageTypeError(MiniAgentsError, TypeError):
 
 class AgentCallFinishedError(MiniAgentsError):
     """A message was sent to an `AgentCall` (or replied by an agent) after it was finished."""
+
+
+class CallDepthError(MiniAgentsError, RecursionError):
+    """A call would nest deeper than `MiniAgents(max_call_depth=...)` allows (usually an agent calling itself)."""

@@ -19,6 +19,8 @@ from miniagents.messages import ErrorMessage, Message, MessagePromise, MessageSe
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.context import PromisingContext
+from miniagents.promising.errors import NestingDepthError
+from miniagents.promising.ext.frozen import MAX_NESTING_DEPTH
 from miniagents.promising.promising import Promise, StreamAppender, StreamedPromise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 
@@ -45,13 +47,18 @@ def _unsupported(item: Any) -> UnsupportedMessageTypeError:
     )
 
 
-def _check_supported(item: Any) -> None:
+def _check_supported(item: Any, depth: int = 1) -> None:
     if isinstance(item, (_READY_SINGLE_TYPES, Promise)) or hasattr(item, "__aiter__"):
         return
     if hasattr(item, "__iter__") and not isinstance(item, (bytes, bytearray)):
         if isinstance(item, (list, tuple)):
+            if depth > MAX_NESTING_DEPTH:
+                raise NestingDepthError(
+                    f"Messages were sent in lists/tuples nested more than {MAX_NESTING_DEPTH} levels deep; "
+                    "flatten the structure (a flat list of messages, or a generator) before sending it."
+                )
             for sub_item in item:
-                _check_supported(sub_item)
+                _check_supported(sub_item, depth + 1)
         return
     raise _unsupported(item)
 
@@ -65,6 +72,55 @@ def _message_from_model(model: BaseModel) -> Message:
     fields = model.model_dump()
     fields.pop("class_", None)
     return message_from_dict(fields)
+
+
+class _ErrorsAsMessagePromise(MessagePromise):
+    """Relays a message still streaming; if it fails, it ends as an `ErrorMessage` instead of raising.
+
+    This is how `errors_as_messages=True` reaches messages that break midway (a token streamer that raises): the
+    text streamed so far is kept, the error is appended to it as a last token, and the message resolves to an
+    `ErrorMessage` with that text. A message that completes resolves to the original message itself.
+    """
+
+    def __init__(self, original: MessagePromise) -> None:
+        self._original = original
+        self._failure: Exception | None = None
+        super().__init__(
+            start_soon=original._producing,
+            message_token_streamer=self._arelay,
+            message_class=original.message_class,
+            **original.known_beforehand,
+        )
+
+    async def _arelay(self, _: dict[str, Any]) -> AsyncIterator[Any]:
+        streamed_any = False
+        try:
+            async for token in self._original:
+                streamed_any = True
+                yield token
+        except Exception as error:  # becomes the end of an ErrorMessage (see `_on_stream_finished`)
+            self._failure = error
+            logger.log(self._context.log_level_for_errors, "A streamed message failed midway", exc_info=error)
+            separator = "\n\n" if streamed_any else ""
+            yield f"{separator}{type(error).__name__}: {error}"
+
+    def _on_stream_finished(self) -> None:
+        if self.is_resolved:
+            return
+        outcome = self._original._result
+        if self._failure is None and isinstance(outcome, Message):
+            self._set_result(outcome)  # the very same message: same hash key, same record
+        elif self._failure is not None:
+            text = "".join(str(piece) for piece in self._pieces)
+            self._set_result(ErrorMessage(content=text, error_class=type(self._failure).__name__))
+        else:
+            super()._on_stream_finished()
+
+
+def _tolerating_errors(message_promise: MessagePromise) -> MessagePromise:
+    if isinstance(message_promise, _ErrorsAsMessagePromise) or isinstance(message_promise._result, Message):
+        return message_promise
+    return _ErrorsAsMessagePromise(message_promise)
 
 
 class MessageSequenceAppender(StreamAppender[MessageType]):
@@ -203,7 +259,7 @@ class MessageSequence:
     async def _aflatten_queue(self) -> None:
         try:
             while self._queue:
-                await self._aflatten(self._queue.popleft())
+                await self._aflatten_item(self._queue.popleft())
         except asyncio.CancelledError as error:
             self._queue.clear()
             self._emit_error(cancelled_error(self.sequence_promise, error))
@@ -214,7 +270,7 @@ class MessageSequence:
 
     async def _afeed(self, item: Any) -> None:
         try:
-            await self._aflatten(item)
+            await self._aflatten_item(item)
         except asyncio.CancelledError as error:
             self._emit_error(cancelled_error(self.sequence_promise, error))
             raise
@@ -239,6 +295,8 @@ class MessageSequence:
     # --- flattening --------------------------------------------------------------------------------------------
 
     def _emit(self, message_promise: MessagePromise) -> None:
+        if self._errors_as_messages:
+            message_promise = _tolerating_errors(message_promise)
         promise = self.sequence_promise
         promise._append_piece(message_promise)
         if self._on_message is not None:
@@ -274,26 +332,26 @@ class MessageSequence:
             for sub_item in item:
                 self._emit_ready(sub_item)
 
+    async def _aflatten_item(self, item: Any) -> None:
+        """Flatten one appended item; whatever goes wrong with it becomes an error at its position, never a hang."""
+        try:
+            _check_supported(item)
+            await self._aflatten(item)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:  # e.g. an unfreezable dict, or an iterable whose iter()/aiter() fails
+            self._emit_error(error)
+
     async def _aflatten(self, item: Any) -> None:
         if _is_ready(item):
-            try:
-                self._emit_ready(item)
-            except Exception as error:  # e.g. an unfreezable dict: an error at this position
-                self._emit_error(error)
+            self._emit_ready(item)
         elif isinstance(item, (list, tuple)):
             for sub_item in item:
-                await self._aflatten(sub_item)
+                await self._aflatten_item(sub_item)
         elif hasattr(item, "__aiter__"):
             await self._aflatten_async_iterable(item)
         elif isinstance(item, Promise):
-            try:
-                value = await item
-            except asyncio.CancelledError:
-                raise
-            except BaseException as error:  # stored at this position
-                self._emit_error(error)
-            else:
-                await self._aflatten(value)
+            await self._aflatten_item(await item)
         elif hasattr(item, "__iter__") and not isinstance(item, (bytes, bytearray)):
             await self._aflatten_iterable(item)
         else:
@@ -317,7 +375,7 @@ class MessageSequence:
             if replayable and isinstance(sub_item, MessagePromise):
                 self._emit(sub_item)
             else:
-                await self._aflatten(sub_item)
+                await self._aflatten_item(sub_item)
 
     async def _aflatten_iterable(self, iterable: Any) -> None:
         iterator = iter(iterable)
@@ -329,7 +387,7 @@ class MessageSequence:
             except Exception as error:  # a failing generator: stored at this position
                 self._emit_error(error)
                 return
-            await self._aflatten(sub_item)
+            await self._aflatten_item(sub_item)
 
 
 def join_messages(

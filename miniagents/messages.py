@@ -5,15 +5,15 @@ streams message promises and resolves to the tuple of messages. Both replay from
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ConfigDict
 
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
-from miniagents.promising.ext.frozen import Frozen
-from miniagents.promising.promising import StreamedPromise, wake_waiters
+from miniagents.promising.ext.frozen import Frozen, externalized_children
+from miniagents.promising.promising import StreamedPromise, wait_for_wake_up, wake_waiters
 from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
 
 if TYPE_CHECKING:
@@ -98,24 +98,20 @@ class Message(Frozen):
         )
 
     def sub_messages(self) -> Iterable["Message"]:
-        """Every message nested in this one (at any depth), depth-first, inner ones before the ones holding them."""
-        yield from _nested_messages(self)
+        """Every message nested in this one (at any depth), depth-first, inner ones before the ones holding them.
 
-
-def _nested_messages(node: Frozen) -> Iterable[Message]:
-    for _, value in node._frozen_fields_and_values(exclude_class=True):
-        yield from _nested_in_value(value)
-
-
-def _nested_in_value(value: Any) -> Iterable[Message]:
-    if isinstance(value, Message):
-        yield from _nested_messages(value)
-        yield value
-    elif isinstance(value, Frozen):
-        yield from _nested_messages(value)
-    elif isinstance(value, tuple):
-        for item in value:
-            yield from _nested_in_value(item)
+        Iterative, so a chain of thousands of messages referring to one another is no problem.
+        """
+        stack: list[tuple[Message | None, Iterator[Frozen]]] = [(None, externalized_children(self, (Message,)))]
+        while stack:
+            holder, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if holder is not None:
+                    yield holder
+            else:
+                stack.append((child, externalized_children(child, (Message,))))  # type: ignore[arg-type]
 
 
 Message._externalized_types = (Message,)
@@ -263,20 +259,24 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
 
     async def aresolve(self) -> tuple[Message, ...]:
         """Wait for every message of the sequence and return them all (or raise the first error in it)."""
-        if self._result is NO_VALUE and not self._resolving and getattr(self, "_resolver_function", None) is None:
-            # Collecting replayable messages is idempotent, so the first awaiter does it inline (no task); if it is
-            # cancelled, the next awaiter simply starts over.
-            self._resolving = True
-            try:
-                messages = await self._aresolve_value()
-            except asyncio.CancelledError:
-                self._resolving = False
-                wake_waiters(self._result_waiters)
-                raise
-            except BaseException as error:  # stored: every awaiter gets the same error
-                self._set_failure(error)
-            else:
-                self._set_result(messages)
+        if getattr(self, "_resolver_function", None) is None:
+            # Collecting replayable messages is idempotent, so one awaiter does it inline (no task) while the others
+            # wait; if that awaiter is cancelled, the waiters wake up and one of them takes over.
+            while self._result is NO_VALUE:
+                if self._resolving:
+                    await wait_for_wake_up(self._result_waiters)
+                    continue
+                self._resolving = True
+                try:
+                    messages = await self._aresolve_value()
+                except asyncio.CancelledError:
+                    self._resolving = False
+                    wake_waiters(self._result_waiters)
+                    raise
+                except BaseException as error:  # stored: every awaiter gets the same error
+                    self._set_failure(error)
+                else:
+                    self._set_result(messages)
         return await super().aresolve()
 
     async def aresolve_messages(self) -> tuple[Message, ...]:

@@ -3,6 +3,7 @@
 import inspect
 import itertools
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,13 @@ class MiniAgents(PromisingContext):
     - `on_persist_messages`: handlers that receive every complete message once, including the `AgentCallNode` /
       `AgentReplyNode` record of every call.
     - `on_call_event`: handlers of the lifecycle events (see `miniagents.lifecycle`).
+    - `persisted_hash_keys_limit`: how many distinct messages are remembered as already persisted (see
+      `persist_message`); bounds the memory a long session spends on that.
+    - `max_call_depth`: how deeply calls may nest (an agent calling an agent calling …); a call beyond it fails with
+      `CallDepthError` naming the call chain, so an agent that calls itself without end stops instead of eating
+      memory. 1,000 by default.
+    - `cancel_grace_seconds`: when the context exits with an exception, how long its cancelled background tasks get
+      to stop before they are abandoned with a warning.
     """
 
     def __init__(
@@ -44,6 +52,8 @@ class MiniAgents(PromisingContext):
         on_persist_messages: PersistMessagesEventHandler | Iterable[PersistMessagesEventHandler] = (),
         on_call_event: CallEventHandler | Iterable[CallEventHandler] = (),
         on_persist_message: Any = DEFAULT,
+        max_call_depth: int = 1000,
+        persisted_hash_keys_limit: int = 10_000,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -51,12 +61,16 @@ class MiniAgents(PromisingContext):
         self.llm_logger_agent = llm_logger_agent
         self.llm_logs_folder = Path(llm_logs_folder)
         self.errors_as_messages = errors_as_messages
+        if not isinstance(max_call_depth, int) or max_call_depth < 1:
+            raise ValueError(f"`max_call_depth` must be a positive int, got {max_call_depth!r}.")
+        self.max_call_depth = max_call_depth
         self.on_persist_messages_handlers: list[PersistMessagesEventHandler] = handler_list(on_persist_messages)
         if on_persist_message is not DEFAULT:
             warn_deprecated("MiniAgents(on_persist_message=...)", "MiniAgents(on_persist_messages=...)")
             self.on_persist_messages_handlers.extend(handler_list(on_persist_message))
         self.call_event_handlers: list[CallEventHandler] = handler_list(on_call_event)
-        self._persisted_hash_keys: set[str] = set()
+        self.persisted_hash_keys_limit = persisted_hash_keys_limit
+        self._persisted_hash_keys: OrderedDict[str, None] = OrderedDict()
         self._call_ids = itertools.count(1)
         self._open_calls: set[AgentCall] = set()
 
@@ -78,16 +92,27 @@ class MiniAgents(PromisingContext):
             self.persist_message(result, promise)
 
     def persist_message(self, message: Message, promise: Any = None) -> None:
-        """Hand `message` and every message nested in it to the persist handlers, each hash key only once."""
-        for sub_message in message.sub_messages():
-            self._persist_one(sub_message, promise)
-        self._persist_one(message, promise)
+        """Hand `message` and every message nested in it to the persist handlers, each hash key only once.
+
+        "Once" is remembered for the last `persisted_hash_keys_limit` distinct messages, so memory stays bounded in a
+        long session; a message persisted again after that many others reaches the handlers again (handlers should
+        be idempotent, as the SQLite store is). Never raises: what fails here is logged, the agents go on.
+        """
+        try:
+            for sub_message in message.sub_messages():
+                self._persist_one(sub_message, promise)
+            self._persist_one(message, promise)
+        except Exception:
+            logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
 
     def _persist_one(self, message: Message, promise: Any) -> None:
         hash_key = message.hash_key
-        if hash_key in self._persisted_hash_keys:
+        persisted = self._persisted_hash_keys
+        if hash_key in persisted:
             return
-        self._persisted_hash_keys.add(hash_key)
+        persisted[hash_key] = None
+        if len(persisted) > self.persisted_hash_keys_limit:
+            persisted.popitem(last=False)  # forget the oldest
         for handler in self.on_persist_messages_handlers:
             try:
                 outcome = handler(promise, message)

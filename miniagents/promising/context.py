@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar, Token
 from typing import Any, ClassVar, Self, TypeVar
@@ -19,6 +20,11 @@ _T = TypeVar("_T")
 _current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents_current_context", default=None)
 
 
+def _task_name(task: "asyncio.Task[Any]") -> str:
+    coroutine = task.get_coro()
+    return getattr(coroutine, "__qualname__", None) or task.get_name()
+
+
 def handler_list(handlers: Any) -> list[Any]:
     """One handler or an iterable of handlers, as a list (what every `on_...=` argument accepts)."""
     return [handlers] if callable(handlers) else list(handlers)
@@ -30,6 +36,10 @@ class PromisingContext:
     Activate it with `async with PromisingContext():` (or `activate()` / `afinalize()` where a `with` block does not
     fit, e.g. a web server or a notebook session). Promises look the active context up when they are created, so
     they need one; the error that says so also says how to open one.
+
+    A block that ends normally waits for every background task. A block that ends with an exception (an error, a
+    timeout, Ctrl+C, a cancelled notebook cell) cancels them instead, so a stuck agent can never turn an error into a
+    hang; consumers of what they would have produced get `ProducerCancelledError`.
     """
 
     _process_wide_default: ClassVar["PromisingContext | None"] = None
@@ -42,6 +52,7 @@ class PromisingContext:
         log_level_for_errors: int = logging.ERROR,
         on_promise_resolved: PromiseResolvedEventHandler | Iterable[PromiseResolvedEventHandler] = (),
         start_everything_asap_by_default: Any = DEFAULT,
+        cancel_grace_seconds: float = 5.0,
     ) -> None:
         self.start_everything_soon_by_default: bool = pick_renamed_argument(
             start_everything_soon_by_default,
@@ -53,6 +64,7 @@ class PromisingContext:
         self.appenders_capture_errors_by_default = appenders_capture_errors_by_default
         self.longer_hash_keys = longer_hash_keys
         self.log_level_for_errors = log_level_for_errors
+        self.cancel_grace_seconds = cancel_grace_seconds
         self.on_promise_resolved_handlers: list[PromiseResolvedEventHandler] = handler_list(on_promise_resolved)
         self.parent: PromisingContext | None = None
         self.child_tasks: set[asyncio.Task[Any]] = set()
@@ -171,15 +183,43 @@ class PromisingContext:
             await asyncio.gather(*list(self.child_tasks), return_exceptions=True)
 
     async def afinalize(self, cancel_tasks: bool = False) -> None:
-        """Wait for (or, with `cancel_tasks=True`, cancel) the background tasks, then deactivate the context."""
+        """Wait for (or, with `cancel_tasks=True`, cancel) the background tasks, then deactivate the context.
+
+        Cancelled tasks get `cancel_grace_seconds` to wind down; a task that is still running after that (one that
+        swallows `CancelledError`, say) is abandoned with a warning instead of being waited for forever.
+        """
         try:
             self._before_finalize()
             if cancel_tasks:
-                for task in list(self.child_tasks):
-                    task.cancel()
-            await self.aflush_tasks()
+                await self._acancel_tasks()
+            else:
+                await self.aflush_tasks()
         finally:
             self._deactivate()
+
+    async def _acancel_tasks(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.cancel_grace_seconds
+        while self.child_tasks:  # cancelling a task may start others (cleanup work): cancel those too
+            pending = list(self.child_tasks)
+            for task in pending:
+                task.cancel()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            _, still_running = await asyncio.wait(pending, timeout=remaining)
+            if still_running:
+                break
+        if self.child_tasks:
+            abandoned = sorted(_task_name(task) for task in self.child_tasks)
+            warnings.warn(
+                f"{len(abandoned)} background task(s) of {type(self).__name__} did not stop within "
+                f"{self.cancel_grace_seconds:g} s of being cancelled and were abandoned: {', '.join(abandoned[:5])}"
+                f"{' …' if len(abandoned) > 5 else ''}. Code that catches CancelledError should re-raise it.",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self.child_tasks.clear()
 
     def _deactivate(self) -> None:
         if self._is_process_wide:
@@ -199,8 +239,10 @@ class PromisingContext:
         return self.activate()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        # on Ctrl+C or cancellation nobody is left to wait for the background work: stop it instead of hanging
-        await self.afinalize(cancel_tasks=exc is not None and not isinstance(exc, Exception))
+        # The block failed (an error, a timeout, Ctrl+C, a cancelled cell): nobody is left to use what the background
+        # tasks would produce, and waiting for them could hang forever (a stuck agent). Stop them instead; the
+        # original exception propagates.
+        await self.afinalize(cancel_tasks=exc is not None)
 
     def run(self, awaitable: Awaitable[_T]) -> _T:
         """Run `awaitable` inside this context in a new event loop (blocking); for scripts."""

@@ -4,6 +4,7 @@ __all__ = [
     "AppenderClosedError",
     "AppenderNotOpenError",
     "FunctionNotProvidedError",
+    "NestingDepthError",
     "NoActiveContextError",
     "ProducerCancelledError",
     "PromisingError",
@@ -40,4 +41,12 @@ class ProducerCancelledError(PromisingError):
 
     A plain `CancelledError` would make the consumer look cancelled itself, so cancellation of the producer is
     reported with this error (its `__cause__` is the original `CancelledError`).
+    """
+
+
+class NestingDepthError(PromisingError, RecursionError):
+    """A value, a message or a sequence is nested deeper than `MAX_NESTING_DEPTH` levels.
+
+    Such structures would otherwise fail somewhere deep inside hashing, serialising or rendering with a bare
+    `RecursionError` that names nothing; this error says what was too deep instead.
     """

@@ -45,14 +45,14 @@ def cancelled_error(producer: object, error: BaseException) -> ProducerCancelled
 
 
 def wake_waiters(waiters: list["asyncio.Future[None]"]) -> None:
-    """Wake every task waiting on these futures (each waiter has its own future, see `_wait`)."""
+    """Wake every task waiting on these futures (each waiter has its own future, see `wait_for_wake_up`)."""
     for waiter in waiters:
         if not waiter.done():
             waiter.set_result(None)
     waiters.clear()
 
 
-async def _wait(waiters: list["asyncio.Future[None]"]) -> None:
+async def wait_for_wake_up(waiters: list["asyncio.Future[None]"]) -> None:
     # one future per waiting consumer: cancelling one consumer never cancels the others
     waiter = asyncio.get_running_loop().create_future()
     waiters.append(waiter)
@@ -154,7 +154,7 @@ class Promise(Generic[T]):
         if self._result is NO_VALUE:
             self._start_resolving()
             while self._result is NO_VALUE:
-                await _wait(self._result_waiters)
+                await wait_for_wake_up(self._result_waiters)
         result = self._result
         if result.__class__ is _Failure:
             raise result.error
@@ -298,7 +298,7 @@ class _ReplayIterator(AsyncIterator[PIECE]):
             if not promise._producing:
                 promise._start_producing()  # may produce synchronously, so look again before waiting
                 continue
-            await _wait(promise._piece_waiters)
+            await wait_for_wake_up(promise._piece_waiters)
         piece = pieces[self._index]
         self._index += 1
         if isinstance(piece, BaseException):
@@ -420,7 +420,7 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         while not self._buffer:
             if self._is_closed:
                 raise StopAsyncIteration
-            await _wait(self._waiters)
+            await wait_for_wake_up(self._waiters)
         piece = self._buffer.popleft()
         if isinstance(piece, BaseException):
             raise piece

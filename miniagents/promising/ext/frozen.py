@@ -2,17 +2,51 @@
 
 import hashlib
 import json
+import re
+import threading
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticSerializationError
 
-__all__ = ["Frozen", "FrozenType", "freeze_value"]
+from miniagents.promising.errors import NestingDepthError
+
+__all__ = ["MAX_NESTING_DEPTH", "Frozen", "FrozenType", "externalized_children", "freeze_value", "normalize_text"]
 
 FrozenType = Union[str, int, float, bool, None, tuple["FrozenType", ...], "Frozen"]
 
-_ALLOWED_SCALARS = (str, int, float, bool, type(None))
+MAX_NESTING_DEPTH = 100
+"""How deeply values (dicts, lists, messages inside messages) and sequences of messages may be nested.
+
+Hashing, serialising and rendering walk nested structures recursively; past this depth they would fail with a bare
+`RecursionError` somewhere deep inside, so a deeper structure is refused up front with a `NestingDepthError`.
+"""
+
+_ALLOWED_SCALARS = (int, float, bool, type(None))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_freezing = threading.local()
+_repr_state = threading.local()
+_REPR_DEPTH = 20
+
+
+def normalize_text(text: str) -> str:
+    """`text` with surrogate pairs joined into the characters they encode; unpaired surrogates are kept as they are.
+
+    A streamed reply can split a character such as an emoji into two UTF-16 halves that arrive in separate chunks;
+    joined, they are two surrogate code points, which is not the character and cannot be encoded as UTF-8. Every
+    string frozen into a message goes through this, so such text becomes the character it was meant to be. A lone
+    surrogate (half a character whose other half never came) stays; `Frozen.serialized` writes it as a JSON
+    `\\udXXXX` escape, so hashing, persisting and loading it back are well defined.
+    """
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+
+
+def _escape_surrogates(json_text: str) -> str:
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)
 
 
 class Frozen(BaseModel):
@@ -33,6 +67,17 @@ class Frozen(BaseModel):
     def __str__(self) -> str:
         return self.as_string
 
+    def __repr__(self) -> str:
+        # pydantic's repr recurses into nested models; a long chain of messages would exceed the recursion limit
+        depth = getattr(_repr_state, "depth", 0)
+        if depth >= _REPR_DEPTH:
+            return f"{type(self).__name__}(…, hash_key={self.hash_key!r})"
+        _repr_state.depth = depth + 1
+        try:
+            return super().__repr__()
+        finally:
+            _repr_state.depth = depth
+
     @cached_property
     def as_string(self) -> str:
         """The text form used when the model becomes part of a prompt (override `_as_string()` to customise it)."""
@@ -43,8 +88,15 @@ class Frozen(BaseModel):
 
     @cached_property
     def full_json(self) -> str:
-        """The complete JSON of the model and everything nested in it."""
-        return self.model_dump_json()
+        """The complete JSON of the model and everything nested in it.
+
+        A model that holds too long a chain of other models for pydantic to serialise in one piece (hundreds deep)
+        gives its `serialized` form instead, where nested messages are references by hash key.
+        """
+        try:
+            return self.model_dump_json()
+        except PydanticSerializationError:
+            return self.serialized
 
     def serialize(self) -> dict[str, Any]:
         """A JSON-ready dict of the fields; nested objects of `_externalized_types` become hash-key references.
@@ -56,14 +108,23 @@ class Frozen(BaseModel):
 
     @cached_property
     def serialized(self) -> str:
-        """`serialize()` as a JSON string with sorted keys (what `hash_key` is computed from)."""
-        return json.dumps(self.serialize(), ensure_ascii=False, sort_keys=True)
+        """`serialize()` as a JSON string with sorted keys (what `hash_key` is computed from).
+
+        Always encodable as UTF-8: a lone surrogate in a string is written as a `\\udXXXX` escape (see
+        `normalize_text`), which `json.loads` turns back into the same string.
+        """
+        text = json.dumps(self.serialize(), ensure_ascii=False, sort_keys=True)
+        if not text.isascii() and _SURROGATE.search(text) is not None:
+            text = _escape_surrogates(text)
+        return text
 
     @cached_property
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
         from miniagents.promising.context import PromisingContext
 
+        if self._externalized_types:
+            _hash_nested_first(self)
         digest = hashlib.sha256(self.serialized.encode("utf-8")).hexdigest()
         context = PromisingContext.get_current_or_none()
         return digest if context is not None and context.longer_hash_keys else digest[:40]
@@ -122,18 +183,88 @@ class Frozen(BaseModel):
         frozen = {"class_": cls.__name__}
         for key, value in values.items():
             if key != "class_":
-                frozen[key] = freeze_value(value, key)
+                frozen[normalize_text(key)] = freeze_value(value, key)
         return frozen
 
 
+class _one_level_deeper:
+    """Count the levels of dicts and lists being frozen inside one another, and refuse too many.
+
+    Freezing a dict builds a `Frozen` (through pydantic) inside the freezing of its parent, so the count lives outside
+    the calls, per thread (validation runs synchronously).
+    """
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __enter__(self) -> None:
+        depth = getattr(_freezing, "depth", 0) + 1
+        if depth > MAX_NESTING_DEPTH:
+            where = self.where if len(self.where) <= 80 else f"{self.where[:50]}…{self.where[-25:]}"
+            raise NestingDepthError(
+                f"Field `{where}` is nested more than {MAX_NESTING_DEPTH} levels deep (dicts and lists inside one "
+                "another); flatten it."
+            )
+        _freezing.depth = depth
+
+    def __exit__(self, *_: object) -> None:
+        _freezing.depth -= 1
+
+
+def externalized_children(model: Frozen, externalized: tuple[type, ...]) -> Iterator[Frozen]:
+    """The objects of `externalized` types held directly by `model` (through tuples and plain `Frozen`s, not inside
+    other externalized objects), in field order."""
+    for _, value in model._frozen_fields_and_values(exclude_class=True):
+        if isinstance(value, (Frozen, tuple)):  # the common str / number values need no generator
+            yield from _externalized_in(value, externalized)
+
+
+def _externalized_in(value: Any, externalized: tuple[type, ...]) -> Iterator[Frozen]:
+    if isinstance(value, externalized):
+        yield value
+    elif isinstance(value, Frozen):
+        yield from externalized_children(value, externalized)
+    elif isinstance(value, tuple):
+        for item in value:
+            yield from _externalized_in(item, externalized)
+
+
+def _hash_nested_first(model: Frozen) -> None:
+    """Compute the hash keys of the externalized objects nested in `model`, innermost first, without recursion.
+
+    Each one's serialisation refers to the hash keys of those inside it; computed innermost first, every step is
+    shallow, so a chain of thousands of messages referring to one another hashes without a `RecursionError`.
+    """
+    externalized = model._externalized_types
+    ordered: list[Frozen] = []
+    pending = [model]
+    while pending:
+        node = pending.pop()
+        for child in externalized_children(node, externalized):
+            if "hash_key" not in child.__dict__:  # not computed (and cached) yet
+                ordered.append(child)
+                pending.append(child)
+    for node in reversed(ordered):  # every object comes after the one holding it, so reversed: innermost first
+        _ = node.hash_key
+
+
 def freeze_value(value: Any, field: str) -> Any:
-    """Return an immutable equivalent of `value` or raise a `ValueError` that names `field`."""
+    """Return an immutable equivalent of `value` or raise a `ValueError` that names `field`.
+
+    Strings are normalised (`normalize_text`); nesting deeper than `MAX_NESTING_DEPTH` raises `NestingDepthError`.
+    """
+    if isinstance(value, str):
+        return normalize_text(value)
     if isinstance(value, (*_ALLOWED_SCALARS, Frozen)):
         return value
     if isinstance(value, (list, tuple)):
-        return tuple(freeze_value(item, f"{field}[{index}]") for index, item in enumerate(value))
+        with _one_level_deeper(field):
+            return tuple(freeze_value(item, f"{field}[{index}]") for index, item in enumerate(value))
     if isinstance(value, dict):
-        return Frozen(**{str(key): freeze_value(item, f"{field}.{key}") for key, item in value.items()})
+        with _one_level_deeper(field):
+            return Frozen(**{str(key): freeze_value(item, f"{field}.{key}") for key, item in value.items()})
     if isinstance(value, BaseModel):
         return Frozen(**value.model_dump())
     raise ValueError(

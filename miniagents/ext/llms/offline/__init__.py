@@ -18,7 +18,12 @@ nothing until the client times out (or the server stops). ``server.hold_last_tok
 the first tokens arrive while the reply is provably still in flight.
 """
 
-from miniagents.ext.llms.offline.faults import ERROR_STATUS_BY_MODEL, HANG_MODEL, MALFORMED_STREAM_MODEL
+from miniagents.ext.llms.offline.faults import (
+    ERROR_STATUS_BY_MODEL,
+    HANG_MODEL,
+    MALFORMED_STREAM_MODEL,
+    SPLIT_CHARACTERS_MODEL,
+)
 from miniagents.ext.llms.offline.server import (
     DEFAULT_TOKEN_DELAY,
     TOKEN_DELAY_ENV_VAR,
@@ -32,6 +37,7 @@ __all__ = [
     "ERROR_STATUS_BY_MODEL",
     "HANG_MODEL",
     "MALFORMED_STREAM_MODEL",
+    "SPLIT_CHARACTERS_MODEL",
     "TOKEN_DELAY_ENV_VAR",
     "OfflineLLMServer",
     "get_offline_llm_server",

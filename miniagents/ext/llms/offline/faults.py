@@ -14,12 +14,16 @@ ERROR_STATUS_BY_MODEL: dict[str, int] = {
 }
 MALFORMED_STREAM_MODEL = "offline-malformed-stream"
 HANG_MODEL = "offline-hang"
+SPLIT_CHARACTERS_MODEL = "offline-split-characters"
+"""Streams every character outside the Basic Multilingual Plane (emoji, …) as its two UTF-16 halves in separate
+chunks, as some providers do: each chunk then decodes to a lone surrogate."""
 
 
 class FaultKind(enum.Enum):
     HTTP_ERROR = "http_error"
     MALFORMED_STREAM = "malformed_stream"
     HANG = "hang"
+    SPLIT_CHARACTERS = "split_characters"
 
 
 @dataclass(frozen=True)
@@ -38,4 +42,6 @@ def fault_for_model(model: object) -> Fault | None:
         return Fault(FaultKind.MALFORMED_STREAM)
     if model == HANG_MODEL:
         return Fault(FaultKind.HANG)
+    if model == SPLIT_CHARACTERS_MODEL:
+        return Fault(FaultKind.SPLIT_CHARACTERS)
     return None

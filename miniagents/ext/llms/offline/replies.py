@@ -39,6 +39,25 @@ class Reply:
     tokens: tuple[str, ...]
 
 
+def split_astral_characters(reply: Reply) -> Reply:
+    """The same reply streamed with every astral character (emoji, …) cut into its two UTF-16 halves, one per token."""
+    tokens: list[str] = []
+    for token in reply.tokens:
+        piece = ""
+        for character in token:
+            if ord(character) > 0xFFFF:
+                units = character.encode("utf-16-le")
+                high = units[:2].decode("utf-16-le", "surrogatepass")
+                low = units[2:].decode("utf-16-le", "surrogatepass")
+                tokens.extend([piece + high, low])
+                piece = ""
+            else:
+                piece += character
+        if piece:
+            tokens.append(piece)
+    return Reply(text=reply.text, tokens=tuple(tokens))
+
+
 def tokenize(text: str) -> tuple[str, ...]:
     """Split into word-ish tokens with their surrounding whitespace attached, so streaming is visible and lossless."""
     return tuple(_TOKEN_PATTERN.findall(text))

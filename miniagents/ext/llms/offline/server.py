@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 from miniagents.ext.llms.offline.anthropic_wire import AnthropicWire
 from miniagents.ext.llms.offline.faults import FaultKind, fault_for_model
 from miniagents.ext.llms.offline.openai_wire import OpenAIWire
-from miniagents.ext.llms.offline.replies import compose_reply
+from miniagents.ext.llms.offline.replies import compose_reply, split_astral_characters
 from miniagents.ext.llms.offline.wire import BadRequestError, ProviderWire, StreamPlan
 
 if TYPE_CHECKING:
@@ -264,6 +264,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         try:
             prompt = wire.prompt_from(body)
             reply = compose_reply(prompt)
+            if fault is not None and fault.kind is FaultKind.SPLIT_CHARACTERS:
+                reply = split_astral_characters(reply)
         except (BadRequestError, ValueError) as error:
             self._send_error(wire, 400, str(error))
             return

@@ -54,6 +54,11 @@ class ProviderWire(Protocol):
 def sse_frame(data: dict[str, Any] | str, event: str | None = None) -> bytes:
     """Encode one server-sent event; ``data`` dicts become compact JSON on a single ``data:`` line."""
     payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if not payload.isascii() and not isinstance(data, str):
+        try:
+            payload.encode()
+        except UnicodeEncodeError:  # half a character (``offline-split-characters``): JSON escapes keep it
+            payload = json.dumps(data, separators=(",", ":"))
     event_line = f"event: {event}\n" if event else ""
     return f"{event_line}data: {payload}\n\n".encode()
 
