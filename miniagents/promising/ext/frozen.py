@@ -45,6 +45,13 @@ def normalize_text(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
 
 
+def _field_name(name: str) -> str:
+    name = normalize_text(name)
+    if not name.isascii() and _SURROGATE.search(name) is not None:
+        raise ValueError(f"field name {name!r} contains half a character (a lone surrogate); use valid text")
+    return name
+
+
 def _escape_surrogates(json_text: str) -> str:
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)
 
@@ -183,7 +190,7 @@ class Frozen(BaseModel):
         frozen = {"class_": cls.__name__}
         for key, value in values.items():
             if key != "class_":
-                frozen[normalize_text(key)] = freeze_value(value, key)
+                frozen[_field_name(key)] = freeze_value(value, key)
         return frozen
 
 
