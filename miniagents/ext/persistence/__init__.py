@@ -12,7 +12,8 @@
 
 `SQLiteHistory("history.db")` reads a store file the way the notebook's `HistoryInspector` browses records.
 
-Only the standard library's `sqlite3` is used; writes happen in a writer thread, so the event loop never waits.
+Only the standard library's `sqlite3` is used; writes happen in a writer thread, so the event loop does not wait for
+the disk. The write queue is bounded (`max_pending`): agents faster than the disk are slowed to its pace.
 """
 
 from miniagents.ext.persistence.errors import (

@@ -7,6 +7,7 @@ keeps one `calls` row per call of a session, updated as the call starts, finishe
 
 from collections.abc import Callable
 
+from miniagents.ext.persistence.queries import storable_text
 from miniagents.ext.persistence.writer import StatementOp
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded, CallStarted
 
@@ -33,12 +34,12 @@ class CallEventRecorder:
             return StatementOp(
                 "INSERT OR IGNORE INTO calls (session_id, call_id, parent_call_id, agent_alias, initiated_at) "
                 "VALUES (?, ?, ?, ?, ?)",
-                (*key, event.parent_call_id, event.agent_alias, event.time),
+                (*key, event.parent_call_id, storable_text(event.agent_alias), event.time),
             )
         if isinstance(event, CallStarted):
             return StatementOp("UPDATE calls SET started_at = ?" + _WHERE_CALL, (event.time, *key))
         if isinstance(event, CallFinished):
-            error = None if event.error is None else f"{type(event.error).__name__}: {event.error}"
+            error = None if event.error is None else storable_text(f"{type(event.error).__name__}: {event.error}")
             return StatementOp("UPDATE calls SET finished_at = ?, error = ?" + _WHERE_CALL, (event.time, error, *key))
         if isinstance(event, CallRecorded):
             return StatementOp(

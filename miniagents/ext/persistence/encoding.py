@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from miniagents.ext.persistence.queries import storable_text
 from miniagents.ext.persistence.registry import class_path_of
 from miniagents.messages import Message
 from miniagents.promising.ext.frozen import Frozen
@@ -54,15 +55,18 @@ def encode_message(message: Message, hash_key: str, persisted_at: float) -> Enco
     """The rows of `message`; runs in the writer thread, so `hash_key` must have been computed by the caller."""
     kind = message_kind(message)
     agent_alias = message.get("agent_alias")
+    serialized = message.serialized
+    if not serialized.isascii():
+        serialized.encode("utf-8")  # an exact copy or none: fails this message alone, not its whole transaction
     row: MessageRow = (
         hash_key,
         type(message).__name__,
         class_path_of(type(message)),
         kind,
-        agent_alias if isinstance(agent_alias, str) else None,
+        storable_text(agent_alias) if isinstance(agent_alias, str) else None,
         persisted_at,
         _text_of(message) if kind == "message" else None,
-        message.serialized,
+        serialized,
     )
     references: list[ReferenceRow] = []
     _walk_fields(message, "", hash_key, references)
@@ -70,9 +74,12 @@ def encode_message(message: Message, hash_key: str, persisted_at: float) -> Enco
 
 
 def _text_of(message: Message) -> str | None:
-    """What text search looks in: `str(message)` (records have none: they are found through their messages)."""
+    """What text search looks in: `str(message)` (records have none: they are found through their messages).
+
+    Lone surrogates become U+FFFD here only: `serialized` keeps the exact content, so the message loads back equal.
+    """
     try:
-        return str(message)
+        return storable_text(str(message))
     except Exception:  # a broken `_as_string` override must not lose the message itself
         logger.warning("str() failed for a %s; it is stored without searchable text", type(message).__name__)
         return None

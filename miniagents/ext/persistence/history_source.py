@@ -18,9 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any, Self, TypeVar
 
-from miniagents.ext.persistence.errors import StoreClosedError, StoreError
-from miniagents.ext.persistence.queries import CallRecord, find_calls, find_messages
-from miniagents.ext.persistence.schema import SCHEMA_VERSION, connect, has_text_index
+from miniagents.ext.persistence.errors import StoreClosedError
+from miniagents.ext.persistence.queries import CallRecord, find_calls, find_messages, storable_text
+from miniagents.ext.persistence.schema import check_store_file, has_text_index, open_read_only
 from miniagents.ext.persistence.store import SQLiteMessageStore
 from miniagents.records import RecordedCall
 
@@ -30,7 +30,6 @@ _T = TypeVar("_T")
 
 _SQL_CHUNK = 500  # stays far below SQLite's limit of variables per statement
 _MESSAGE_CACHE_SIZE = 4096
-_REQUIRED_TABLES = frozenset({"messages", "message_references", "sessions", "calls"})
 
 # reply nodes that no `calls` row points to: records persisted without `store.attach` (no call tree for them)
 _UNATTACHED_REPLIES = (
@@ -65,40 +64,29 @@ class SQLiteHistory:
             database = source.database
         else:
             database = os.fspath(source)
-            if database == ":memory:" or not os.path.isfile(database):
+            if database.strip() and database != ":memory:":
+                database = os.path.expanduser(database)
+            if not os.path.isfile(database):
                 raise FileNotFoundError(
                     f"No message store file at {database!r}; pass the path of a file written by SQLiteMessageStore "
                     f"(the current folder is {os.getcwd()!r})."
                 )
         self.database = database
-        self._connection = connect(database, busy_timeout)
+        # read-only: a store file is never changed by browsing it, and one in a read-only folder can be browsed
+        self._connection = open_read_only(database, busy_timeout)
         self._lock = threading.Lock()
         self._closed = False
         self._message_cache: OrderedDict[str, str] = OrderedDict()
         try:
-            self._connection.execute("PRAGMA query_only = ON")
             self._text_index = self._check_schema()
         except BaseException:
             self._connection.close()
             raise
 
     def _check_schema(self) -> bool:
-        try:
-            (version,) = self._connection.execute("PRAGMA user_version").fetchone()
-            tables = {name for (name,) in self._connection.execute("SELECT name FROM sqlite_master")}
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"Cannot read {self.database!r} as a SQLite message store: {error}") from error
-        missing = _REQUIRED_TABLES - tables
-        if missing:
-            raise StoreError(
-                f"{self.database!r} is not a message store file (it has no {', '.join(sorted(missing))} table); "
-                "pass a file written by SQLiteMessageStore."
-            )
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.database!r} was written by a newer version of the message store (schema {version}, this one "
-                f"reads up to {SCHEMA_VERSION}); upgrade miniagents to browse it."
-            )
+        check_store_file(
+            self._connection, self.database, allow_empty=False, advice="Pass a file written by SQLiteMessageStore."
+        )
         return has_text_index(self._connection)
 
     def __repr__(self) -> str:
@@ -253,7 +241,7 @@ def _nodes_containing(connection: sqlite3.Connection, text: str, text_index: boo
                 chunk,
             )
         )
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = "%" + storable_text(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     nodes.update(
         hash_key
         for (hash_key,) in connection.execute(

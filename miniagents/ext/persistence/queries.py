@@ -23,6 +23,7 @@ __all__ = [
     "find_references",
     "find_reply_nodes",
     "find_sessions",
+    "storable_text",
 ]
 
 MessageKind = Literal["message", "call", "reply"]
@@ -91,6 +92,19 @@ _CALL_COLUMNS = (
 )
 
 
+def storable_text(text: str) -> str:
+    """`text` as SQLite can hold it (UTF-8): each lone surrogate — half of an emoji that arrived in two streamed
+    chunks, say — becomes U+FFFD, and a pair of surrogates the character it stands for.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
+
+
 class _Where:
     """`WHERE` clauses joined by `AND`, with their parameters."""
 
@@ -100,7 +114,7 @@ class _Where:
 
     def add(self, clause: str, *parameters: Any) -> None:
         self.clauses.append(clause)
-        self.parameters.extend(parameters)
+        self.parameters.extend(storable_text(value) if isinstance(value, str) else value for value in parameters)
 
     def add_time_range(self, column: str, since: TimeBound, until: TimeBound) -> None:
         if since is not None:

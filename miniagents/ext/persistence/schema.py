@@ -11,15 +11,30 @@ Tables:
 """
 
 import logging
+import os
 import sqlite3
+from pathlib import Path
 
 from miniagents.ext.persistence.errors import StoreError
 
-__all__ = ["SCHEMA_VERSION", "connect", "ensure_schema", "has_text_index"]
+__all__ = [
+    "REQUIRED_TABLES",
+    "SCHEMA_VERSION",
+    "check_store_file",
+    "ensure_schema",
+    "has_text_index",
+    "open_connection",
+    "open_read_only",
+    "store_path",
+    "use_wal",
+]
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+REQUIRED_TABLES = frozenset({"messages", "message_references", "sessions", "calls"})
+_REQUIRED_MESSAGE_COLUMNS = frozenset({"hash_key", "class_name", "class_path", "kind", "serialized"})
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -81,28 +96,126 @@ _TEXT_INDEX = (
 )
 
 
-def connect(database: str, busy_timeout: float) -> sqlite3.Connection:
-    """Open `database` in autocommit mode (transactions are explicit), WAL journal, `synchronous=NORMAL`.
+def store_path(database: str | os.PathLike[str]) -> str:
+    """The file name `database` stands for: `~` expanded; an empty name is refused (see below)."""
+    path = os.fspath(database)
+    if not isinstance(path, str):
+        raise TypeError(f"The path of a message store is a str or os.PathLike[str], got {type(path).__name__}")
+    if not path.strip():
+        # SQLite would open a private temporary database per connection: the store's writer and reader would each
+        # see a different, empty one
+        raise StoreError(
+            f"A message store needs the path of a file, got {path!r}; pass a file name such as 'history.db' (or "
+            "':memory:' for a private in-memory store that is gone when it is closed)."
+        )
+    return path if path == ":memory:" else os.path.expanduser(path)
+
+
+def open_connection(database: str, busy_timeout: float) -> sqlite3.Connection:
+    """Open `database` in autocommit mode (transactions are explicit); nothing is read or written yet."""
+    try:
+        return sqlite3.connect(database, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as error:
+        raise StoreError(
+            f"Cannot open {database!r} as a SQLite message store (does its folder exist?): {error}"
+        ) from error
+
+
+def open_read_only(database: str, busy_timeout: float) -> sqlite3.Connection:
+    """Open the existing file `database` for reading only: no journal mode switch, nothing written, nothing created.
+
+    A store file is in WAL mode, and reading one needs its `-shm` index next to it: in a folder that cannot be written
+    (nor holds the index already) SQLite cannot open it, so it is then opened as immutable — a snapshot that nobody
+    can be changing, since no writer could create its files there either.
+    """
+    uri = Path(os.path.abspath(database)).as_uri()
+    connection = _probe(f"{uri}?mode=ro", busy_timeout)
+    if isinstance(connection, sqlite3.Connection):
+        return connection
+    error = connection
+    if not os.access(os.path.dirname(os.path.abspath(database)), os.W_OK):
+        snapshot = _probe(f"{uri}?immutable=1", busy_timeout)
+        if isinstance(snapshot, sqlite3.Connection):
+            return snapshot
+    raise StoreError(f"Cannot open {database!r} as a SQLite message store: {error}") from error
+
+
+def _probe(uri: str, busy_timeout: float) -> sqlite3.Connection | sqlite3.Error:
+    """A connection to `uri` that could read the schema, or the error that prevented it."""
+    try:
+        connection = sqlite3.connect(
+            uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as error:
+        return error
+    try:
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as error:
+        connection.close()
+        return error
+    return connection
+
+
+def check_store_file(
+    connection: sqlite3.Connection,
+    database: str,
+    *,
+    allow_empty: bool = True,
+    advice: str = "It was left untouched; give the store a file of its own.",
+) -> None:
+    """Refuse what is not a message store file this version understands: another application's database, a newer
+    store, a file that is not a SQLite database — with a `StoreError` that ends with `advice`. It only reads, so a
+    refused file is left exactly as it was.
+
+    An empty database (a new file) is fine if `allow_empty`: the store creates its tables in it.
+    """
+    try:
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        tables = sorted(
+            name
+            for (name,) in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%'"
+            )
+        )
+        message_columns = {row[1] for row in connection.execute("PRAGMA table_info(messages)")}
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"Cannot open {database!r} as a SQLite message store: {error}") from error
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{database!r} was written by a newer version of the message store (schema {version}, this one reads "
+            f"up to {SCHEMA_VERSION}); upgrade miniagents to open it."
+        )
+    if allow_empty and not tables and version == 0:
+        return
+    missing = sorted(REQUIRED_TABLES - set(tables))
+    missing_columns = sorted(_REQUIRED_MESSAGE_COLUMNS - message_columns) if "messages" in tables else []
+    if missing or missing_columns or version == 0:
+        if missing:
+            lacks = f"it has no {', '.join(missing)} table"
+        elif missing_columns:
+            lacks = f"its messages table has no {', '.join(missing_columns)} column"
+        else:
+            lacks = "its schema version is 0"
+        found = ", ".join(tables[:10]) + (f" and {len(tables) - 10} more" if len(tables) > 10 else "")
+        raise StoreError(
+            f"{database!r} is not a message store file ({lacks}; it holds "
+            f"{'the tables ' + found if found else 'no tables'}, schema version {version}). {advice}"
+        )
+
+
+def use_wal(connection: sqlite3.Connection, database: str) -> None:
+    """Switch the file to the WAL journal with `synchronous=NORMAL` (a file setting: it stays so).
 
     WAL lets readers work while the writer commits, and with `synchronous=NORMAL` a commit survives the process
     being killed (only a power loss can undo the last commits), at a fraction of the cost of `FULL`.
     """
     try:
-        connection = sqlite3.connect(database, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as error:
-        raise StoreError(
-            f"Cannot open {database!r} as a SQLite message store (does its folder exist?): {error}"
-        ) from error
-    try:
-        if database != ":memory:":
-            (journal_mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
-            if journal_mode.lower() != "wal":
-                logger.warning("SQLite refused WAL mode for %s (journal mode is %r)", database, journal_mode)
+        (journal_mode,) = connection.execute("PRAGMA journal_mode=WAL").fetchone()
+        if journal_mode.lower() != "wal":
+            logger.warning("SQLite refused WAL mode for %s (journal mode is %r)", database, journal_mode)
         connection.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.DatabaseError as error:
-        connection.close()
         raise StoreError(f"Cannot open {database!r} as a SQLite message store: {error}") from error
-    return connection
 
 
 def ensure_schema(connection: sqlite3.Connection, database: str, text_index: bool) -> None:
@@ -112,12 +225,7 @@ def ensure_schema(connection: sqlite3.Connection, database: str, text_index: boo
     """
     connection.execute("BEGIN IMMEDIATE")
     try:
-        (version,) = connection.execute("PRAGMA user_version").fetchone()
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{database!r} was written by a newer version of the message store (schema {version}, this one "
-                f"reads up to {SCHEMA_VERSION}); upgrade miniagents to open it."
-            )
+        check_store_file(connection, database)  # again: another store may have created the tables meanwhile
         for statement in _TABLES.split(";"):
             if statement.strip():
                 connection.execute(statement)

@@ -26,8 +26,14 @@ from miniagents.ext.persistence.queries import (
     find_reply_nodes,
     find_sessions,
 )
-from miniagents.ext.persistence.schema import connect, has_text_index
-from miniagents.ext.persistence.writer import PersistOp, StatementOp, StoreWriter
+from miniagents.ext.persistence.schema import has_text_index, open_read_only, store_path
+from miniagents.ext.persistence.writer import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_MAX_PENDING,
+    PersistOp,
+    StatementOp,
+    StoreWriter,
+)
 from miniagents.messages import Message
 from miniagents.runtime import MiniAgents
 
@@ -52,7 +58,7 @@ class SQLiteMessageStore:
     For the messages and records alone (no call tree), `MiniAgents(on_persist_messages=[store.persist])` is enough.
 
     `persist` only queues the message; a writer thread writes queued messages in batched transactions (WAL mode,
-    `synchronous=NORMAL`), so the event loop never waits for the disk. Queries read what is committed: call
+    `synchronous=NORMAL`), so the event loop does not wait for the disk. Queries read what is committed: call
     `flush()` / `await aflush()` first to include messages persisted a moment ago. Several stores (in one process or
     several) can share a file. `":memory:"` gives a private in-memory database (for tests).
 
@@ -60,8 +66,19 @@ class SQLiteMessageStore:
     messages are stored as rows of their own and referenced, so `load` rebuilds an equal message with the same
     `hash_key` (see `miniagents.ext.persistence.registry` for how classes are found again).
 
+    The queue is bounded (back-pressure): when `max_pending` messages and call updates wait to be committed, `persist`
+    waits until the writer has committed its current chunk (about a millisecond) before queueing more. Agents that
+    produce faster than the disk writes are slowed down to its pace instead of piling up memory: the backlog — what
+    `aflush()` waits for, and what a crash can lose — stays below `max_pending`. `pending` is the backlog now,
+    `peak_pending` the largest it has been. (While another process holds the file's write lock, a full queue makes
+    `persist` wait for that process, for up to `busy_timeout`.)
+
     `full_text_search=False` skips the FTS5 trigram index (smaller file); `search` then scans with `LIKE`.
-    `busy_timeout` is how long a write waits for another writer of the same file before failing.
+    `busy_timeout` is how long a write waits for another writer of the same file before failing. `max_batch` is the
+    most messages and call updates one transaction writes (a larger one holds the GIL longer: longer loop stalls).
+
+    `database` is a file name (`~` is expanded) or `":memory:"`. A file is checked before anything is written to it:
+    a SQLite database of another application is refused with a `StoreError` and left untouched.
     """
 
     def __init__(
@@ -70,10 +87,11 @@ class SQLiteMessageStore:
         *,
         full_text_search: bool = True,
         busy_timeout: float = 30.0,
-        max_batch: int = 1000,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_pending: int = DEFAULT_MAX_PENDING,
     ) -> None:
-        self.database = os.fspath(database)
-        self._writer = StoreWriter(self.database, busy_timeout, full_text_search, max_batch)
+        self.database = store_path(database)
+        self._writer = StoreWriter(self.database, busy_timeout, full_text_search, max_batch, max_pending)
         if self.database == ":memory:":
             # a private in-memory database exists in one connection only: share the writer's, under its lock
             assert self._writer.connection is not None
@@ -81,12 +99,12 @@ class SQLiteMessageStore:
             self._read_lock = self._writer.lock
         else:
             try:
-                self._reader = connect(self.database, busy_timeout)
+                self._reader = open_read_only(self.database, busy_timeout)
             except BaseException:
                 self._writer.close()
                 raise
-            self._reader.execute("PRAGMA query_only = ON")
             self._read_lock = threading.Lock()
+        self._reader_closed = False
         with self._read_lock:
             self._text_index = full_text_search and has_text_index(self._reader)
         self._attachments: dict[MiniAgents, tuple[CallEventRecorder, bool]] = {}
@@ -95,10 +113,25 @@ class SQLiteMessageStore:
         state = "closed" if self._writer.is_closed else "open"
         return f"<SQLiteMessageStore {self.database!r} {state}>"
 
+    @property
+    def max_pending(self) -> int:
+        """The bound of the write queue: how many messages and call updates may wait to be committed."""
+        return self._writer.max_pending
+
+    @property
+    def pending(self) -> int:
+        """Messages and call updates queued or being written right now (at most `max_pending`)."""
+        return self._writer.pending
+
+    @property
+    def peak_pending(self) -> int:
+        """The most messages and call updates that were pending at once since the store was opened."""
+        return self._writer.peak_pending
+
     # --- writing -----------------------------------------------------------------------------------------------
 
     def persist(self, promise: Any, message: Message) -> None:
-        """The `on_persist_messages` handler: queue `message` for writing and return at once.
+        """The `on_persist_messages` handler: queue `message` for writing (waiting for room if the queue is full).
 
         The runtime hands every nested message to the handlers separately; to store a message built outside of
         agents together with what it contains, use `save()`.
@@ -164,15 +197,22 @@ class SQLiteMessageStore:
         await self._writer.aflush()
 
     def close(self) -> None:
-        """Detach from every `MiniAgents`, write what is queued and close the database (idempotent)."""
+        """Detach from every `MiniAgents`, write what is queued and close the database (idempotent).
+
+        The memory the store used is given back (see `StoreWriter.close`); the reading connection is closed first, so
+        that the writing one, closing last, folds the WAL into the file and removes it.
+        """
+        self._detach_all()
+        if self._reader is not self._writer.connection:
+            with self._read_lock:
+                self._reader_closed = True
+                self._reader.close()
+        self._writer.close()
+
+    def _detach_all(self) -> None:
+        # a helper of its own, so no local variable keeps the last MiniAgents alive while the writer closes
         for mini_agents in list(self._attachments):
             self.detach(mini_agents)
-        try:
-            self._writer.close()
-        finally:
-            if self._reader is not self._writer.connection:
-                with self._read_lock:
-                    self._reader.close()
 
     async def aclose(self) -> None:
         """`close()` after waiting for pending writes without blocking the event loop."""
@@ -335,7 +375,7 @@ class SQLiteMessageStore:
 
     def _read(self, query: Callable[[sqlite3.Connection], _T]) -> _T:
         with self._read_lock:
-            if self._writer.is_closed:
+            if self._reader_closed or self._writer.is_closed:
                 raise StoreClosedError(
                     f"The message store of {self.database!r} is closed; open a new SQLiteMessageStore to read it."
                 )

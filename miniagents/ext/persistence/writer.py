@@ -1,37 +1,56 @@
-"""The writer thread: the only code that writes to the database, so the event loop never waits for SQLite.
+"""The writer thread: the only code that writes to the database, so the event loop does not wait for SQLite.
 
-Callers put operations on a queue and return at once. The thread takes whatever has queued up (up to `max_batch`
-operations), turns messages into rows and writes them in transactions of up to `_CHUNK_SIZE` messages: under load
-batches grow by themselves, so one commit serves many messages. A flush marker is answered once everything queued
-before it is committed — or has failed, in which case the marker carries a `StoreWriteError` for the caller to raise.
+Callers put operations on a bounded queue and return at once — unless `max_pending` operations are already waiting
+to be committed. That bounds the memory the backlog holds, what a crash can lose and how long `flush()` takes,
+whatever the rate of producers.
+
+The thread writes queued operations in order, in transactions of up to `max_batch` (default 64, about a millisecond
+of work); an operation stops counting as pending once its transaction is committed (or has failed). A flush marker is
+answered once everything queued before it is committed — or has failed, in which case the marker carries a
+`StoreWriteError` for the caller to raise.
+
+Only one of the two threads can run Python at a time (the GIL), and a thread that wants it back must wait for the
+other to let go — up to 5 ms each time. So the two take turns on purpose rather than fight:
+- normally the writer sleeps briefly between transactions while more work waits, so the event loop gets the GIL;
+- when the queue is full a producer waits (the event loop stalls), the writer alone commits two transactions' worth
+  and lets it go, then leaves the GIL to the producers until they fill the queue again (or a flush is asked for, or
+  `_PRODUCERS_TURN_SECONDS` pass). Producers faster than the disk so run at its pace, each stall lasting about two
+  commits.
 """
 
 import asyncio
 import atexit
+import ctypes
+import itertools
 import logging
-import queue
 import sqlite3
+import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from miniagents.ext.persistence.encoding import EncodedMessage, encode_message
 from miniagents.ext.persistence.errors import StoreClosedError, StoreWriteError
-from miniagents.ext.persistence.schema import connect, ensure_schema
+from miniagents.ext.persistence.schema import check_store_file, ensure_schema, open_connection, use_wal
 from miniagents.messages import Message
 
-__all__ = ["FlushOp", "PersistOp", "StatementOp", "StoreWriter"]
+__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_PENDING", "FlushOp", "PersistOp", "StatementOp", "StoreWriter"]
 
 logger = logging.getLogger(__name__)
 
-# A thread that keeps releasing and retaking the GIL (every SQLite call does) can starve the event loop's thread of it
-# for tens of milliseconds. So the writer commits at most `_CHUNK_SIZE` messages at a time (about a millisecond of
-# work) and, while more work is waiting, sleeps briefly in between: the loop is then sure to get the GIL. With WAL and
-# `synchronous=NORMAL` a commit does not sync to disk, so the smaller transactions cost little.
-_CHUNK_SIZE = 64
+DEFAULT_MAX_PENDING = 10_000
+"""How many operations (messages and call updates) may wait to be committed before `persist` waits for the writer."""
+DEFAULT_MAX_BATCH = 64
+"""How many operations one transaction writes at most (a larger one holds the GIL longer, stalling the event loop)."""
+
 _PAUSE_SECONDS = 0.0005
+_PRODUCERS_TURN_SECONDS = 0.02
+# how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
+_LIVENESS_CHECK_SECONDS = 1.0
 
 _INSERT_MESSAGE = (
     "INSERT OR IGNORE INTO messages "
@@ -73,26 +92,58 @@ class _Stop:
 
 
 class StoreWriter:
-    """Owns the writing connection and its thread; `lock` is held while a transaction runs."""
+    """Owns the writing connection and its thread; `lock` is held while a transaction runs.
 
-    def __init__(self, database: str, busy_timeout: float, text_index: bool, max_batch: int = 1000) -> None:
+    `pending` counts the messages and statements queued or being written; it never exceeds `max_pending`
+    (`peak_pending` is the most it has been). Flush and stop markers are not counted: they never wait for room.
+    """
+
+    def __init__(
+        self,
+        database: str,
+        busy_timeout: float,
+        text_index: bool,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        max_pending: int = DEFAULT_MAX_PENDING,
+    ) -> None:
+        for name, value in (("max_batch", max_batch), ("max_pending", max_pending)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         self.database = database
+        self.max_pending = max_pending
         self.lock = threading.Lock()
         self._busy_timeout = busy_timeout
         self._text_index = text_index
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._failures: list[str] = []
+        # producers held up by a full queue are let go once the writer has made this much room
+        self._room_step = min(max_pending, 2 * max_batch)
+        self._queue: deque[Any] = deque()
+        self._pending = 0
+        self._peak_pending = 0
+        self._markers = 0
+        # `_state_lock` guards the queue, the counters and the flags; the writer waits on `_work_queued` (when idle or
+        # leaving producers their turn), producers on `_room_made` (when the queue is full)
+        self._state_lock = threading.Lock()
+        self._work_queued = threading.Condition(self._state_lock)
+        self._room_made = threading.Condition(self._state_lock)
+        self._producers_waiting = 0
+        self._writer_waiting = False
+        self._producers_turn = False
         self._closed = False
-        self._close_lock = threading.Lock()
+        self._thread_ended = False
+        self._failures: list[str] = []
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
         self._final_error: StoreWriteError | None = None
         self.connection: sqlite3.Connection | None = None
-        self._thread = threading.Thread(target=self._run, name=f"SQLiteMessageStore writer {database}", daemon=True)
+        self._thread: threading.Thread | None = threading.Thread(
+            target=self._run, name=f"SQLiteMessageStore writer {database}", daemon=True
+        )
         self._thread.start()
         self._ready.wait()
         if self._startup_error is not None:
+            self._thread.join()
+            self._thread = None
             raise self._startup_error
         _open_writers.add(self)
 
@@ -100,20 +151,68 @@ class StoreWriter:
     def is_closed(self) -> bool:
         return self._closed
 
+    @property
+    def pending(self) -> int:
+        """Messages and statements queued or being written right now."""
+        return self._pending
+
+    @property
+    def peak_pending(self) -> int:
+        """The most messages and statements that were pending at once since the writer started."""
+        return self._peak_pending
+
     def submit(self, op: PersistOp | StatementOp) -> None:
-        """Queue `op` (never waits for the writer)."""
-        if not self._put_unless_closed(op):
-            raise StoreClosedError(
-                f"The message store of {self.database!r} is closed; open a new SQLiteMessageStore on it, or detach "
-                "the closed one from its MiniAgents."
+        """Queue `op`; if `max_pending` operations are pending, first wait until the writer has made room."""
+        with self._state_lock:
+            if self._pending >= self.max_pending and not self._closed:
+                self._wait_for_room()
+            if self._closed:
+                raise StoreClosedError(
+                    f"The message store of {self.database!r} is closed; open a new SQLiteMessageStore on it, or "
+                    "detach the closed one from its MiniAgents."
+                )
+            self._raise_if_thread_ended()
+            self._queue.append(op)
+            self._pending += 1
+            if self._pending > self._peak_pending:
+                self._peak_pending = self._pending
+            if self._writer_waiting and not self._producers_turn:
+                self._work_queued.notify()
+
+    def _wait_for_room(self) -> None:
+        # The writer makes room without needing this thread (nor its event loop), so this cannot deadlock — unless the
+        # writer thread is gone, which is checked now and then.
+        self._producers_waiting += 1
+        try:
+            if self._writer_waiting:
+                self._work_queued.notify()  # the writer was leaving the producers their turn: it is over
+            while self._pending >= self.max_pending and not self._closed:
+                self._raise_if_thread_ended()
+                self._room_made.wait(_LIVENESS_CHECK_SECONDS)
+        finally:
+            self._producers_waiting -= 1
+
+    def _raise_if_thread_ended(self) -> None:
+        if self._thread_ended:
+            raise StoreWriteError(
+                f"The writer thread of the message store of {self.database!r} has stopped; nothing more can be "
+                "written (see the logged error)."
             )
 
-    def _put_unless_closed(self, op: object) -> bool:
-        # under the lock, so nothing can be queued behind the stop marker of `close()` and never be answered
-        with self._close_lock:
+    def _put_marker(self, marker: "FlushOp | _Stop") -> bool:
+        """Queue a flush or stop marker (never waits for room); `False` if the writer is closed already."""
+        with self._state_lock:
             if self._closed:
                 return False
-            self._queue.put(op)
+            if isinstance(marker, FlushOp):
+                self._raise_if_thread_ended()
+            else:
+                self._closed = True
+                self._room_made.notify_all()  # producers waiting for room give up: the store is closing
+            self._queue.append(marker)
+            self._markers += 1
+            if self._writer_waiting:
+                self._work_queued.notify()
             return True
 
     def flush(self, timeout: float | None = None) -> None:
@@ -125,7 +224,7 @@ class StoreWriter:
             outcome.append(error)
             done.set()
 
-        if not self._put_unless_closed(FlushOp(notify)):
+        if not self._put_marker(FlushOp(notify)):
             return  # `close()` wrote everything already
         if not done.wait(timeout):
             raise TimeoutError(f"The message store of {self.database!r} did not finish writing within {timeout} s.")
@@ -143,17 +242,16 @@ class StoreWriter:
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 pass
 
-        if self._put_unless_closed(FlushOp(notify)):
+        if self._put_marker(FlushOp(notify)):
             await future
 
     def close(self) -> None:
-        """Write what is queued, stop the thread and close the connection (idempotent)."""
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(_Stop())
-        self._thread.join()
+        """Write what is queued, stop the thread, close the connection and let go of everything (idempotent)."""
+        self._put_marker(_Stop())
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join()
+            _return_freed_memory()
         _open_writers.discard(self)
         if self._final_error is not None:
             error, self._final_error = self._final_error, None
@@ -163,45 +261,107 @@ class StoreWriter:
 
     def _run(self) -> None:
         try:
-            self.connection = connect(self.database, self._busy_timeout)
+            self.connection = open_connection(self.database, self._busy_timeout)
+            if self.database != ":memory:":
+                check_store_file(self.connection, self.database)  # reads only: a foreign file is left untouched
+                use_wal(self.connection, self.database)
             ensure_schema(self.connection, self.database, self._text_index)
         except BaseException as error:  # re-raised by the constructor in the caller's thread
             if self.connection is not None:
                 self.connection.close()
+                self.connection = None
             self._startup_error = error
+            self._thread_ended = True
             self._ready.set()
             return
         self._ready.set()
-        stopping = False
-        while not stopping:
-            ops = [self._queue.get()]
-            while len(ops) < self._max_batch:
-                try:
-                    ops.append(self._queue.get_nowait())
-                except queue.Empty:
+        try:
+            self._serve()
+        except BaseException:
+            logger.exception("Message store %s: the writer thread failed; nothing more is written", self.database)
+            raise
+        finally:
+            self._end()
+
+    def _serve(self) -> None:
+        while True:
+            with self._state_lock:
+                self._await_work()
+                ops, marker = self._take()
+            if ops:
+                self._write_ops(ops)
+            if isinstance(marker, FlushOp):
+                marker.notify(self._take_failures())
+            elif isinstance(marker, _Stop):
+                return
+
+    def _await_work(self) -> None:
+        """Wait (holding `_state_lock`) until there is work, and the producers' turn — if they have one — is over."""
+        deadline: float | None = None
+        self._writer_waiting = True
+        try:
+            while True:
+                if not self._queue:
+                    self._producers_turn = False
+                    self._work_queued.wait()
+                elif not self._producers_turn or self._producers_waiting or self._markers:
                     break
-            stopping = self._process(ops)
+                else:
+                    now = time.monotonic()
+                    deadline = deadline if deadline is not None else now + _PRODUCERS_TURN_SECONDS
+                    if now >= deadline:
+                        break
+                    self._work_queued.wait(deadline - now)
+        finally:
+            self._writer_waiting = False
+        self._producers_turn = False
+
+    def _take(self) -> tuple[list[PersistOp | StatementOp], "FlushOp | _Stop | None"]:
+        """Pop the next transaction's operations (up to `max_batch`), or else the marker that comes first."""
+        ops: list[PersistOp | StatementOp] = []
+        queue = self._queue
+        while queue and len(ops) < self._max_batch:
+            if isinstance(queue[0], (PersistOp, StatementOp)):
+                ops.append(queue.popleft())
+            elif ops:
+                break
+            else:
+                self._markers -= 1
+                return ops, queue.popleft()
+        return ops, None
+
+    def _end(self) -> None:
         with self.lock:
-            self.connection.close()
+            if self.connection is not None:
+                self.connection.close()
+                self.connection = None
+        with self._state_lock:
+            self._thread_ended = True
+            leftovers = list(self._queue)
+            self._queue.clear()
+            self._pending = 0
+            self._room_made.notify_all()
         if self._failures:
             self._final_error = self._take_failures()
+        error = self._final_error or StoreWriteError(f"The writer of {self.database!r} stopped before writing this.")
+        for op in leftovers:  # only if the thread failed: nobody must wait for a flush forever
+            if isinstance(op, FlushOp):
+                op.notify(error)
 
-    def _process(self, ops: list[Any]) -> bool:
-        persist_ops = [op for op in ops if isinstance(op, PersistOp)]
+    def _write_ops(self, ops: list[PersistOp | StatementOp]) -> None:
+        encoded = self._encode([op for op in ops if isinstance(op, PersistOp)])
         statements = [op for op in ops if isinstance(op, StatementOp)]
-        for start in range(0, max(len(persist_ops), 1), _CHUNK_SIZE):
-            encoded = self._encode(persist_ops[start : start + _CHUNK_SIZE])
-            chunk_statements = statements if start == 0 else []
-            if encoded or chunk_statements:
-                self._write(encoded, chunk_statements)
-            if start + _CHUNK_SIZE < len(persist_ops) or not self._queue.empty():
-                time.sleep(_PAUSE_SECONDS)
-        flushes = [op for op in ops if isinstance(op, FlushOp)]
-        if flushes:
-            error = self._take_failures()
-            for flush in flushes:
-                flush.notify(error)
-        return any(isinstance(op, _Stop) for op in ops)
+        if encoded or statements:
+            self._write(encoded, statements)
+        with self._state_lock:
+            self._pending -= len(ops)
+            if self._producers_waiting and self._pending <= self.max_pending - self._room_step:
+                self._producers_turn = True
+                self._room_made.notify_all()
+            # while producers wait for room the event loop is stalled anyway: no pause then, nor in their turn
+            pause = bool(self._queue) and not self._producers_waiting and not self._producers_turn
+        if pause:
+            time.sleep(_PAUSE_SECONDS)
 
     def _encode(self, persist_ops: list[PersistOp]) -> list[EncodedMessage]:
         encoded = []
@@ -220,8 +380,9 @@ class StoreWriter:
                 connection.execute("BEGIN IMMEDIATE")
                 connection.executemany(_INSERT_MESSAGE, [item.row for item in encoded])
                 connection.executemany(_INSERT_REFERENCE, [row for item in encoded for row in item.references])
-                for statement in statements:
-                    connection.execute(statement.sql, statement.parameters)
+                # consecutive statements of the same kind go together; their order is kept
+                for sql, group in itertools.groupby(statements, key=attrgetter("sql")):
+                    connection.executemany(sql, [statement.parameters for statement in group])
                 connection.execute("COMMIT")
             except Exception as error:  # reported by the next flush(); the thread keeps serving
                 self._rollback()
@@ -258,6 +419,26 @@ def _settle(future: "asyncio.Future[None]", error: StoreWriteError | None) -> No
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # type: ignore[no-any-return]
+    except (AttributeError, OSError):  # not glibc: its allocator returns memory by itself, or never
+        return None
+
+
+_malloc_trim = _find_malloc_trim() if sys.platform.startswith("linux") else None
+
+
+def _return_freed_memory() -> None:
+    """Hand memory freed by the backlog and the writer thread back to the operating system.
+
+    Python frees the objects, but glibc keeps freed memory for reuse — much of it in the arena of the writer thread,
+    which nothing reuses once the thread is gone — so without this the process would stay as large as its peak.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 _open_writers: set[StoreWriter] = set()
