@@ -7,6 +7,7 @@ reply never starts or consumes anything, and each token is joined once however o
 """
 
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,6 +22,7 @@ from miniagents.lifecycle import (
     ReplyMessageResolved,
 )
 from miniagents.messages import Message, MessagePromise
+from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls, eviction_note
 from miniagents_notebook._style import STATUS_ICONS
 from miniagents_notebook.rendering import error_text, format_value
 from miniagents_notebook.snapshot import text_so_far
@@ -127,15 +129,45 @@ class CallTreeModel:
     Feed it events with `handle_event` (it is a valid `on_call_event` handler on its own); a call whose parent is not
     in the model becomes a root. Listeners added with `add_listener` are called (without arguments) after every
     change; they should only schedule work.
+
+    The model keeps at most `max_calls` calls (`DEFAULT_MAX_CALLS`, 10,000, unless given; `None` keeps all): each
+    call that finishes beyond the limit evicts the call that finished longest ago, with its messages. Calls that have
+    not finished are never evicted, nor is a finished call while calls it made are still in the model (it goes as
+    soon as they are gone), so every kept call still hangs under its parent. `evicted_calls` counts the evicted ones
+    and every snapshot says so (`… 1,234 older calls evicted (limit 10,000)`). A small call costs about 3.5 KB here
+    (its message promises keep the messages; long messages cost more), so about 35 MB at the default limit.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_calls: int | None = DEFAULT_MAX_CALLS) -> None:
         self.calls: dict[int, CallState] = {}
         self.roots: list[int] = []
         self.version = 0
+        self._max_calls = check_max_calls(max_calls)
+        self.evicted_calls = 0
+        """How many finished calls were dropped to stay within `max_calls`."""
+        self._finished_order: deque[int] = deque()  # the eviction order
+        self._evict_when_childless: set[int] = set()  # finished calls due for eviction that still have children
         self._streaming_replies: set[tuple[int, int]] = set()
         self._unfinished: set[int] = set()
         self._listeners: list[Callable[[], None]] = []
+
+    @property
+    def max_calls(self) -> int | None:
+        """How many calls are kept at most (`None`: all); lowering it evicts the oldest finished ones at once."""
+        return self._max_calls
+
+    @max_calls.setter
+    def max_calls(self, max_calls: int | None) -> None:
+        self._max_calls = check_max_calls(max_calls)
+        if self._evict_over_limit():
+            self.version += 1
+            for listener in tuple(self._listeners):
+                listener()
+
+    @property
+    def eviction_note(self) -> str:
+        """`… 1,234 older calls evicted (limit 10,000)`, or `""` while nothing was evicted."""
+        return eviction_note(self.evicted_calls, self._max_calls)
 
     # --- events ------------------------------------------------------------------------------------------------
 
@@ -190,9 +222,44 @@ class CallTreeModel:
                 call.error = error_text(event.error)
                 call.traceback = "".join(traceback.format_exception(event.error))
             self._unfinished.discard(call.call_id)
+            self._finished_order.append(call.call_id)
+            self._evict_over_limit()
         else:
             return False
         return True
+
+    # --- eviction ----------------------------------------------------------------------------------------------
+
+    def _evict_over_limit(self) -> bool:
+        """Evict the calls that finished longest ago until at most `max_calls` remain (or only unfinished calls and
+        their ancestors do); whether any were. Each call is looked at once here, so this is O(1) per call overall."""
+        if self._max_calls is None:
+            return False
+        evicted_before = self.evicted_calls
+        while len(self.calls) > self._max_calls and self._finished_order:
+            call = self.calls[self._finished_order.popleft()]
+            if call.children:
+                self._evict_when_childless.add(call.call_id)
+            else:
+                self._evict(call)
+        return self.evicted_calls != evicted_before
+
+    def _evict(self, call: CallState) -> None:
+        while True:
+            del self.calls[call.call_id]
+            self._evict_when_childless.discard(call.call_id)
+            for index in call.reply_promises:
+                self._streaming_replies.discard((call.call_id, index))
+            self.evicted_calls += 1
+            parent = self.calls[call.parent_call_id] if call.parent_call_id is not None else None
+            siblings = self.roots if parent is None else parent.children
+            if siblings[0] == call.call_id:  # the usual case: the oldest sibling goes first
+                del siblings[0]
+            else:
+                siblings.remove(call.call_id)
+            if parent is None or parent.children or parent.call_id not in self._evict_when_childless:
+                return
+            call = parent  # its last child went: the parent was due already
 
     def add_listener(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
@@ -250,10 +317,11 @@ class CallTreeModel:
     # --- snapshots ---------------------------------------------------------------------------------------------
 
     def as_text(self, child_limit: int = DEFAULT_CHILD_LIMIT) -> str:
-        """The tree as text: aliases, shape and statuses only, so it is the same on every run (nbval compares it)."""
+        """The tree as text: aliases, shape and statuses only, so it is the same on every run (nbval compares it).
+        Once older calls were evicted, a first line says how many."""
+        lines = [self.eviction_note] if self.evicted_calls else []
         if not self.roots:
-            return "(no agent calls)"
-        lines = []
+            return "\n".join([*lines, "(no agent calls)"])
         # (siblings, position, prefix of their lines, whether they are roots)
         stack: list[tuple[list[int], int, str, bool]] = [(self.roots, 0, "", True)]
         while stack:
@@ -317,7 +385,13 @@ class CallTreeModel:
             )
         if beyond_max_rows:
             rows.append({"more": beyond_max_rows, "parent": None, "depth": 0})
-        return {"rows": rows, "counts": self.status_counts(), "total": len(self.calls)}
+        return {
+            "rows": rows,
+            "counts": self.status_counts(),
+            "total": len(self.calls),
+            "evicted": self.evicted_calls,
+            "evicted_note": self.eviction_note,
+        }
 
     def timeline_snapshot(
         self,
@@ -327,8 +401,9 @@ class CallTreeModel:
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> dict[str, Any]:
         """Bars in tree order, times in seconds relative to the first call (`end` is `None` while unfinished)."""
+        evicted = {"evicted": self.evicted_calls, "evicted_note": self.eviction_note}
         if not self.calls:
-            return {"bars": [], "span": 0.0, "now": 0.0, "hidden": 0, "counts": self.status_counts()}
+            return {"bars": [], "span": 0.0, "now": 0.0, "hidden": 0, "counts": self.status_counts(), **evicted}
         origin = min(call.initiated_at for call in self.calls.values())
         bars = []
         hidden = 0
@@ -359,6 +434,7 @@ class CallTreeModel:
             "now": round(now - origin, 4),
             "hidden": hidden,
             "counts": self.status_counts(),
+            **evicted,
         }
 
     def call_details(self, call_id: int, now: float, child_limit: int = DEFAULT_CHILD_LIMIT) -> dict[str, Any]:

@@ -14,19 +14,25 @@ from typing import Any
 import anywidget
 import traitlets
 
+from miniagents_notebook._eviction import with_eviction_note
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel
 from miniagents_notebook.mermaid import call_tree_to_mermaid
 from miniagents_notebook.snapshot import text_so_far
 from miniagents_notebook.static_html import render_call_tree
 from miniagents_notebook.throttle import UpdateThrottle
 
-__all__ = ["CallTree", "CallTreeModelView", "LiveView"]
+__all__ = ["CallTree", "CallTreeModelView", "LiveView", "render_call_tree_html"]
 
 _STATIC = Path(__file__).parent / "_static"
 
 
 def _asset(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
+
+
+def render_call_tree_html(snapshot: dict[str, Any], show_timings: bool = True) -> str:
+    """The static HTML of a `tree_snapshot`, with the note on evicted calls if there were any."""
+    return with_eviction_note(render_call_tree(snapshot, show_timings), snapshot.get("evicted_note", ""))
 
 
 class LiveView(anywidget.AnyWidget):
@@ -123,7 +129,8 @@ class LiveView(anywidget.AnyWidget):
 class CallTreeModelView(LiveView):
     """A live view of the calls in a `CallTreeModel` (the call tree, the timeline); it follows the model's changes.
 
-    Parents with more than `child_limit` children show the first ones; at most `max_rows` rows are shown.
+    Parents with more than `child_limit` children show the first ones; at most `max_rows` rows are shown. When the
+    model evicted older calls (`CallTreeModel(max_calls=...)`), the view says how many.
     """
 
     def __init__(
@@ -216,7 +223,7 @@ class CallTree(CallTreeModelView):
 
     def to_html(self) -> str:
         snapshot = self.model.tree_snapshot(time.time(), self._limits(), self.child_limit, self.max_rows)
-        return render_call_tree(snapshot, show_timings=self.static_timings)
+        return render_call_tree_html(snapshot, show_timings=self.static_timings)
 
     def to_mermaid(self) -> str:
         """The tree as Mermaid text (see `miniagents_notebook.mermaid`)."""

@@ -100,8 +100,9 @@ class MiniAgentsMagics(Magics):
 
         %miniagents                                   show the session and its settings
         %miniagents errors_as_messages=True           change settings; also stream_llm_tokens_by_default,
-                                                      llm_logger_agent (True, False or an agent variable)
-                                                      and llm_logs_folder
+                                                      llm_logger_agent (True, False or an agent variable),
+                                                      llm_logs_folder and history_limit (how many calls the
+                                                      history keeps, 10000 by default; None keeps all)
         %miniagents reset [setting=value ...]         cancel what the session still runs and open a new one
         %miniagents history                           browse the records of every call the session made
         """

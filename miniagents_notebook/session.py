@@ -8,9 +8,12 @@ particular session: after `reset()` every cell sees the new one at once.
 `reset()` and `close()` finalize the old context with its unfinished work cancelled (a runaway agent can always be
 stopped this way); consumers of its unfinished promises then see `ProducerCancelledError`.
 
-The session also keeps the records of every call made in it (`history`, an `InMemoryHistory`), so that
-`current_session().inspector()` — or `%miniagents history` — can browse everything the notebook did. `reset()`
-starts a new, empty history along with the new context.
+The session also keeps the records of the calls made in it (`history`, an `InMemoryHistory`), so that
+`current_session().inspector()` — or `%miniagents history` — can browse what the notebook did. `reset()` starts a
+new, empty history along with the new context. The history keeps the latest `history_limit` calls (10,000 by
+default; `%miniagents history_limit=50000` to change it, `history_limit=None` to keep everything): a notebook that
+runs for days must not grow by a few KB with every call, so the oldest records are evicted and the inspector says how
+many were.
 """
 
 import asyncio
@@ -20,13 +23,23 @@ from pathlib import Path
 from typing import Any
 
 from miniagents import MiniAgent, MiniAgents
+from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls
 from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
 from miniagents_notebook.kernel import running_loop_or_none
 
 __all__ = ["SETTINGS", "NotebookSession"]
 
-SETTINGS = ("errors_as_messages", "stream_llm_tokens_by_default", "llm_logger_agent", "llm_logs_folder")
+SETTINGS = (
+    "errors_as_messages",
+    "stream_llm_tokens_by_default",
+    "llm_logger_agent",
+    "llm_logs_folder",
+    "history_limit",
+)
 """The settings of the session that `%miniagents name=value` can change."""
+
+_SESSION_SETTINGS = frozenset({"history_limit"})
+"""Settings of the session itself; the others are settings of its `MiniAgents`."""
 
 _finalizing: set["asyncio.Task[None]"] = set()  # asyncio keeps only weak references to tasks
 
@@ -42,6 +55,8 @@ def _check_setting(name: str, value: Any) -> Any:
         if not isinstance(value, (str, Path)) or not str(value):
             raise ValueError(f"`llm_logs_folder` must be a folder path, got {value!r}.")
         return Path(value)
+    if name == "history_limit":
+        return check_max_calls(value, "history_limit")
     return value
 
 
@@ -63,7 +78,9 @@ class NotebookSession:
     """Owns the notebook-wide `MiniAgents` (`mini_agents`) and the `history` of its calls; settings survive `reset()`.
 
     Collecting the history makes the engine build the `AgentCallNode` / `AgentReplyNode` records of every call and
-    keeps them, with every message, in memory until `reset()`.
+    keeps them, with their messages, in memory until `reset()` — the latest `history_limit` calls of them (a setting,
+    10,000 by default, `None` for all): each call recorded beyond the limit evicts the oldest record, and
+    `history.evicted_calls` (shown by the inspector) counts them.
     """
 
     def __init__(self, **settings: Any) -> None:
@@ -72,15 +89,17 @@ class NotebookSession:
             "stream_llm_tokens_by_default": True,
             "llm_logger_agent": False,
             "llm_logs_folder": Path("llm_logs"),
+            "history_limit": DEFAULT_MAX_CALLS,
         }
         self.settings.update({name: _check_setting(name, value) for name, value in settings.items()})
-        self.history = InMemoryHistory()
+        self.history = InMemoryHistory(self.settings["history_limit"])
         self.mini_agents = self._open()
         self.is_closed = False
 
     def _open(self) -> MiniAgents:
+        engine_settings = {name: value for name, value in self.settings.items() if name not in _SESSION_SETTINGS}
         mini_agents = MiniAgents(
-            **self.settings, on_persist_messages=self.history.persist, on_call_event=self.history.handle_event
+            **engine_settings, on_persist_messages=self.history.persist, on_call_event=self.history.handle_event
         )
         contextvars.copy_context().run(mini_agents.activate, process_wide=True)
         return mini_agents
@@ -93,13 +112,16 @@ class NotebookSession:
         """Change settings of the current context right away (and of the contexts later `reset()` opens)."""
         checked = {name: _check_setting(name, value) for name, value in settings.items()}
         for name, value in checked.items():
-            setattr(self.mini_agents, name, value)
+            if name == "history_limit":
+                self.history.max_calls = value
+            else:
+                setattr(self.mini_agents, name, value)
         self.settings.update(checked)
 
     def reset(self) -> MiniAgents:
         """Open a new notebook-wide context and finalize the old one (cancelling what it still runs)."""
         previous = self.mini_agents
-        self.history = InMemoryHistory()
+        self.history = InMemoryHistory(self.settings["history_limit"])
         self.mini_agents = self._open()
         _finalize(previous)
         return self.mini_agents
@@ -117,6 +139,8 @@ class NotebookSession:
             (name, repr(str(value) if isinstance(value, Path) else value)) for name, value in self.settings.items()
         ]
         rows.append(("background tasks", str(len(self.mini_agents.child_tasks))))
+        if self.history.evicted_calls:
+            rows.append(("history", f"{len(self.history):,} recorded calls kept; {self.history.eviction_note}"))
         return rows
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import traitlets
 
+from miniagents_notebook._eviction import with_eviction_note
 from miniagents_notebook.call_tree import CallTreeModelView, _asset
 from miniagents_notebook.static_html import render_timeline
 
@@ -39,4 +40,5 @@ class Timeline(CallTreeModelView):
         return True
 
     def to_html(self) -> str:
-        return render_timeline(self._snapshot())
+        snapshot = self._snapshot()
+        return with_eviction_note(render_timeline(snapshot), snapshot["evicted_note"])

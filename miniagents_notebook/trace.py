@@ -18,12 +18,12 @@ from typing import Any, Literal, Self
 
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded, CallStarted
 from miniagents.runtime import MiniAgents
+from miniagents_notebook._eviction import DEFAULT_MAX_CALLS
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, CallTreeModel
-from miniagents_notebook.call_tree import CallTree
+from miniagents_notebook.call_tree import CallTree, render_call_tree_html
 from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
 from miniagents_notebook.mermaid import call_tree_to_mermaid
 from miniagents_notebook.rendering import count_text
-from miniagents_notebook.static_html import render_call_tree
 from miniagents_notebook.timeline import Timeline
 
 __all__ = ["Trace", "trace"]
@@ -40,6 +40,11 @@ class Trace:
     - `mini_agents`: whose calls to record; the active one (`MiniAgents.get_current()`) when not given.
     - `record_history`: also collect the `AgentCallNode` / `AgentReplyNode` records for `inspector()` (this makes
       the engine build records while the trace listens).
+    - `max_calls`: how many calls the trace keeps for its views (default 10,000; `None` keeps every call). A trace
+      that lives long — `trace(all_calls=True)` over a whole session — would otherwise grow by about 6 KB per small
+      call (call tree and records): beyond the limit the call tree drops the calls that finished longest ago and the
+      history the records kept longest, and the views say how many (`… 1,234 older calls evicted (limit 10,000)`).
+      Unfinished calls stay.
 
     A notebook session can keep one `Trace(all_calls=True).start()` for everything; each `%%miniagent` run is a
     `Trace` around the trigger of its agent (`AgentRun.trace`).
@@ -51,15 +56,15 @@ class Trace:
         *,
         all_calls: bool = False,
         record_history: bool = True,
+        max_calls: int | None = DEFAULT_MAX_CALLS,
     ) -> None:
         self.all_calls = all_calls
         self.record_history = record_history
-        self.model = CallTreeModel()
-        self.history = InMemoryHistory()
+        self.model = CallTreeModel(max_calls)
+        self.history = InMemoryHistory(max_calls)
         self._mini_agents = mini_agents
         self._state: Literal["new", "active", "stopped"] = "new"
-        self._tracked: set[int] = set()
-        self._unfinished: set[int] = set()
+        self._unfinished: set[int] = set()  # tracked calls not over yet (finished and, if collected, recorded)
         self._running: set[int] = set()
         self._settled: asyncio.Event | None = None
         self._listening_to: MiniAgents | None = None
@@ -139,13 +144,27 @@ class Trace:
         """The `MiniAgents` whose calls are recorded (the active one at `start()` unless one was given)."""
         return self._mini_agents
 
+    @property
+    def max_calls(self) -> int | None:
+        """How many calls the trace keeps for its views (`None`: all); setting it applies to the call tree and the
+        history at once."""
+        return self.model.max_calls
+
+    @max_calls.setter
+    def max_calls(self, max_calls: int | None) -> None:
+        self.model.max_calls = max_calls
+        self.history.max_calls = max_calls
+
+    def _is_tracked(self, call_id: int | None) -> bool:
+        # a tracked call is forgotten once it is over and the model evicted it: no set grows with every call
+        return call_id in self._unfinished or call_id in self.model.calls
+
     def _handle_event(self, event: AgentCallEvent) -> None:
         if isinstance(event, CallInitiated):
-            if not (event.parent_call_id in self._tracked or self._takes_new_trees()):
+            if not (self._is_tracked(event.parent_call_id) or self._takes_new_trees()):
                 return
-            self._tracked.add(event.call_id)
             self._unfinished.add(event.call_id)
-        elif event.call_id not in self._tracked:
+        elif not self._is_tracked(event.call_id):
             return
         elif isinstance(event, CallStarted):
             self._running.add(event.call_id)
@@ -196,12 +215,12 @@ class Trace:
         return call_tree_to_mermaid(self.model, child_limit)
 
     def to_text(self) -> str:
-        """The call tree as text: aliases, shape and statuses."""
+        """The call tree as text: aliases, shape and statuses (and how many older calls were evicted, if any)."""
         return self.model.as_text()
 
     def to_html(self, show_timings: bool = True) -> str:
         """The call tree as static HTML (`show_timings=False`: the same for every run of a deterministic system)."""
-        return render_call_tree(self.model.tree_snapshot(time.time()), show_timings=show_timings)
+        return render_call_tree_html(self.model.tree_snapshot(time.time()), show_timings=show_timings)
 
     def _view(self) -> CallTree:
         if self._default_view is None:
@@ -217,9 +236,16 @@ class Trace:
     def __repr__(self) -> str:
         counts = ", ".join(f"{count} {status}" for status, count in self.model.status_counts().items() if count)
         total = len(self.model.calls)
-        return f"<Trace {self._state}: {count_text(total, 'call')}{f' ({counts})' if counts else ''}>"
+        evicted = f", {self.model.evicted_calls:,} evicted" if self.model.evicted_calls else ""
+        return f"<Trace {self._state}: {count_text(total, 'call')}{f' ({counts})' if counts else ''}{evicted}>"
 
 
-def trace(mini_agents: MiniAgents | None = None, *, all_calls: bool = False, record_history: bool = True) -> Trace:
+def trace(
+    mini_agents: MiniAgents | None = None,
+    *,
+    all_calls: bool = False,
+    record_history: bool = True,
+    max_calls: int | None = DEFAULT_MAX_CALLS,
+) -> Trace:
     """A `Trace` to use as `with trace() as t: ...` (it starts on entering the block and stops on leaving it)."""
-    return Trace(mini_agents, all_calls=all_calls, record_history=record_history)
+    return Trace(mini_agents, all_calls=all_calls, record_history=record_history, max_calls=max_calls)

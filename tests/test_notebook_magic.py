@@ -258,6 +258,7 @@ def test_line_magic_shows_the_session(shell) -> None:
         "  stream_llm_tokens_by_default: True\n"
         "  llm_logger_agent: False\n"
         "  llm_logs_folder: 'llm_logs'\n"
+        "  history_limit: 10000\n"
         "  background tasks: 0"
     )
 
@@ -281,6 +282,9 @@ def test_line_magic_changes_settings(shell) -> None:
         ("errors_as_messages=1", "`errors_as_messages` must be True or False"),
         ("llm_logger_agent=42", "`llm_logger_agent` must be True, False or a MiniAgent"),
         ("colour=True", "Unknown setting `colour`"),
+        ("history_limit=0", "`history_limit` must be a positive whole number of calls, or None"),
+        ("history_limit=True", "`history_limit` must be a positive whole number of calls, or None"),
+        ("history_limit=lots", "`lots` is neither True/False nor a value the setting accepts"),
         ("verbose", "`verbose` is not a setting"),
     ],
 )

@@ -25,7 +25,7 @@ function render({ model, el }) {
     const tree = model.get("tree") || {};
     const rows = tree.rows || [];
     const selected = model.get("selected");
-    header.replaceChildren(`Agent calls: ${tree.total || 0} `, ...countsLine(tree.counts));
+    header.replaceChildren(`Agent calls: ${tree.total || 0} `, ...countsLine(tree.counts), ...evictionNote(tree.evicted_note));
     const elements = [];
     let hiddenBelow = null; // depth under which rows are folded away
     for (const row of rows) {

@@ -40,6 +40,11 @@ function countsLine(counts) {
     .map(([status, count]) => h("span", { class: `ma-count ma-status-${status}` }, `${STATUS_ICONS[status]} ${count} ${status}`));
 }
 
+// "… 1,234 older calls evicted (limit 10,000)" when the Python side dropped old calls to bound its memory
+function evictionNote(note) {
+  return note ? [h("div", { class: "ma-muted ma-evicted" }, note)] : [];
+}
+
 function messageBox(message) {
   return h(
     "div",

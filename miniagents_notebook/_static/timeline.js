@@ -46,7 +46,7 @@ function render({ model, el }) {
   function draw() {
     const timeline = model.get("timeline") || {};
     const selected = model.get("selected");
-    header.replaceChildren(`Timeline: ${(timeline.bars || []).length} calls `, ...countsLine(timeline.counts));
+    header.replaceChildren(`Timeline: ${(timeline.bars || []).length} calls `, ...countsLine(timeline.counts), ...evictionNote(timeline.evicted_note));
     bars = (timeline.bars || []).map((data) => {
       const waiting = h("div", { class: `ma-bar ma-bar-waiting ma-fill-${data.status}` });
       const running = h("div", { class: `ma-bar ma-fill-${data.status}` });

@@ -1,0 +1,46 @@
+"""How many calls the notebook layer keeps in memory, and the note every view shows once older ones were dropped.
+
+A notebook can run for days and make millions of agent calls. Everything that remembers calls — the session's
+history (`InMemoryHistory`) and the model behind a live trace (`CallTreeModel`) — keeps at most `max_calls` of them
+and evicts the oldest first (`DEFAULT_MAX_CALLS` unless told otherwise; `None` keeps everything). Each counts what
+it evicted, and the views say so: `… 1,234 older calls evicted (limit 10,000)`, so that a partial list is never
+mistaken for the whole story.
+"""
+
+from html import escape
+
+from miniagents_notebook._style import MUTED_COLOR
+
+__all__ = ["DEFAULT_MAX_CALLS", "check_max_calls", "eviction_note", "with_eviction_note"]
+
+DEFAULT_MAX_CALLS = 10_000
+"""How many calls a session history or a trace keeps by default (a few KB each for small calls: some tens of MB)."""
+
+
+def check_max_calls(max_calls: int | None, name: str = "max_calls") -> int | None:
+    """`max_calls` if it is a positive whole number or `None` (no limit); a `ValueError` naming `name` otherwise."""
+    if max_calls is None or (isinstance(max_calls, int) and not isinstance(max_calls, bool) and max_calls > 0):
+        return max_calls
+    raise ValueError(
+        f"`{name}` must be a positive whole number of calls, or None to keep every call; got {max_calls!r}."
+    )
+
+
+def eviction_note(evicted: int, max_calls: int | None) -> str:
+    """`… 1,234 older calls evicted (limit 10,000)`, or `""` when nothing was evicted."""
+    if not evicted:
+        return ""
+    limit = "" if max_calls is None else f" (limit {max_calls:,})"
+    return f"… {evicted:,} older call{'' if evicted == 1 else 's'} evicted{limit}"
+
+
+def with_eviction_note(markup: str, note: str) -> str:
+    """A view's static HTML with `note` added under its header line (the box opens on the first line, its header
+    is the second); unchanged when there is no note."""
+    if not note:
+        return markup
+    line = f'<div style="color:{MUTED_COLOR};font-style:italic">{escape(note)}</div>'
+    lines = markup.split("\n", 2)
+    if len(lines) < 3:
+        return f"{line}\n{markup}"
+    return "\n".join([lines[0], lines[1], line, lines[2]])
