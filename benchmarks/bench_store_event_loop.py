@@ -11,12 +11,20 @@ other code held the event loop (or the GIL) in the meantime. It is measured over
 - `writer_draining`: the loop only awaits `store.aflush()` while the writer finishes (what the writer thread
   itself costs the loop: GIL contention);
 - `agents_without_store` / `agents_with_store`: 50 agents reply N messages in total, with a no-op persist handler,
-  then with the store (its difference is what the store adds to a real workload).
+  then with the store (its difference is what the store adds to a real workload);
+- `calls_without_store` / `calls_with_store`: `--calls` small calls (an agent replying 3 short messages, triggered in
+  batches of 50), with a no-op persist handler, then with a fresh store attached — call tree included, so about 9
+  writes per call — and a final `aflush()`. Agents produce faster than
+  SQLite writes, so the store's bounded queue holds them back: the scenario also reports the queue's bound and peak
+  (`max_pending`, `peak_pending`), how long the final `aflush()` took and how much the process grew (RSS, Linux).
+
+    python benchmarks/bench_store_event_loop.py --messages 10000 --calls 50000
 """
 
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -33,6 +41,7 @@ __all__ = ["main", "run_benchmark"]
 TICK_SECONDS = 0.001
 AGENTS = 50
 PERSIST_CHUNK = 100
+CALLS_BATCH = 50
 
 
 async def _measure(workload: Callable[[], Awaitable[None]]) -> dict[str, float]:
@@ -79,8 +88,61 @@ async def _run_agents(messages: int, persist: Callable[[Any, Message], None]) ->
         await asyncio.gather(*(_replier.trigger(index=index, replies=per_agent) for index in range(AGENTS)))
 
 
-async def run_benchmark(messages: int, database: Path) -> dict[str, Any]:
-    """Measure every scenario with `messages` messages, writing to `database`; return the results."""
+@miniagent
+async def _three_replies(ctx: InteractionContext, number: int) -> None:
+    for part in ("first", "second", "third"):
+        ctx.reply(f"{part} reply of call {number}")
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return None
+
+
+async def _run_calls(calls: int, store: SQLiteMessageStore | None) -> None:
+    async with MiniAgents(on_persist_messages=[] if store is not None else [lambda _p, _m: None]) as mini_agents:
+        if store is not None:
+            store.attach(mini_agents)
+        for start in range(0, calls, CALLS_BATCH):
+            batch = range(start, min(calls, start + CALLS_BATCH))
+            await asyncio.gather(*(_three_replies.trigger(number=number) for number in batch))
+
+
+async def _calls_with_store(calls: int, database: Path) -> dict[str, Any]:
+    """`calls` small calls with a fresh store attached, measured next to the ticker, plus the store's queue figures."""
+    store = SQLiteMessageStore(database)
+    rss_before = _rss_mb()
+    flush_seconds = 0.0
+
+    async def workload() -> None:
+        nonlocal flush_seconds
+        await _run_calls(calls, store)
+        started = time.perf_counter()
+        await store.aflush()
+        flush_seconds = time.perf_counter() - started
+
+    try:
+        scenario: dict[str, Any] = dict(await _measure(workload))
+        rss_after = _rss_mb()
+        scenario.update(
+            calls=calls,
+            max_pending=store.max_pending,
+            peak_pending=store.peak_pending,
+            aflush_seconds=round(flush_seconds, 3),
+            stored_calls=len(store.runs()),
+        )
+        if rss_before is not None and rss_after is not None:
+            scenario["rss_growth_mb"] = round(rss_after - rss_before, 1)
+    finally:
+        store.close()
+    return scenario
+
+
+async def run_benchmark(messages: int, database: Path, calls: int = 2000) -> dict[str, Any]:
+    """Measure every scenario with `messages` messages (and `calls` calls), writing next to `database`."""
     ready = [TextMessage(f"message {number}", number=number, tags=("bench", "store")) for number in range(messages)]
     for message in ready:
         message.hash_key  # noqa: B018 - computed up front, as the runtime does before persisting
@@ -106,6 +168,9 @@ async def run_benchmark(messages: int, database: Path) -> dict[str, Any]:
         stored = len(store)
     finally:
         store.close()
+    scenarios["calls_without_store"] = await _measure(lambda: _run_calls(calls, None))
+    calls_database = database.with_name(f"{database.stem}_calls{database.suffix}")
+    scenarios["calls_with_store"] = await _calls_with_store(calls, calls_database)
     return {"messages": messages, "database": str(database), "stored_messages": stored, "scenarios": scenarios}
 
 
@@ -121,17 +186,24 @@ def _print_table(result: dict[str, Any]) -> None:
         result["scenarios"]["persist_calls"]["max_stall_ms"], result["scenarios"]["writer_draining"]["max_stall_ms"]
     )
     print(f"max event-loop stall while persisting {result['messages']} messages: {worst} ms")
+    calls = result["scenarios"]["calls_with_store"]
+    print(
+        f"{calls['calls']} calls with the store: write queue peak {calls['peak_pending']} "
+        f"(bound {calls['max_pending']}), final aflush {calls['aflush_seconds']} s, "
+        f"RSS growth {calls.get('rss_growth_mb', '?')} MB"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000, help="messages per scenario (default 10000)")
+    parser.add_argument("--calls", type=int, default=2000, help="calls in calls_with_store (default 2000)")
     parser.add_argument("--database", type=Path, help="SQLite file to write (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     arguments = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         database = arguments.database or Path(folder) / "bench.db"
-        result = asyncio.run(run_benchmark(arguments.messages, database))
+        result = asyncio.run(run_benchmark(arguments.messages, database, arguments.calls))
     if arguments.json:
         json.dump(result, sys.stdout, indent=2)
         print()

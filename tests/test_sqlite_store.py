@@ -674,7 +674,11 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 def test_the_event_loop_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
     script = REPO_ROOT / "benchmarks" / "bench_store_event_loop.py"
     completed = subprocess.run(
-        [sys.executable, str(script), "--messages", "300", "--json", "--database", str(tmp_path / "bench.db")],
+        [
+            sys.executable,
+            str(script),
+            *("--messages", "300", "--calls", "200", "--json", "--database", str(tmp_path / "bench.db")),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -687,7 +691,12 @@ def test_the_event_loop_benchmark_runs_at_small_scale(tmp_path: Path) -> None:
         "writer_draining",
         "agents_without_store",
         "agents_with_store",
+        "calls_without_store",
+        "calls_with_store",
     }
     for scenario in result["scenarios"].values():
         assert {"max_stall_ms", "p99_stall_ms", "seconds"} <= set(scenario)
     assert result["stored_messages"] >= 300
+    calls = result["scenarios"]["calls_with_store"]
+    assert calls["stored_calls"] == calls["calls"] == 200
+    assert 0 < calls["peak_pending"] <= calls["max_pending"]
