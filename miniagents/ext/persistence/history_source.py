@@ -48,6 +48,9 @@ class SQLiteHistory:
     (`message.serialize()`, keys in sorted order as stored): nested messages are `<field>__hash_key(s)` references.
     To rebuild `Message` objects instead, open a `SQLiteMessageStore` on the file and `load()` them.
 
+    The file is opened read-only: browsing never changes it (nor its journal mode), and a store in a read-only folder
+    can be browsed too. A path may start with `~`.
+
     Only calls whose records were persisted are listed (a call still running, or made without `on_persist_messages`
     handlers, has no records). Calls recorded by `store.attach(...)` come with the call tree; records persisted with
     `store.persist` alone are listed too, without parents and sub-calls.
