@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from miniagents.lifecycle import AgentCallEvent, CallEventHandler
 from miniagents.messages import Message
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
+from miniagents.observers import MiniAgentsObserver
 from miniagents.promising._deprecation import warn_deprecated
 from miniagents.promising.context import PromisingContext, handler_list
 from miniagents.promising.sentinels import DEFAULT
@@ -34,6 +35,8 @@ class MiniAgents(PromisingContext):
     - `on_persist_messages`: handlers that receive every complete message once, including the `AgentCallNode` /
       `AgentReplyNode` record of every call.
     - `on_call_event`: handlers of the lifecycle events (see `miniagents.lifecycle`).
+    - `observers`: observers to `attach` (see `miniagents.observers`): they get the lifecycle events and, if they ask
+      for them, the persisted messages, and are flushed whenever this context finalizes.
     - `persisted_hash_keys_limit`: how many distinct messages are remembered as already persisted (see
       `persist_message`); bounds the memory a long session spends on that.
     - `max_call_depth`: how deeply calls may nest (an agent calling an agent calling …); a call beyond it fails with
@@ -51,6 +54,7 @@ class MiniAgents(PromisingContext):
         errors_as_messages: bool = False,
         on_persist_messages: PersistMessagesEventHandler | Iterable[PersistMessagesEventHandler] = (),
         on_call_event: CallEventHandler | Iterable[CallEventHandler] = (),
+        observers: Iterable[MiniAgentsObserver] = (),
         on_persist_message: Any = DEFAULT,
         max_call_depth: int = 1000,
         persisted_hash_keys_limit: int = 10_000,
@@ -73,6 +77,9 @@ class MiniAgents(PromisingContext):
         self._persisted_hash_keys: OrderedDict[str, None] = OrderedDict()
         self._call_ids = itertools.count(1)
         self._open_calls: set[AgentCall] = set()
+        self._observers: dict[int, _Subscription] = {}
+        for observer in observers:
+            self.attach(observer)
 
     # --- records -----------------------------------------------------------------------------------------------
 
@@ -85,6 +92,19 @@ class MiniAgents(PromisingContext):
         """Deprecated name of `on_persist_messages`."""
         warn_deprecated("MiniAgents.on_persist_message", "MiniAgents.on_persist_messages")
         return self.on_persist_messages(handler)
+
+    def remove_persist_messages_handler(self, handler: PersistMessagesEventHandler) -> None:
+        """Stop sending persisted messages to `handler` (no error if it was not subscribed).
+
+        Once no persist handler is left, the engine stops building the records of calls that finish from now on.
+        """
+        _unsubscribe(self.on_persist_messages_handlers, handler)
+
+    @property
+    def records_calls(self) -> bool:
+        """Whether the `AgentCallNode` / `AgentReplyNode` records of calls are built (and `CallRecorded` announced):
+        while some persist handler (or observer with `on_persist_message`) is subscribed."""
+        return bool(self.on_persist_messages_handlers)
 
     def _promise_resolved(self, promise: Any, result: Any) -> None:
         super()._promise_resolved(promise, result)
@@ -131,8 +151,7 @@ class MiniAgents(PromisingContext):
 
     def remove_call_event_handler(self, handler: CallEventHandler) -> None:
         """Stop sending events to `handler` (no error if it was not subscribed)."""
-        if handler in self.call_event_handlers:
-            self.call_event_handlers.remove(handler)
+        _unsubscribe(self.call_event_handlers, handler)
 
     def _emit_call_event(self, event: AgentCallEvent) -> None:
         for handler in tuple(self.call_event_handlers):
@@ -144,12 +163,67 @@ class MiniAgents(PromisingContext):
     def _next_call_id(self) -> int:
         return next(self._call_ids)
 
+    # --- observers ---------------------------------------------------------------------------------------------
+
+    def attach(self, observer: MiniAgentsObserver) -> MiniAgentsObserver:
+        """Subscribe `observer` (see `miniagents.observers`) and return it; attaching it again does nothing.
+
+        Its `on_call_event` becomes a lifecycle event handler and its `on_persist_message`, if it has one (not
+        `None`), a persist handler — each unless an equal handler is subscribed already, so that `detach` removes
+        exactly what `attach` added. Attach before running agents: calls already under way are seen only in part.
+        """
+        if id(observer) in self._observers:
+            return observer
+        if not isinstance(observer, MiniAgentsObserver):
+            missing = [name for name in ("on_call_event", "aflush", "aclose") if not hasattr(observer, name)]
+            raise TypeError(
+                f"MiniAgents.attach() needs an observer (on_call_event, aflush, aclose; see miniagents.observers), "
+                f"got {type(observer).__name__} without {', '.join(missing)}; for a single function, use "
+                "`on_call_event=` / `on_persist_messages=` handlers instead."
+            )
+        subscription = _Subscription(observer)
+        subscription.call_event_handler = _subscribe(self.call_event_handlers, observer.on_call_event)
+        persist_handler = getattr(observer, "on_persist_message", None)
+        if persist_handler is not None:
+            subscription.persist_handler = _subscribe(self.on_persist_messages_handlers, persist_handler)
+        self._observers[id(observer)] = subscription
+        return observer
+
+    def detach(self, observer: MiniAgentsObserver) -> None:
+        """Unsubscribe `observer` (no error if it was not attached); it is neither flushed nor closed here."""
+        subscription = self._observers.pop(id(observer), None)
+        if subscription is None:
+            return
+        if subscription.call_event_handler is not None:
+            _unsubscribe(self.call_event_handlers, subscription.call_event_handler)
+        if subscription.persist_handler is not None:
+            _unsubscribe(self.on_persist_messages_handlers, subscription.persist_handler)
+
+    @property
+    def observers(self) -> tuple[MiniAgentsObserver, ...]:
+        """The attached observers, in the order they were attached."""
+        return tuple(subscription.observer for subscription in self._observers.values())
+
+    async def aflush_observers(self) -> None:
+        """Await `aflush()` of every attached observer, one after another; a failing one is logged, not raised."""
+        for observer in self.observers:
+            try:
+                await observer.aflush()
+            except Exception:  # an observer must never break the agents it observes
+                logger.log(self.log_level_for_errors, "Flushing the observer %r failed", observer, exc_info=True)
+
     # --- running -----------------------------------------------------------------------------------------------
 
     def _before_finalize(self) -> None:
         # calls initiated outside any agent and never finished would keep their agents waiting for input forever
         for call in list(self._open_calls):
             call.finish()
+
+    async def afinalize(self, cancel_tasks: bool = False) -> None:
+        """Finalize the context (see `PromisingContext.afinalize`), then flush the attached observers, so that what
+        the agents produced has reached them (a store: committed) when `async with` / `run` returns."""
+        await super().afinalize(cancel_tasks=cancel_tasks)
+        await self.aflush_observers()
 
     def run_agent(self, agent: "MiniAgent", messages: MessageType | None = None, **kwargs: Any) -> tuple[Message, ...]:
         """Trigger `agent` in this context (blocking, in a new event loop) and return its reply messages."""
@@ -164,3 +238,27 @@ class MiniAgents(PromisingContext):
     @staticmethod
     async def _areplies_of(agent: "MiniAgent", messages: MessageType | None, kwargs: dict[str, Any]) -> Any:
         return await agent.trigger(messages, **kwargs)
+
+
+class _Subscription:
+    """An attached observer and the handlers `attach` subscribed for it (`None`: none, or one was there already)."""
+
+    __slots__ = ("call_event_handler", "observer", "persist_handler")
+
+    def __init__(self, observer: MiniAgentsObserver) -> None:
+        self.observer = observer
+        self.call_event_handler: CallEventHandler | None = None
+        self.persist_handler: PersistMessagesEventHandler | None = None
+
+
+def _subscribe(handlers: list[Any], handler: Any) -> Any:
+    """Append `handler` unless an equal one is subscribed already; the handler appended, or `None`."""
+    if handler in handlers:
+        return None
+    handlers.append(handler)
+    return handler
+
+
+def _unsubscribe(handlers: list[Any], handler: Any) -> None:
+    if handler in handlers:
+        handlers.remove(handler)
