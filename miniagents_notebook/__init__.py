@@ -19,11 +19,12 @@ streaming above the live tree of the calls it made), and `%miniagents` shows, co
 Every view has a static HTML form that renders without a kernel and a deterministic `text/plain` form for nbval.
 """
 
+from miniagents.history import HistorySource, InMemoryHistory, RecordedCall
 from miniagents_notebook.agent_run import AgentRun
 from miniagents_notebook.call_tree import CallTree
 from miniagents_notebook.calls_view import make_calls_view
 from miniagents_notebook.extension import current_session, load_ipython_extension, unload_ipython_extension
-from miniagents_notebook.inspector import HistoryInspector, HistorySource, InMemoryHistory, RecordedCall
+from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.session import NotebookSession
 from miniagents_notebook.stream_view import StreamView, stream
 from miniagents_notebook.timeline import Timeline

@@ -9,29 +9,11 @@ mistaken for the whole story.
 
 from html import escape
 
+from miniagents.history import DEFAULT_MAX_CALLS, check_max_calls, eviction_note
 from miniagents_notebook._style import MUTED_COLOR
 
+# the limit and its note are the core's (`miniagents.history`); the notebook layer adds the note to its views
 __all__ = ["DEFAULT_MAX_CALLS", "check_max_calls", "eviction_note", "with_eviction_note"]
-
-DEFAULT_MAX_CALLS = 10_000
-"""How many calls a session history or a trace keeps by default (a few KB each for small calls: some tens of MB)."""
-
-
-def check_max_calls(max_calls: int | None, name: str = "max_calls") -> int | None:
-    """`max_calls` if it is a positive whole number or `None` (no limit); a `ValueError` naming `name` otherwise."""
-    if max_calls is None or (isinstance(max_calls, int) and not isinstance(max_calls, bool) and max_calls > 0):
-        return max_calls
-    raise ValueError(
-        f"`{name}` must be a positive whole number of calls, or None to keep every call; got {max_calls!r}."
-    )
-
-
-def eviction_note(evicted: int, max_calls: int | None) -> str:
-    """`… 1,234 older calls evicted (limit 10,000)`, or `""` when nothing was evicted."""
-    if not evicted:
-        return ""
-    limit = "" if max_calls is None else f" (limit {max_calls:,})"
-    return f"… {evicted:,} older call{'' if evicted == 1 else 's'} evicted{limit}"
 
 
 def with_eviction_note(markup: str, note: str) -> str:

@@ -1,26 +1,23 @@
 """History inspector: browse the `AgentCallNode` / `AgentReplyNode` records of agent calls and the messages in them.
 
-The inspector reads records through `HistorySource`, a small protocol (list calls, get a call, get a message by hash
-key, sub-calls of a call) so that any store can feed it; `InMemoryHistory` is the implementation that collects them
-from a live `MiniAgents` (`on_persist_messages` + lifecycle events). Messages travel in their serialised form
-(`Message.serialize()`): nested messages are `<field>__hash_key(s)` references, resolved here through the source.
+The inspector renders any `HistorySource` (`miniagents.history`: list calls, get a call, get a message by hash key,
+sub-calls of a call) — an `InMemoryHistory` collecting from a live `MiniAgents`, a `SQLiteHistory` reading a store
+file, or one of your own. Messages travel in their serialised form (`Message.serialize()`): nested messages are
+`<field>__hash_key(s)` references, resolved here through the source.
 """
 
 import json
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import traitlets
 
-from miniagents.lifecycle import AgentCallEvent, CallInitiated, CallRecorded
-from miniagents.messages import Message
-from miniagents.records import RecordedCall
-from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls, eviction_note, with_eviction_note
+from miniagents.history import HistorySource, InMemoryHistory, RecordedCall, eviction_note
+from miniagents_notebook._eviction import with_eviction_note
 from miniagents_notebook.call_tree import LiveView, _asset
 from miniagents_notebook.rendering import count_text, shorten
 from miniagents_notebook.static_html import render_inspector
 
+# `HistorySource`, `InMemoryHistory` and `RecordedCall` live in the core (`miniagents.history`); re-exported here
 __all__ = ["HistoryInspector", "HistorySource", "InMemoryHistory", "RecordedCall", "inspector_snapshot"]
 
 _NESTED_DEPTH = 4
@@ -29,214 +26,6 @@ _LIST_LIMIT = 500
 _STATIC_LIMIT = 100
 _VALUE_CHARS = 300
 _RECORD_FIELDS = frozenset({"agent_alias", "messages__hash_keys", "messages", "class_"})
-_MIN_UNRECORDED_KEPT = 10_000  # calls made but not recorded yet: a burst of parallel calls may be that large
-
-
-@runtime_checkable
-class HistorySource(Protocol):
-    """Where the inspector reads records from (in memory now, a database later).
-
-    Messages are returned serialised (`Message.serialize()`: a JSON-ready dict with `class_`, the fields, and
-    `<field>__hash_key(s)` references to nested messages). A source that can tell when it changes may also offer
-    `add_change_listener(callback)` / `remove_change_listener(callback)`; the inspector then refreshes by itself.
-    """
-
-    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> Sequence[RecordedCall]:
-        """Recorded calls in the order they were made; only those of `agent_alias` / containing `text`, if given."""
-        ...
-
-    def get_call(self, call_id: str) -> RecordedCall | None: ...
-
-    def get_message(self, hash_key: str) -> Mapping[str, Any] | None: ...
-
-    def sub_calls(self, call_id: str) -> Sequence[RecordedCall]:
-        """The recorded calls the agent of `call_id` made, in the order it made them."""
-        ...
-
-
-class _Entry:
-    """One recorded call as the history keeps it: where it sits in the call order, its searchable text, and the
-    hash keys of the messages in its records (each counted once per call that refers to it)."""
-
-    __slots__ = ("call", "message_keys", "rank", "search_text")
-
-    def __init__(self, call: RecordedCall, rank: int, search_text: str, message_keys: tuple[str, ...]) -> None:
-        self.call = call
-        self.rank = rank
-        self.search_text = search_text
-        self.message_keys = message_keys
-
-
-class InMemoryHistory:
-    """A `HistorySource` that collects records from a running `MiniAgents`, keeping at most `max_calls` calls.
-
-    Register `persist` as an `on_persist_messages` handler (that is what makes the engine build the records) and
-    `handle_event` as an `on_call_event` handler: `CallInitiated` gives the parent of every call and `CallRecorded`
-    the call's two records, whose nested messages are kept from the records themselves (so nothing is missing when
-    the handler joined after some messages were already persisted).
-
-    A long-running notebook makes far more calls than anyone browses, so the history is bounded: once it holds
-    `max_calls` calls (`DEFAULT_MAX_CALLS`, 10,000, unless given; `None` keeps every call), each newly recorded
-    call evicts the one recorded longest ago, with the messages no other kept call refers to. `evicted_calls` counts
-    them and the inspector shows it (`… 1,234 older calls evicted (limit 10,000)`). A kept call whose parent was
-    evicted simply has no parent to link to. A small call costs about 2.5 KB here (long messages cost more), so
-    about 25 MB at the default limit.
-    """
-
-    def __init__(self, max_calls: int | None = DEFAULT_MAX_CALLS) -> None:
-        self._max_calls = check_max_calls(max_calls)
-        self.evicted_calls = 0
-        """How many calls were recorded and then evicted to stay within `max_calls`."""
-        self._messages: dict[str, Mapping[str, Any]] = {}
-        self._message_uses: dict[str, int] = {}
-        self._calls: dict[str, _Entry] = {}
-        self._recorded_order: deque[str] = deque()  # the eviction order
-        self._initiated: dict[str, tuple[str | None, int]] = {}  # parent and rank of calls not recorded yet
-        self._children: dict[str, dict[str, None]] = {}  # recorded calls only
-        self._next_rank = 0
-        self._listeners: list[Callable[[], None]] = []
-
-    @property
-    def max_calls(self) -> int | None:
-        """How many calls are kept at most (`None`: all); lowering it evicts the oldest ones at once."""
-        return self._max_calls
-
-    @max_calls.setter
-    def max_calls(self, max_calls: int | None) -> None:
-        self._max_calls = check_max_calls(max_calls)
-        if self._evict_over_limit():
-            self._notify()
-
-    @property
-    def eviction_note(self) -> str:
-        """`… 1,234 older calls evicted (limit 10,000)`, or `""` while nothing was evicted."""
-        return eviction_note(self.evicted_calls, self._max_calls)
-
-    def persist(self, _promise: Any, _message: Message) -> None:
-        """`on_persist_messages` handler. It keeps nothing by itself: being registered makes the engine build the
-        records, and each record brings every message it holds (`CallRecorded`)."""
-
-    def handle_event(self, event: AgentCallEvent) -> None:
-        """`on_call_event` handler: remember who called whom, and the records of every finished call."""
-        if isinstance(event, CallInitiated):
-            self._initiate(event)
-        elif isinstance(event, CallRecorded):
-            self._record(event)
-            self._evict_over_limit()
-            self._notify()
-
-    def _initiate(self, event: CallInitiated) -> None:
-        parent = None if event.parent_call_id is None else str(event.parent_call_id)
-        self._initiated[str(event.call_id)] = (parent, self._next_rank)
-        self._next_rank += 1
-        # calls that never get recorded (made but never started) must not pile up either
-        if self._max_calls is not None and len(self._initiated) > max(self._max_calls, _MIN_UNRECORDED_KEPT):
-            del self._initiated[next(iter(self._initiated))]
-
-    def _record(self, event: CallRecorded) -> None:
-        key = str(event.call_id)
-        if key in self._calls:
-            return
-        parent, rank = self._initiated.pop(key, (None, None))
-        if rank is None:
-            rank = self._next_rank
-            self._next_rank += 1
-        message_keys: dict[str, None] = {}
-        for message in (*event.reply_node.sub_messages(), event.reply_node):
-            hash_key = message.hash_key
-            if hash_key in message_keys:
-                continue
-            message_keys[hash_key] = None
-            if hash_key in self._messages:
-                self._message_uses[hash_key] += 1
-            else:
-                self._messages[hash_key] = message.serialize()
-                self._message_uses[hash_key] = 1
-        search_text = "\n".join(
-            [
-                event.call_node.agent_alias,
-                event.call_node.serialized,
-                *map(str, event.call_node.messages),
-                *map(str, event.reply_node.replies),
-            ]
-        ).casefold()
-        call = RecordedCall(
-            call_id=key,
-            agent_alias=event.call_node.agent_alias,
-            call_hash_key=event.call_node.hash_key,
-            reply_hash_key=event.reply_node.hash_key,
-            parent_call_id=parent,
-        )
-        self._calls[key] = _Entry(call, rank, search_text, tuple(message_keys))
-        self._recorded_order.append(key)
-        if parent is not None:
-            self._children.setdefault(parent, {})[key] = None
-
-    def _evict_over_limit(self) -> bool:
-        """Evict the calls recorded longest ago until at most `max_calls` remain; whether any were."""
-        if self._max_calls is None or len(self._calls) <= self._max_calls:
-            return False
-        while len(self._calls) > self._max_calls:
-            self._evict(self._recorded_order.popleft())
-        return True
-
-    def _evict(self, key: str) -> None:
-        entry = self._calls.pop(key)
-        for hash_key in entry.message_keys:
-            uses = self._message_uses[hash_key] - 1
-            if uses:
-                self._message_uses[hash_key] = uses
-            else:
-                del self._message_uses[hash_key]
-                del self._messages[hash_key]
-        parent = entry.call.parent_call_id
-        if parent is not None:
-            siblings = self._children[parent]
-            del siblings[key]
-            if not siblings:
-                del self._children[parent]
-        self.evicted_calls += 1
-
-    def _notify(self) -> None:
-        for listener in tuple(self._listeners):
-            listener()
-
-    # --- HistorySource -----------------------------------------------------------------------------------------
-
-    def list_calls(self, agent_alias: str | None = None, text: str | None = None) -> list[RecordedCall]:
-        needle = text.casefold() if text else None
-        entries = sorted(self._calls.values(), key=_rank_of)
-        return [
-            entry.call
-            for entry in entries
-            if (agent_alias is None or entry.call.agent_alias == agent_alias)
-            and (needle is None or needle in entry.search_text)
-        ]
-
-    def get_call(self, call_id: str) -> RecordedCall | None:
-        entry = self._calls.get(call_id)
-        return None if entry is None else entry.call
-
-    def get_message(self, hash_key: str) -> Mapping[str, Any] | None:
-        return self._messages.get(hash_key)
-
-    def sub_calls(self, call_id: str) -> list[RecordedCall]:
-        entries = sorted((self._calls[child] for child in self._children.get(call_id, ())), key=_rank_of)
-        return [entry.call for entry in entries]
-
-    def add_change_listener(self, listener: Callable[[], None]) -> None:
-        self._listeners.append(listener)
-
-    def remove_change_listener(self, listener: Callable[[], None]) -> None:
-        if listener in self._listeners:
-            self._listeners.remove(listener)
-
-    def __len__(self) -> int:
-        return len(self._calls)
-
-
-def _rank_of(entry: _Entry) -> int:
-    return entry.rank
 
 
 # --- snapshots (what the views render) -------------------------------------------------------------------------

@@ -8,12 +8,12 @@ particular session: after `reset()` every cell sees the new one at once.
 `reset()` and `close()` finalize the old context with its unfinished work cancelled (a runaway agent can always be
 stopped this way); consumers of its unfinished promises then see `ProducerCancelledError`.
 
-The session also keeps the records of the calls made in it (`history`, an `InMemoryHistory`), so that
-`current_session().inspector()` — or `%miniagents history` — can browse what the notebook did. `reset()` starts a
-new, empty history along with the new context. The history keeps the latest `history_limit` calls (10,000 by
-default; `%miniagents history_limit=50000` to change it, `history_limit=None` to keep everything): a notebook that
-runs for days must not grow by a few KB with every call, so the oldest records are evicted and the inspector says how
-many were.
+The session also keeps the records of the calls made in it (`history`, an `InMemoryHistory` attached to the context
+as an observer), so that `current_session().inspector()` — or `%miniagents history` — can browse what the notebook
+did. `reset()` starts a new, empty history along with the new context. The history keeps the latest `history_limit`
+calls (10,000 by default; `%miniagents history_limit=50000` to change it, `history_limit=None` to keep everything): a
+notebook that runs for days must not grow by a few KB with every call, so the oldest records are evicted and the
+inspector says how many were.
 """
 
 import asyncio
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from miniagents import MiniAgent, MiniAgents
-from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls
-from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
+from miniagents.history import DEFAULT_MAX_CALLS, InMemoryHistory, check_max_calls
+from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.kernel import running_loop_or_none
 
 __all__ = ["SETTINGS", "NotebookSession"]
@@ -98,9 +98,7 @@ class NotebookSession:
 
     def _open(self) -> MiniAgents:
         engine_settings = {name: value for name, value in self.settings.items() if name not in _SESSION_SETTINGS}
-        mini_agents = MiniAgents(
-            **engine_settings, on_persist_messages=self.history.persist, on_call_event=self.history.handle_event
-        )
+        mini_agents = MiniAgents(**engine_settings, observers=[self.history])
         contextvars.copy_context().run(mini_agents.activate, process_wide=True)
         return mini_agents
 

@@ -4,10 +4,11 @@
         replies = research_agent.trigger("Tell me about MiniAgents")
     t                      # the live call tree (also t.timeline(), t.inspector(), t.to_mermaid())
 
-A trace subscribes to the lifecycle events of a `MiniAgents` while it is started. It records the calls made by the
-code inside the block (or, with `all_calls=True`, every call of that `MiniAgents`), and every call those calls make,
-until they finish — even after the block has ended, since calls started in the block usually outlive it. It is the
-one way the notebook layer scopes calls: a `%%miniagent` run is a trace around the trigger of its agent.
+A trace is an observer (`miniagents.observers`): it is attached to a `MiniAgents` while it is started, and detaches
+itself once it is stopped and every call it follows is over. It records the calls made by the code inside the block
+(or, with `all_calls=True`, every call of that `MiniAgents`), and every call those calls make, until they finish —
+even after the block has ended, since calls started in the block usually outlive it. It is the one way the notebook
+layer scopes calls: a `%%miniagent` run is a trace around the trigger of its agent.
 """
 
 import asyncio
@@ -16,12 +17,13 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from miniagents.history import DEFAULT_MAX_CALLS, InMemoryHistory
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded, CallStarted
+from miniagents.miniagent_typing import PersistMessagesEventHandler
 from miniagents.runtime import MiniAgents
-from miniagents_notebook._eviction import DEFAULT_MAX_CALLS
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, CallTreeModel
 from miniagents_notebook.call_tree import CallTree, render_call_tree_html
-from miniagents_notebook.inspector import HistoryInspector, InMemoryHistory
+from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.mermaid import call_tree_to_mermaid
 from miniagents_notebook.rendering import count_text
 from miniagents_notebook.timeline import Timeline
@@ -48,6 +50,10 @@ class Trace:
 
     A notebook session can keep one `Trace(all_calls=True).start()` for everything; each `%%miniagent` run is a
     `Trace` around the trigger of its agent (`AgentRun.trace`).
+
+    As an observer (`miniagents.observers`), `start()` attaches the trace and it detaches itself when it is finished;
+    `aflush()` has nothing to deliver (events are taken in as they arrive) and `aclose()` stops it and detaches it at
+    once, even from calls that are still running.
     """
 
     def __init__(
@@ -73,14 +79,12 @@ class Trace:
     # --- scope -------------------------------------------------------------------------------------------------
 
     def start(self) -> Self:
-        """Begin recording calls (subscribes to the lifecycle events of the `MiniAgents`)."""
+        """Begin recording calls (attaches the trace to the `MiniAgents` as an observer)."""
         if self._state != "new":
             raise RuntimeError("This trace was already started; a Trace records one scope, so create a new one.")
         mini_agents = self._mini_agents if self._mini_agents is not None else MiniAgents.get_current()
         self._mini_agents = mini_agents
-        mini_agents.on_call_event(self._handle_event)
-        if self.record_history:
-            mini_agents.on_persist_messages(self.history.persist)
+        mini_agents.attach(self)
         self._listening_to = mini_agents
         self._state = "active"
         _enclosing_traces.set(_enclosing_traces.get() | {self})
@@ -159,7 +163,16 @@ class Trace:
         # a tracked call is forgotten once it is over and the model evicted it: no set grows with every call
         return call_id in self._unfinished or call_id in self.model.calls
 
-    def _handle_event(self, event: AgentCallEvent) -> None:
+    # --- the observer ------------------------------------------------------------------------------------------
+
+    @property
+    def on_persist_message(self) -> PersistMessagesEventHandler | None:
+        """The history's persist handler while the trace collects records (`record_history`), else `None` (then the
+        trace does not make the engine build records)."""
+        return self.history.on_persist_message if self.record_history else None
+
+    def on_call_event(self, event: AgentCallEvent) -> None:
+        """Follow the calls of the scope (and the calls they make) into the call tree and, if kept, the history."""
         if isinstance(event, CallInitiated):
             if not (self._is_tracked(event.parent_call_id) or self._takes_new_trees()):
                 return
@@ -172,11 +185,11 @@ class Trace:
             self._running.discard(event.call_id)
         self.model.handle_event(event)
         if self.record_history:
-            self.history.handle_event(event)
+            self.history.on_call_event(event)
         if isinstance(event, CallRecorded) or (
             # without persist handlers no `CallRecorded` follows: the call is over when it finishes
             isinstance(event, CallFinished)
-            and not (self._listening_to is not None and self._listening_to.on_persist_messages_handlers)
+            and not (self._listening_to is not None and self._listening_to.records_calls)
         ):
             self._unfinished.discard(event.call_id)
             self._stop_listening_when_done()
@@ -186,13 +199,21 @@ class Trace:
         return self._state == "active" and (self.all_calls or self in _enclosing_traces.get())
 
     def _stop_listening_when_done(self) -> None:
-        mini_agents = self._listening_to
-        if mini_agents is None or not self.is_finished:
-            return
-        mini_agents.remove_call_event_handler(self._handle_event)
-        if self.history.persist in mini_agents.on_persist_messages_handlers:
-            mini_agents.on_persist_messages_handlers.remove(self.history.persist)
-        self._listening_to = None
+        if self.is_finished:
+            self._detach()
+
+    def _detach(self) -> None:
+        if self._listening_to is not None:
+            self._listening_to.detach(self)
+            self._listening_to = None
+
+    async def aflush(self) -> None:
+        """Nothing to deliver: the trace takes every event in as it arrives (its views redraw on their throttle)."""
+
+    async def aclose(self) -> None:
+        """Stop recording and detach now: calls still running are not followed any further."""
+        self.stop()
+        self._detach()
 
     # --- views -------------------------------------------------------------------------------------------------
 
