@@ -5,11 +5,12 @@ identical calls share one node. The lifecycle events do know (`CallInitiated.par
 keeps one `calls` row per call of a session, updated as the call starts, finishes and is recorded.
 """
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from miniagents.ext.persistence.queries import storable_text
 from miniagents.ext.persistence.writer import StatementOp
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded, CallStarted
+from miniagents.miniagent_typing import PersistMessagesEventHandler
 
 __all__ = ["CallEventRecorder"]
 
@@ -17,16 +18,40 @@ _WHERE_CALL = " WHERE session_id = ? AND call_id = ?"
 
 
 class CallEventRecorder:
-    """An `on_call_event` handler: turns the events of one session into queued `calls` statements (cheap, inline)."""
+    """The observer (`miniagents.observers`) that `SQLiteMessageStore.attach` attaches for one session.
 
-    def __init__(self, session_id: str, submit: Callable[[StatementOp], None]) -> None:
+    `on_call_event` turns the lifecycle events into queued `calls` statements (cheap, inline); `on_persist_message`
+    is the store's `persist`, so the engine builds the records and every message reaches the store (when the store is
+    a persist handler of that `MiniAgents` already, `attach` subscribes no second one). `aflush()` waits until the
+    store committed what was queued; `aclose()` does the same — the store itself, which other sessions may share, is
+    closed by its owner (`store.aclose()`).
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        submit: Callable[[StatementOp], None],
+        persist: PersistMessagesEventHandler,
+        flush: Callable[[], Awaitable[None]],
+    ) -> None:
         self.session_id = session_id
+        self.on_persist_message = persist
         self._submit = submit
+        self._flush = flush
 
-    def __call__(self, event: AgentCallEvent) -> None:
+    def __repr__(self) -> str:
+        return f"<CallEventRecorder of session {self.session_id!r}>"
+
+    def on_call_event(self, event: AgentCallEvent) -> None:
         statement = self._statement(event)
         if statement is not None:
             self._submit(statement)
+
+    async def aflush(self) -> None:
+        await self._flush()
+
+    async def aclose(self) -> None:
+        await self._flush()
 
     def _statement(self, event: AgentCallEvent) -> StatementOp | None:
         key = (self.session_id, event.call_id)

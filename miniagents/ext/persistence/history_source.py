@@ -5,9 +5,9 @@
 
     HistoryInspector(SQLiteHistory("history.db"))  # a file written in an earlier session
 
-It answers the questions of the inspector's `HistorySource` protocol — which calls were recorded (filtered by agent and
-text), the records of one call, a message by hash key, the calls a call made — straight from the tables, through a
-read-only connection of its own, so it needs nothing that was in memory when the file was written.
+It answers the questions of the `HistorySource` protocol (`miniagents.history`) — which calls were recorded (filtered
+by agent and text), the records of one call, a message by hash key, the calls a call made — straight from the tables,
+through a read-only connection of its own, so it needs nothing that was in memory when the file was written.
 """
 
 import json
@@ -40,7 +40,7 @@ _UNATTACHED_REPLIES = (
 
 
 class SQLiteHistory:
-    """The recorded calls of a `SQLiteMessageStore` file, as a `HistorySource` for `HistoryInspector`.
+    """The recorded calls of a `SQLiteMessageStore` file, as a `HistorySource` (e.g. for the notebook's inspector).
 
     `source` is the path of a store file, or a `SQLiteMessageStore` (flushed first, so that what it was handed so far
     is visible). Every question is answered from the file when it is asked: calls recorded later (by a store still

@@ -56,6 +56,8 @@ class SQLiteMessageStore:
         store.runs(), store.search("Paris"), store.load(hash_key)
 
     For the messages and records alone (no call tree), `MiniAgents(on_persist_messages=[store.persist])` is enough.
+    `attach` makes the store an observer of that `MiniAgents` (`miniagents.observers`): when the `MiniAgents` finalizes
+    (its `async with` block ends), it waits for the store to commit what its agents produced.
 
     `persist` only queues the message; a writer thread writes queued messages in batched transactions (WAL mode,
     `synchronous=NORMAL`), so the event loop does not wait for the disk. Queries read what is committed: call
@@ -107,7 +109,7 @@ class SQLiteMessageStore:
         self._reader_closed = False
         with self._read_lock:
             self._text_index = full_text_search and has_text_index(self._reader)
-        self._attachments: dict[MiniAgents, tuple[CallEventRecorder, bool]] = {}
+        self._attachments: dict[MiniAgents, CallEventRecorder] = {}
 
     def __repr__(self) -> str:
         state = "closed" if self._writer.is_closed else "open"
@@ -154,15 +156,16 @@ class SQLiteMessageStore:
     ) -> str:
         """Record messages *and* the call tree of `mini_agents` (default: the active one); return the session id.
 
-        Subscribes to its lifecycle events (one `calls` row per call, linked to its parent call) and adds `persist`
-        to its `on_persist_messages` handlers unless it is there already (records are only made when a handler
-        exists). Call it before running agents: calls already under way are not recorded.
+        Attaches an observer of the session (`CallEventRecorder`): its lifecycle events make one `calls` row per call,
+        linked to its parent call, and `persist` receives every message, records included (unless `persist` is one
+        of its handlers already: records are only made when a persist handler exists). The `MiniAgents` flushes the
+        store when it finalizes. Call it before running agents: calls already under way are not recorded.
         """
         mini_agents = mini_agents if mini_agents is not None else MiniAgents.get_current()
         if mini_agents in self._attachments:
-            return self._attachments[mini_agents][0].session_id
+            return self._attachments[mini_agents].session_id
         session_id = session_id if session_id is not None else uuid.uuid4().hex
-        if any(recorder.session_id == session_id for recorder, _ in self._attachments.values()) or any(
+        if any(recorder.session_id == session_id for recorder in self._attachments.values()) or any(
             session.session_id == session_id for session in self.sessions()
         ):
             raise ValueError(f"Session {session_id!r} exists already in {self.database!r}; choose another session_id.")
@@ -172,21 +175,16 @@ class SQLiteMessageStore:
                 (session_id, label, time.time()),
             )
         )
-        recorder = CallEventRecorder(session_id, self._writer.submit)
-        added_persist = self.persist not in mini_agents.on_persist_messages_handlers
-        if added_persist:
-            mini_agents.on_persist_messages(self.persist)
-        mini_agents.on_call_event(recorder)
-        self._attachments[mini_agents] = (recorder, added_persist)
+        recorder = CallEventRecorder(session_id, self._writer.submit, self.persist, self.aflush)
+        mini_agents.attach(recorder)
+        self._attachments[mini_agents] = recorder
         return session_id
 
     def detach(self, mini_agents: MiniAgents) -> None:
         """Undo `attach(mini_agents)` (no error if it was not attached)."""
-        recorder, added_persist = self._attachments.pop(mini_agents, (None, False))
+        recorder = self._attachments.pop(mini_agents, None)
         if recorder is not None:
-            mini_agents.remove_call_event_handler(recorder)
-        if added_persist and self.persist in mini_agents.on_persist_messages_handlers:
-            mini_agents.on_persist_messages_handlers.remove(self.persist)
+            mini_agents.detach(recorder)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything queued so far is committed; raise `StoreWriteError` if some of it failed."""
