@@ -24,8 +24,8 @@ from miniagents.lifecycle import (
     ReplyMessageAppeared,
     ReplyMessageResolved,
 )
-from miniagents.message_sequence import MessageSequence
-from miniagents.messages import Message, MessagePromise, MessageSequencePromise
+from miniagents.message_sequence import MessageSequence, MessageSequencePromise
+from miniagents.messages import Message, MessagePromise
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.ext.frozen import Frozen, freeze_value
@@ -262,9 +262,9 @@ class _AgentCallRun:
         mini_agents = MiniAgents.get_current()
         self.mini_agents = mini_agents
         self.agent = agent
-        kwargs, unfrozen = agent._split_non_freezable(kwargs)
-        self.frozen_kwargs = {**agent._frozen_kwargs, **_freeze_kwargs(kwargs, agent.alias)}
-        self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs, **unfrozen}
+        kwargs, unfrozen = agent._split_non_freezable(kwargs)  # noqa: SLF001 - a call run reads its agent's settings
+        self.frozen_kwargs = {**agent._frozen_kwargs, **_freeze_kwargs(kwargs, agent.alias)}  # noqa: SLF001 - a call run reads its agent's settings
+        self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs, **unfrozen}  # noqa: SLF001 - a call run reads its agent's settings
         self.parent = _current_call.get()
         self.call_id = mini_agents._next_call_id()
         self.errors_as_messages = (
@@ -346,7 +346,7 @@ class _AgentCallRun:
             self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))
         ctx = InteractionContext(self)
         try:
-            if self.agent._is_class:
+            if self.agent._is_class:  # noqa: SLF001 - a call run reads its agent's settings
                 await self.agent.func(ctx, **self.function_kwargs)()
             else:
                 await self.agent.func(ctx, **self.function_kwargs)
@@ -376,7 +376,7 @@ class _AgentCallRun:
                 exc_info=error,
             )
         else:
-            self.replies._append_in_order(error)
+            self.replies.append_in_order(error)
 
     async def await_waits(self) -> None:
         while self._waits:
@@ -399,15 +399,14 @@ class _AgentCallRun:
         )
 
         def announce_resolved(promise: Promise[Any]) -> None:
-            outcome = promise._result
-            failed = not isinstance(outcome, Message)
+            error = promise.exception()
             mini_agents._emit_call_event(
                 ReplyMessageResolved(
                     call_id=self.call_id,
                     time=time.time(),
                     index=index,
-                    message=None if failed else outcome,
-                    error=getattr(outcome, "error", None) if failed else None,
+                    message=None if error is not None else promise.result(),
+                    error=error,
                 )
             )
 

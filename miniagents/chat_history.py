@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Iterable
 from functools import cached_property
 
 from miniagents.agents import InteractionContext, MiniAgent
-from miniagents.messages import Message, MessagePromise, MessageSequencePromise
+from miniagents.message_sequence import MessageSequencePromise
+from miniagents.messages import Message, MessagePromise
 
 __all__ = ["ChatHistory", "InMemoryChatHistory", "iterate_message_promises"]
 

@@ -15,16 +15,23 @@ from typing import Any, Self
 from pydantic import BaseModel
 
 from miniagents.errors import UnsupportedMessageTypeError
-from miniagents.messages import ErrorMessage, Message, MessagePromise, MessageSequencePromise, TextMessage
+from miniagents.messages import ErrorMessage, Message, MessagePromise, TextMessage
 from miniagents.miniagent_typing import MessageType
-from miniagents.promising._deprecation import pick_renamed_argument
+from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.context import PromisingContext
 from miniagents.promising.errors import NestingDepthError
 from miniagents.promising.ext.frozen import MAX_NESTING_DEPTH
-from miniagents.promising.promising import Promise, StreamAppender, StreamedPromise, cancelled_error
-from miniagents.promising.sentinels import DEFAULT, Sentinel
+from miniagents.promising.promising import (
+    AppenderBase,
+    Promise,
+    StreamedPromise,
+    cancelled_error,
+    wait_for_wake_up,
+    wake_waiters,
+)
+from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
 
-__all__ = ["MessageSequence", "MessageSequenceAppender", "join_messages"]
+__all__ = ["MessageSequence", "MessageSequenceAppender", "MessageSequencePromise", "join_messages"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +93,7 @@ class _ErrorsAsMessagePromise(MessagePromise):
         self._original = original
         self._failure: Exception | None = None
         super().__init__(
-            start_soon=original._producing,
+            start_soon=original.production_started,
             message_token_streamer=self._arelay,
             message_class=original.message_class,
             **original.known_beforehand,
@@ -107,9 +114,9 @@ class _ErrorsAsMessagePromise(MessagePromise):
     def _on_stream_finished(self) -> None:
         if self.is_resolved:
             return
-        outcome = self._original._result
-        if self._failure is None and isinstance(outcome, Message):
-            self._set_result(outcome)  # the very same message: same hash key, same record
+        original = self._original
+        if self._failure is None and original.done() and original.exception() is None:
+            self._set_result(original.result())  # the very same message: same hash key, same record
         elif self._failure is not None:
             text = "".join(str(piece) for piece in self._pieces)
             self._set_result(ErrorMessage(content=text, error_class=type(self._failure).__name__))
@@ -118,13 +125,107 @@ class _ErrorsAsMessagePromise(MessagePromise):
 
 
 def _tolerating_errors(message_promise: MessagePromise) -> MessagePromise:
-    if isinstance(message_promise, _ErrorsAsMessagePromise) or isinstance(message_promise._result, Message):
+    if isinstance(message_promise, _ErrorsAsMessagePromise) or (
+        message_promise.done() and message_promise.exception() is None
+    ):
         return message_promise
     return _ErrorsAsMessagePromise(message_promise)
 
 
-class MessageSequenceAppender(StreamAppender[MessageType]):
-    """Appender of a `MessageSequence`: `append()` keeps order, `append_out_of_order()` lets messages jump ahead."""
+class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]]):
+    """A promise of a sequence of messages: `async for message_promise in it`, or `await it` for all messages."""
+
+    def __init__(self, *args: Any, fed_by: "MessageSequence | None" = None, **kwargs: Any) -> None:
+        """Like `StreamedPromise`; `fed_by` is the `MessageSequence` that pushes the messages (if any)."""
+        self._sequence = fed_by
+        super().__init__(*args, **kwargs)
+
+    def _produce(self) -> None:
+        if self._sequence is not None:  # a `MessageSequence` pushes the messages; demand starts its async part
+            self._sequence.on_demand()
+            return
+        super()._produce()
+
+    async def _aresolve_value(self) -> tuple[Message, ...]:
+        if getattr(self, "_resolver_function", None) is not None:
+            return await super()._aresolve_value()
+        return tuple([await message_promise async for message_promise in self])
+
+    async def aresolve(self) -> tuple[Message, ...]:
+        """Wait for every message of the sequence and return them all (or raise the first error in it)."""
+        if getattr(self, "_resolver_function", None) is None:
+            # Collecting replayable messages is idempotent, so one awaiter does it inline (no task) while the others
+            # wait; if that awaiter is cancelled, the waiters wake up and one of them takes over.
+            while self._result is NO_VALUE:
+                if self._resolving:
+                    await wait_for_wake_up(self._result_waiters)
+                    continue
+                self._resolving = True
+                try:
+                    messages = await self._aresolve_value()
+                except asyncio.CancelledError:
+                    self._resolving = False
+                    wake_waiters(self._result_waiters)
+                    raise
+                except BaseException as error:  # stored: every awaiter gets the same error
+                    self._set_failure(error)
+                else:
+                    self._set_result(messages)
+        return await super().aresolve()
+
+    async def aresolve_messages(self) -> tuple[Message, ...]:
+        """Deprecated: `await sequence_promise` does the same."""
+        warn_deprecated("MessageSequencePromise.aresolve_messages()", "await message_sequence_promise")
+        return await self
+
+    def as_single_text_promise(
+        self,
+        delimiter: str | None = "\n\n",
+        strip_leading_newlines: bool = False,
+        start_soon: bool | Sentinel = DEFAULT,
+        **message_fields: Any,
+    ) -> MessagePromise:
+        """One text message joining the texts of all messages of the sequence (streamed as they arrive)."""
+        return self._join(False, delimiter, strip_leading_newlines, start_soon, message_fields)
+
+    def as_single_promise(
+        self,
+        delimiter: str | None = "\n\n",
+        strip_leading_newlines: bool = False,
+        start_soon: bool | Sentinel = DEFAULT,
+        **message_fields: Any,
+    ) -> MessagePromise:
+        """Like `as_single_text_promise`; the joined message also references the originals (`original_messages`)."""
+        return self._join(True, delimiter, strip_leading_newlines, start_soon, message_fields)
+
+    def _join(
+        self,
+        reference_original_messages: bool,
+        delimiter: str | None,
+        strip_leading_newlines: bool,
+        start_soon: bool | Sentinel,
+        message_fields: dict[str, Any],
+    ) -> MessagePromise:
+        return join_messages(
+            self,
+            delimiter=delimiter,
+            strip_leading_newlines=strip_leading_newlines,
+            reference_original_messages=reference_original_messages,
+            start_soon=start_soon,
+            **message_fields,
+        )
+
+    def __repr__(self) -> str:
+        state = "complete" if self.is_streamed else "streaming" if self.production_started else "pending"
+        return f"<{type(self).__name__} {len(self._pieces)} message(s) so far, {state}>"
+
+
+class MessageSequenceAppender(AppenderBase[MessageType]):
+    """Appender of a `MessageSequence`: `append()` keeps order, `append_out_of_order()` lets messages jump ahead.
+
+    Whatever is appended is checked at once (an unsupported type raises here, at the call site) and flattened by
+    the sequence.
+    """
 
     def __init__(self, sequence: "MessageSequence", capture_errors: bool | Sentinel = DEFAULT) -> None:
         super().__init__(capture_errors=capture_errors)
@@ -133,27 +234,21 @@ class MessageSequenceAppender(StreamAppender[MessageType]):
     def append(self, piece: MessageType) -> Self:
         self._check_open()
         _check_supported(piece)
-        self._sequence._append_in_order(piece)
+        self._sequence.append_in_order(piece)
         return self
 
     def append_out_of_order(self, piece: MessageType) -> Self:
         """Append messages that are delivered as soon as each is available, ahead of earlier ones still pending."""
         self._check_open()
         _check_supported(piece)
-        self._sequence._append_out_of_order(piece)
+        self._sequence.append_out_of_order(piece)
         return self
 
-    def _deliver(self, piece: Any) -> None:
-        self._sequence._append_in_order(piece)
+    def _deliver(self, piece: Any) -> None:  # an error captured by the `with` block
+        self._sequence.append_in_order(piece)
 
     def _on_close(self) -> None:
-        self._sequence._close_input()
-
-    def _bind(self, sink: StreamedPromise[Any, Any]) -> bool:
-        return False
-
-    async def __anext__(self) -> Any:
-        raise TypeError("Iterate `MessageSequence.sequence_promise`, not its appender.")
+        self._sequence.close_input()
 
 
 class MessageSequence:
@@ -186,11 +281,9 @@ class MessageSequence:
         self._demanded = False
         self._input_closed = False
         self._finished = False
+        self._emitted = 0  # pieces appended to `sequence_promise` so far (the index of the next one)
         self.message_appender = MessageSequenceAppender(self, capture_errors=appender_capture_errors)
-        promise = MessageSequencePromise.__new__(MessageSequencePromise)
-        promise._sequence = self
-        MessageSequencePromise.__init__(promise, start_soon=start_soon)
-        self.sequence_promise: MessageSequencePromise = promise
+        self.sequence_promise = MessageSequencePromise(start_soon=start_soon, fed_by=self)
 
     @classmethod
     def turn_into_sequence_promise(cls, messages: MessageType) -> MessageSequencePromise:
@@ -207,14 +300,16 @@ class MessageSequence:
 
     # --- producing ---------------------------------------------------------------------------------------------
 
-    def _append_in_order(self, item: Any) -> None:
+    def append_in_order(self, item: Any) -> None:
+        """Flatten `item` after everything appended before it (ready items at once, others by one task)."""
         if not self._queue and not self._flattening and _is_ready(item):
             self._emit_ready(item)
             return
         self._queue.append(item)
         self._start_flattening()
 
-    def _append_out_of_order(self, item: Any) -> None:
+    def append_out_of_order(self, item: Any) -> None:
+        """Flatten `item` on its own, its messages going out as soon as each is ready."""
         if _is_ready(item):
             self._emit_ready(item)
         elif self._demanded:
@@ -222,11 +317,13 @@ class MessageSequence:
         else:
             self._deferred_out_of_order.append(item)
 
-    def _close_input(self) -> None:
+    def close_input(self) -> None:
+        """Nothing more will be appended: the sequence finishes once what was appended is flattened."""
         self._input_closed = True
         self._maybe_finish()
 
-    def _on_demand(self) -> None:
+    def on_demand(self) -> None:
+        """The first consumer asked (or `start_soon`): start flattening what must be awaited, and `on_demand`."""
         self._demanded = True
         if self._on_demand_callback is not None:
             callback, self._on_demand_callback = self._on_demand_callback, None
@@ -288,7 +385,7 @@ class MessageSequence:
             and not self._deferred_out_of_order
         ):
             self._finished = True
-            self.sequence_promise._finish_stream()
+            self.sequence_promise.finish_stream()
             if self._on_finished is not None:
                 self._on_finished()
 
@@ -297,17 +394,18 @@ class MessageSequence:
     def _emit(self, message_promise: MessagePromise) -> None:
         if self._errors_as_messages:
             message_promise = _tolerating_errors(message_promise)
-        promise = self.sequence_promise
-        promise._append_piece(message_promise)
+        self.sequence_promise.append_piece(message_promise)
         if self._on_message is not None:
-            self._on_message(len(promise._pieces) - 1, message_promise)
+            self._on_message(self._emitted, message_promise)
+        self._emitted += 1
 
     def _emit_error(self, error: BaseException) -> None:
         if self._errors_as_messages and isinstance(error, Exception):
             logger.log(self._context.log_level_for_errors, "An error became an ErrorMessage", exc_info=error)
             self._emit(ErrorMessage.from_error(error).as_promise)
         else:
-            self.sequence_promise._append_piece(error)
+            self.sequence_promise.append_piece(error)
+            self._emitted += 1
 
     def _emit_ready(self, item: Any) -> None:
         if isinstance(item, MessagePromise):
@@ -323,7 +421,7 @@ class MessageSequence:
         elif isinstance(item, BaseException):
             self._emit_error(item)
         elif isinstance(item, MessageSequencePromise):
-            for piece in item._pieces:
+            for piece in item.pieces_so_far:
                 if isinstance(piece, BaseException):
                     self._emit_error(piece)
                 else:

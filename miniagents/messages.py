@@ -1,30 +1,25 @@
 """Messages (immutable, content-hashed) and the promises that stream them.
 
-A `MessagePromise` streams one message token by token and resolves to the `Message`; a `MessageSequencePromise`
-streams message promises and resolves to the tuple of messages. Both replay from the start for every consumer.
+A `MessagePromise` streams one message token by token and resolves to the `Message`, replayed from the start for
+every consumer. Sequences of messages (`MessageSequencePromise`, `MessageSequence`) build on these in
+`miniagents.message_sequence`.
 """
 
-import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from pydantic import ConfigDict
 
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.ext.frozen import Frozen, externalized_children
-from miniagents.promising.promising import StreamedPromise, wait_for_wake_up, wake_waiters
-from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
-
-if TYPE_CHECKING:
-    from miniagents.message_sequence import MessageSequence
+from miniagents.promising.promising import StreamedPromise
+from miniagents.promising.sentinels import DEFAULT, Sentinel
 
 __all__ = [
     "ErrorMessage",
     "Message",
     "MessagePromise",
-    "MessageSequence",
-    "MessageSequencePromise",
     "MessageTokenStreamer",
     "StrictMessage",
     "TextMessage",
@@ -114,7 +109,7 @@ class Message(Frozen):
                 stack.append((child, externalized_children(child, (Message,))))  # type: ignore[arg-type]
 
 
-Message._externalized_types = (Message,)
+Message._externalized_types = (Message,)  # noqa: SLF001 - configures the class (it refers to itself)
 
 
 class TextMessage(Message):
@@ -196,14 +191,12 @@ class MessagePromise(StreamedPromise[Any, Message]):
         warn_deprecated("MessagePromise.preliminary_metadata", "MessagePromise.known_beforehand")
         return self.known_beforehand
 
-    def _start_producing(self) -> None:
-        if self._prefill_message is not None:
-            if not self._producing:
-                self._producing = True
-                self._append_piece(str(self._prefill_message))
-                self._finish_stream()
+    def _produce(self) -> None:
+        if self._prefill_message is not None:  # a ready message streams its text as one token (computed on demand)
+            self.append_piece(str(self._prefill_message))
+            self.finish_stream()
             return
-        super()._start_producing()
+        super()._produce()
 
     def _streamer(self) -> AsyncIterator[Any]:
         return self._message_token_streamer(self._metadata_so_far)
@@ -229,7 +222,7 @@ class MessagePromise(StreamedPromise[Any, Message]):
         self._start_producing()
 
     def __repr__(self) -> str:
-        state = "resolved" if self.is_resolved else "streaming" if self._producing else "pending"
+        state = "resolved" if self.is_resolved else "streaming" if self.production_started else "pending"
         return f"<{type(self).__name__} {self.message_class.__name__} {state}>"
 
 
@@ -239,98 +232,11 @@ def _build_message(message_class: type[Message], text: str, fields: dict[str, An
     return message_class(**{"content": text, **fields})
 
 
-class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]]):
-    """A promise of a sequence of messages: `async for message_promise in it`, or `await it` for all messages."""
-
-    _sequence: "MessageSequence | None" = None
-
-    def _start_producing(self) -> None:
-        if self._sequence is not None:
-            if not self._producing:
-                self._producing = True
-                self._sequence._on_demand()
-            return
-        super()._start_producing()
-
-    async def _aresolve_value(self) -> tuple[Message, ...]:
-        if getattr(self, "_resolver_function", None) is not None:
-            return await super()._aresolve_value()
-        return tuple([await message_promise async for message_promise in self])
-
-    async def aresolve(self) -> tuple[Message, ...]:
-        """Wait for every message of the sequence and return them all (or raise the first error in it)."""
-        if getattr(self, "_resolver_function", None) is None:
-            # Collecting replayable messages is idempotent, so one awaiter does it inline (no task) while the others
-            # wait; if that awaiter is cancelled, the waiters wake up and one of them takes over.
-            while self._result is NO_VALUE:
-                if self._resolving:
-                    await wait_for_wake_up(self._result_waiters)
-                    continue
-                self._resolving = True
-                try:
-                    messages = await self._aresolve_value()
-                except asyncio.CancelledError:
-                    self._resolving = False
-                    wake_waiters(self._result_waiters)
-                    raise
-                except BaseException as error:  # stored: every awaiter gets the same error
-                    self._set_failure(error)
-                else:
-                    self._set_result(messages)
-        return await super().aresolve()
-
-    async def aresolve_messages(self) -> tuple[Message, ...]:
-        """Deprecated: `await sequence_promise` does the same."""
-        warn_deprecated("MessageSequencePromise.aresolve_messages()", "await message_sequence_promise")
-        return await self
-
-    def as_single_text_promise(
-        self,
-        delimiter: str | None = "\n\n",
-        strip_leading_newlines: bool = False,
-        start_soon: bool | Sentinel = DEFAULT,
-        **message_fields: Any,
-    ) -> MessagePromise:
-        """One text message joining the texts of all messages of the sequence (streamed as they arrive)."""
-        return self._join(False, delimiter, strip_leading_newlines, start_soon, message_fields)
-
-    def as_single_promise(
-        self,
-        delimiter: str | None = "\n\n",
-        strip_leading_newlines: bool = False,
-        start_soon: bool | Sentinel = DEFAULT,
-        **message_fields: Any,
-    ) -> MessagePromise:
-        """Like `as_single_text_promise`; the joined message also references the originals (`original_messages`)."""
-        return self._join(True, delimiter, strip_leading_newlines, start_soon, message_fields)
-
-    def _join(
-        self,
-        reference_original_messages: bool,
-        delimiter: str | None,
-        strip_leading_newlines: bool,
-        start_soon: bool | Sentinel,
-        message_fields: dict[str, Any],
-    ) -> MessagePromise:
-        from miniagents.message_sequence import join_messages
-
-        return join_messages(
-            self,
-            delimiter=delimiter,
-            strip_leading_newlines=strip_leading_newlines,
-            reference_original_messages=reference_original_messages,
-            start_soon=start_soon,
-            **message_fields,
-        )
-
-    def __repr__(self) -> str:
-        state = "complete" if self.is_streamed else "streaming" if self._producing else "pending"
-        return f"<{type(self).__name__} {len(self._pieces)} message(s) so far, {state}>"
-
-
 def __getattr__(name: str) -> Any:
-    if name == "MessageSequence":
-        from miniagents.message_sequence import MessageSequence
+    # `miniagents.messages.MessageSequence(Promise)` are old import paths: sequences live in `message_sequence`,
+    # which builds on this module (never the other way round)
+    if name in ("MessageSequence", "MessageSequencePromise"):
+        from miniagents import message_sequence
 
-        return MessageSequence
+        return getattr(message_sequence, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Union
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
-    from miniagents.messages import Message, MessagePromise, MessageSequencePromise
+    from miniagents.message_sequence import MessageSequencePromise
+    from miniagents.messages import Message, MessagePromise
     from miniagents.miniagents import InteractionContext
 
 __all__ = ["AgentFunction", "MessageType", "PersistMessagesEventHandler", "SingleMessageType"]

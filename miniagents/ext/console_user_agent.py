@@ -22,7 +22,8 @@ from typing import Any
 
 from miniagents.agents import InteractionContext, MiniAgent
 from miniagents.chat_history import ChatHistory, InMemoryChatHistory
-from miniagents.messages import MessageSequencePromise, TextMessage
+from miniagents.message_sequence import MessageSequencePromise
+from miniagents.messages import TextMessage
 from miniagents.utils import StopLoop
 
 __all__ = ["GLOBAL_CHAT_HISTORY", "console_user_agent"]

@@ -23,7 +23,7 @@ from miniagents.promising.errors import (
 from miniagents.promising.promise_typing import PIECE, WHOLE, PromiseResolver, PromiseStreamer, T
 from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
 
-__all__ = ["Promise", "PromisingContext", "StreamAppender", "StreamedPromise"]
+__all__ = ["AppenderBase", "Promise", "PromisingContext", "StreamAppender", "StreamedPromise"]
 
 
 class _Failure:
@@ -96,6 +96,32 @@ class Promise(Generic[T]):
         """Whether the value (or error) is already known, i.e. `await` will not wait."""
         return self._result is not NO_VALUE
 
+    def done(self) -> bool:
+        """Whether the promise has resolved (to a value or an error), like `asyncio.Future.done()`."""
+        return self._result is not NO_VALUE
+
+    def result(self) -> T:
+        """The value of a resolved promise (its error is raised); `asyncio.InvalidStateError` if it has not resolved.
+
+        For code that must not wait — an observer, a display — once `done()` says the promise has resolved.
+        """
+        outcome = self._outcome()
+        if outcome.__class__ is _Failure:
+            raise outcome.error
+        return outcome
+
+    def exception(self) -> BaseException | None:
+        """The error of a promise that failed, `None` if it resolved to a value; `InvalidStateError` if not done."""
+        outcome = self._outcome()
+        return outcome.error if outcome.__class__ is _Failure else None
+
+    def _outcome(self) -> Any:
+        if self._result is NO_VALUE:
+            raise asyncio.InvalidStateError(
+                f"This {type(self).__name__} has not resolved yet: `await` it, or check `done()` first."
+            )
+        return self._result
+
     def add_done_callback(self, callback: "Callable[[Promise[T]], None]") -> None:
         """Call `callback(promise)` (synchronously) once the promise resolves or fails; at once if it already has."""
         if self._result is not NO_VALUE:
@@ -136,7 +162,7 @@ class Promise(Generic[T]):
     def _set_result(self, value: T) -> None:
         self._result = value
         self._after_resolution()
-        self._context._promise_resolved(self, value)
+        self._context._promise_resolved(self, value)  # noqa: SLF001 - the context's hook for its own promises
 
     def _set_failure(self, error: BaseException) -> None:
         self._result = _Failure(error)
@@ -210,19 +236,32 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         """The pieces produced so far, errors included (a snapshot; useful for displays and debugging)."""
         return tuple(self._pieces)
 
+    @property
+    def production_started(self) -> bool:
+        """Whether production has begun (at once with `start_soon`, else when the first consumer asked)."""
+        return self._producing
+
     def _start_producing(self) -> None:
-        if self._producing:
-            return
-        self._producing = True
+        """Begin production, once: the one entry point, whatever the producer (see `_produce`)."""
+        if not self._producing:
+            self._producing = True
+            self._produce()
+
+    def _produce(self) -> None:
+        """How production begins; the hook subclasses whose pieces come from elsewhere override.
+
+        By default the streamer runs in a background task, or a `StreamAppender` given as the streamer delivers its
+        pieces straight into this promise (no task). Push-style producers call `append_piece` / `finish_stream`.
+        """
         streamer = getattr(self, "_streamer_function", None)
-        if isinstance(streamer, StreamAppender) and streamer._bind(self):
+        if isinstance(streamer, StreamAppender) and streamer.feed_into(self):
             return
         self._context.start_producer(self._aproduce, self._on_producer_cancelled_early)
 
     def _on_producer_cancelled_early(self) -> None:
         if not self._stream_done:
-            self._append_piece(cancelled_error(self, asyncio.CancelledError()))
-            self._finish_stream()
+            self.append_piece(cancelled_error(self, asyncio.CancelledError()))
+            self.finish_stream()
 
     def _streamer(self) -> AsyncIterator[PIECE]:
         streamer = getattr(self, "_streamer_function", None)
@@ -240,22 +279,26 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
                     iterator.close()  # e.g. a coroutine from an `async def` that forgot to `yield`
                 raise TypeError(f"A streamer must return an async iterator, got {type(iterator).__name__}.")
             async for piece in iterator:
-                self._append_piece(piece)
+                self.append_piece(piece)
         except asyncio.CancelledError as error:
-            self._append_piece(cancelled_error(self, error))
-            self._finish_stream()
+            self.append_piece(cancelled_error(self, error))
+            self.finish_stream()
             raise
         except BaseException as error:  # stored and replayed to consumers at this position
-            self._append_piece(error)
-        self._finish_stream()
+            self.append_piece(error)
+        self.finish_stream()
 
-    def _append_piece(self, piece: Any) -> None:
-        """Store a piece (an exception instance is stored as an error at this position) and wake the consumers."""
+    def append_piece(self, piece: Any) -> None:
+        """Producer side: store a piece (an exception is stored as an error at this position), wake the consumers.
+
+        For push-style producers (`StreamAppender`, `MessageSequence`); consumers never call it.
+        """
         self._pieces.append(piece)
         if self._piece_waiters:
             wake_waiters(self._piece_waiters)
 
-    def _finish_stream(self) -> None:
+    def finish_stream(self) -> None:
+        """Producer side: no more pieces will come (idempotent)."""
         if self._stream_done:
             return
         self._stream_done = True
@@ -289,16 +332,18 @@ class _ReplayIterator(AsyncIterator[PIECE]):
     def __aiter__(self) -> Self:
         return self
 
+    # Part of `StreamedPromise` (its consumer side), kept as a slotted class of its own because it is the hottest
+    # path of the engine: it reads the promise's state directly.
     async def __anext__(self) -> PIECE:
         promise = self._promise
-        pieces = promise._pieces
+        pieces = promise._pieces  # noqa: SLF001 - see above
         while self._index >= len(pieces):
-            if promise._stream_done:
+            if promise._stream_done:  # noqa: SLF001 - see above
                 raise StopAsyncIteration
-            if not promise._producing:
-                promise._start_producing()  # may produce synchronously, so look again before waiting
+            if not promise._producing:  # noqa: SLF001 - see above
+                promise._start_producing()  # noqa: SLF001 - may produce synchronously, so look again before waiting
                 continue
-            await wait_for_wake_up(promise._piece_waiters)
+            await wait_for_wake_up(promise._piece_waiters)  # noqa: SLF001 - see above
         piece = pieces[self._index]
         self._index += 1
         if isinstance(piece, BaseException):
@@ -306,16 +351,13 @@ class _ReplayIterator(AsyncIterator[PIECE]):
         return piece
 
 
-class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
-    """The push side of a stream: `append()` pieces to it while a `StreamedPromise` streams them to consumers.
+class AppenderBase(Generic[PIECE]):
+    """What every appender shares: it is opened, takes pieces, and is closed — best as a `with` block.
 
-    Use it as a `with` block so it is always closed (an unclosed appender leaves its consumers waiting):
-
-        with StreamAppender() as appender:
-            appender.append("piece")
-
-    With `capture_errors=True` an exception raised inside the block is appended as an error piece (consumers see it
-    at that position) instead of propagating out of the block.
+    Use it as a `with` block so it is always closed (an unclosed appender leaves its consumers waiting). With
+    `capture_errors=True` an exception raised inside the block is appended as an error piece (consumers see it at that
+    position) instead of propagating out of the block. Subclasses say where pieces go (`_deliver`) and what closing
+    means (`_on_close`).
     """
 
     def __init__(self, capture_errors: bool | Sentinel = DEFAULT) -> None:
@@ -325,10 +367,6 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         self.capture_errors = bool(capture_errors)
         self._is_open = False
         self._is_closed = False
-        self._buffer: deque[Any] = deque()
-        self._sink: StreamedPromise[PIECE, Any] | None = None
-        self._iterated = False
-        self._waiters: list[asyncio.Future[None]] = []
 
     @property
     def is_open(self) -> bool:
@@ -344,7 +382,7 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         """Open for appending; prefer the `with` block, which also closes it."""
         if self._is_closed:
             raise AppenderClosedError(
-                "This StreamAppender is already closed and cannot be reopened; create a new one."
+                f"This {type(self).__name__} is already closed and cannot be reopened; create a new one."
             )
         self._is_open = True
         return self
@@ -356,12 +394,6 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         self._is_closed = True
         self._on_close()
 
-    def _on_close(self) -> None:
-        if self._sink is not None:
-            self._sink._finish_stream()
-        else:
-            wake_waiters(self._waiters)
-
     def append(self, piece: PIECE) -> Self:
         """Append a piece (an exception instance is delivered as an error at this position)."""
         self._check_open()
@@ -370,19 +402,19 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
 
     def _check_open(self) -> None:
         if self._is_closed:
-            raise AppenderClosedError("This StreamAppender is already closed; pieces can no longer be appended.")
+            raise AppenderClosedError(
+                f"This {type(self).__name__} is already closed; pieces can no longer be appended."
+            )
         if not self._is_open:
             raise AppenderNotOpenError(
-                "Open the StreamAppender before appending: use `with appender: ...` or call `appender.open()`."
+                f"Open the {type(self).__name__} before appending: use `with appender: ...` or call `appender.open()`."
             )
 
     def _deliver(self, piece: Any) -> None:
-        if self._sink is not None:
-            self._sink._append_piece(piece)
-        else:
-            self._buffer.append(piece)
-            if self._waiters:
-                wake_waiters(self._waiters)
+        raise NotImplementedError
+
+    def _on_close(self) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> Self:
         return self.open()
@@ -396,15 +428,47 @@ class StreamAppender(Generic[PIECE], AsyncIterator[PIECE]):
         self.close()
         return capture
 
-    def _bind(self, sink: StreamedPromise[PIECE, Any]) -> bool:
+
+class StreamAppender(AppenderBase[PIECE], AsyncIterator[PIECE]):
+    """The push side of a stream: `append()` pieces to it while a `StreamedPromise` streams them to consumers.
+
+        with StreamAppender() as appender:
+            appender.append("piece")
+
+    Given as the `streamer` of a `StreamedPromise`, it delivers its pieces straight into that promise (no task);
+    it can also be iterated directly (`async for piece in appender`), once, by one consumer.
+    """
+
+    def __init__(self, capture_errors: bool | Sentinel = DEFAULT) -> None:
+        super().__init__(capture_errors=capture_errors)
+        self._buffer: deque[Any] = deque()
+        self._sink: StreamedPromise[PIECE, Any] | None = None
+        self._iterated = False
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def _on_close(self) -> None:
+        if self._sink is not None:
+            self._sink.finish_stream()
+        else:
+            wake_waiters(self._waiters)
+
+    def _deliver(self, piece: Any) -> None:
+        if self._sink is not None:
+            self._sink.append_piece(piece)
+        else:
+            self._buffer.append(piece)
+            if self._waiters:
+                wake_waiters(self._waiters)
+
+    def feed_into(self, sink: StreamedPromise[PIECE, Any]) -> bool:
         """Deliver pieces straight into `sink` from now on (no queue, no task); False if someone iterates already."""
         if self._iterated or self._sink is not None:
             return False
         self._sink = sink
         while self._buffer:
-            sink._append_piece(self._buffer.popleft())
+            sink.append_piece(self._buffer.popleft())
         if self._is_closed:
-            sink._finish_stream()
+            sink.finish_stream()
         return True
 
     def __call__(self, *_: Any, **__: Any) -> AsyncIterator[PIECE]:

@@ -223,7 +223,7 @@ class _one_level_deeper:
 def externalized_children(model: Frozen, externalized: tuple[type, ...]) -> Iterator[Frozen]:
     """The objects of `externalized` types held directly by `model` (through tuples and plain `Frozen`s, not inside
     other externalized objects), in field order."""
-    for _, value in model._frozen_fields_and_values(exclude_class=True):
+    for _, value in model._frozen_fields_and_values(exclude_class=True):  # noqa: SLF001 - module helper over Frozen's own fields
         if isinstance(value, (Frozen, tuple)):  # the common str / number values need no generator
             yield from _externalized_in(value, externalized)
 
@@ -244,7 +244,7 @@ def _hash_nested_first(model: Frozen) -> None:
     Each one's serialisation refers to the hash keys of those inside it; computed innermost first, every step is
     shallow, so a chain of thousands of messages referring to one another hashes without a `RecursionError`.
     """
-    externalized = model._externalized_types
+    externalized = model._externalized_types  # noqa: SLF001 - the class's own configuration
     ordered: list[Frozen] = []
     pending = [model]
     while pending:
@@ -282,7 +282,7 @@ def freeze_value(value: Any, field: str) -> Any:
 
 def _serialize_frozen(model: Frozen, externalized: tuple[type, ...]) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for name, value in model._frozen_fields_and_values(exclude_class=False):
+    for name, value in model._frozen_fields_and_values(exclude_class=False):  # noqa: SLF001 - module helper over Frozen's own fields
         if externalized and isinstance(value, externalized):
             result[f"{name}__hash_key"] = value.hash_key
         elif (

@@ -217,13 +217,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.server.owner._track_connection(self.connection)
+        self.server.owner._track_connection(self.connection)  # noqa: SLF001 - request handler of this module's server
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.owner._untrack_connection(self.connection)
+            self.server.owner._untrack_connection(self.connection)  # noqa: SLF001 - request handler of this module's server
 
     def log_message(self, format: str, *args: Any) -> None:
         _LOGGER.debug("offline LLM server: " + format, *args)
@@ -245,7 +245,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             self._send_error(error_wire, 400, "The request body must be a JSON object.")
             return
-        owner._record_request({**body, "path": path})
+        owner._record_request({**body, "path": path})  # noqa: SLF001 - request handler of this module's server
         if route is None:
             self._send_unknown_path(error_wire, path)
             return
@@ -257,7 +257,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send_error(wire, fault.status, message)
             return
         if fault is not None and fault.kind is FaultKind.HANG:
-            owner._hang_until_stopped_or_abandoned(self.connection)
+            owner._hang_until_stopped_or_abandoned(self.connection)  # noqa: SLF001 - request handler of this module's server
             self.close_connection = True
             return
 
@@ -269,7 +269,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except (BadRequestError, ValueError) as error:
             self._send_error(wire, 400, str(error))
             return
-        response_id = owner._next_response_id(response_id_prefix)
+        response_id = owner._next_response_id(response_id_prefix)  # noqa: SLF001 - request handler of this module's server
         malformed = fault is not None and fault.kind is FaultKind.MALFORMED_STREAM
         if body.get("stream") is True:
             self._send_stream(wire.stream_plan(body, prompt, reply, response_id), wire, malformed=malformed)
@@ -331,9 +331,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self._write_chunk(frame)
             last_position = len(plan.token_frames) - 1
             for position, frame in enumerate(plan.token_frames):
-                owner._pause_before_token()
+                owner._pause_before_token()  # noqa: SLF001 - request handler of this module's server
                 if position == last_position:
-                    owner._wait_for_last_token_gate()
+                    owner._wait_for_last_token_gate()  # noqa: SLF001 - request handler of this module's server
                 self._write_chunk(frame)
                 if malformed:
                     self._write_chunk(wire.malformed_frame())
