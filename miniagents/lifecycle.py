@@ -1,13 +1,14 @@
 """Agent-call lifecycle events: what happens to every agent call, announced as it happens.
 
-Subscribe with `MiniAgents(on_call_event=handler)` or `@mini_agents.on_call_event`. Handlers are plain (sync)
-callables that receive one event object; they run inline, so they must be quick (a widget records the event and
-schedules a redraw). When no handler is subscribed, no event object is ever built.
+Subscribe with `MiniAgents(on_call_event=handler)` or `@mini_agents.on_call_event` (remove with
+`remove_call_event_handler`), or attach an observer, which also gets flushed and closed (`miniagents.observers`).
+Handlers are plain (sync) callables that receive one event object; they run inline, so they must be quick (a widget
+records the event and schedules a redraw). When no handler is subscribed, no event object is ever built.
 
 The life of one call, in order: `CallInitiated` (the call exists; its function may not run yet) → `CallStarted`
 (the agent function begins) → any number of `InputMessageAppeared`, `ReplyMessageAppeared` and
 `ReplyMessageResolved` → `CallFinished` (the function returned or raised and the reply sequence is complete) →
-`CallRecorded` (its `AgentCallNode` / `AgentReplyNode`, only when `on_persist_messages` handlers exist).
+`CallRecorded` (its `AgentCallNode` / `AgentReplyNode`, only while persist handlers exist: `MiniAgents.records_calls`).
 """
 
 from collections.abc import Callable, Mapping
