@@ -1,19 +1,59 @@
-"""Errors raised by the agent layer. Each one names the culprit and says how to fix it."""
+"""Every error MiniAgents raises, in one place: `from miniagents.errors import ...`.
 
-from miniagents.promising.errors import PromisingError
+All of them derive from `MiniAgentsError`, so `except MiniAgentsError` catches any of them; one that is also a kind of
+builtin error derives from that builtin too (`except ValueError` still catches `InvalidAgentKwargError`).
+
+Where each is defined:
+
+- the promising layer's errors (`NoActiveContextError`, `ProducerCancelledError`, ...) and the root
+  `MiniAgentsError` itself are defined in `miniagents.promising.errors` — that layer must not depend on the ones
+  below it — and re-exported here;
+- the agent layer's errors and those of the optional parts (`miniagents.ext`: the message store, the markdown chat
+  history, the LLM agents) are defined here. The optional parts import them from here and re-export them, so their
+  older import paths (`miniagents.ext.persistence.StoreError`, `miniagents.ext.llms.LLMResponseError`,
+  `miniagents.ext.chat_history_md.ChatHistoryFileError`) keep working. Defining them here costs nothing: this module
+  imports no optional dependency.
+
+Each error's message names the culprit and says how to fix it.
+"""
+
+from miniagents.promising.errors import (
+    AppenderClosedError,
+    AppenderNotOpenError,
+    FunctionNotProvidedError,
+    MiniAgentsError,
+    NestingDepthError,
+    NoActiveContextError,
+    ProducerCancelledError,
+    PromisingError,
+    WrongContextTypeError,
+)
 
 __all__ = [
     "AgentCallFinishedError",
     "AgentFunctionError",
+    "AmbiguousCallError",
+    "AppenderClosedError",
+    "AppenderNotOpenError",
     "CallDepthError",
+    "ChatHistoryFileError",
+    "FunctionNotProvidedError",
     "InvalidAgentKwargError",
+    "LLMResponseError",
+    "MessageNotFoundError",
     "MiniAgentsError",
+    "NestingDepthError",
+    "NoActiveContextError",
+    "ProducerCancelledError",
+    "PromisingError",
+    "StoreClosedError",
+    "StoreError",
+    "StoreWriteError",
     "UnsupportedMessageTypeError",
+    "WrongContextTypeError",
 ]
 
-
-class MiniAgentsError(PromisingError):
-    """Base class of the errors raised by the agent layer."""
+# --- the agent layer -------------------------------------------------------------------------------------------------
 
 
 class AgentFunctionError(MiniAgentsError, TypeError):
@@ -34,3 +74,40 @@ class AgentCallFinishedError(MiniAgentsError):
 
 class CallDepthError(MiniAgentsError, RecursionError):
     """A call would nest deeper than `MiniAgents(max_call_depth=...)` allows (usually an agent calling itself)."""
+
+
+# --- miniagents.ext.llms ---------------------------------------------------------------------------------------------
+
+
+class LLMResponseError(MiniAgentsError, ValueError):
+    """The provider's response (or response stream) could not be parsed; its `__cause__` is the parsing error."""
+
+
+# --- miniagents.ext.chat_history_md ----------------------------------------------------------------------------------
+
+
+class ChatHistoryFileError(MiniAgentsError, ValueError):
+    """The chat history file cannot be read as a conversation (e.g. it is not UTF-8 text)."""
+
+
+# --- miniagents.ext.persistence --------------------------------------------------------------------------------------
+
+
+class StoreError(MiniAgentsError):
+    """Base class of the errors raised by `miniagents.ext.persistence`."""
+
+
+class StoreClosedError(StoreError):
+    """The store was used after `close()`; open a new `SQLiteMessageStore` on the same file instead."""
+
+
+class StoreWriteError(StoreError):
+    """Messages handed to the store could not be written; raised by the next `flush()` / `aflush()` / `close()`."""
+
+
+class MessageNotFoundError(StoreError, LookupError):
+    """A hash key (or a message it references) is not in the store."""
+
+
+class AmbiguousCallError(StoreError, ValueError):
+    """The same call (same agent, input and arguments) was answered more than once; pick one of its reply nodes."""

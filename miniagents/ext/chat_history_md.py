@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from miniagents.agents import InteractionContext
 from miniagents.chat_history import ChatHistory, iterate_message_promises
+from miniagents.errors import ChatHistoryFileError
 from miniagents.messages import Message, MessagePromise, TextMessage
 
 __all__ = ["ChatHistoryFileError", "ChatHistoryMD", "parse_chat_markdown"]
@@ -33,10 +34,6 @@ _UNDERLINE = "=" * 40
 _SETEXT_UNDERLINE = re.compile(r" {0,3}=+[ \t]*")
 _ATX_HEADING = re.compile(r" {0,3}#[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*")
 _FENCE_OPENING = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-
-
-class ChatHistoryFileError(ValueError):
-    """The chat history file cannot be read as a conversation (e.g. it is not UTF-8 text)."""
 
 
 class ChatHistoryMD(ChatHistory):

@@ -1,9 +1,15 @@
-"""Errors raised by the promising layer. Each message says what went wrong and how to fix it."""
+"""Errors raised by the promising layer, and `MiniAgentsError`, the root of every MiniAgents error.
+
+The root lives here, in the lowest layer, so that the promising layer's own errors can derive from it without
+depending on the agent layer; `miniagents.errors` re-exports it with every other error (import from there).
+Each message says what went wrong and how to fix it.
+"""
 
 __all__ = [
     "AppenderClosedError",
     "AppenderNotOpenError",
     "FunctionNotProvidedError",
+    "MiniAgentsError",
     "NestingDepthError",
     "NoActiveContextError",
     "ProducerCancelledError",
@@ -12,8 +18,20 @@ __all__ = [
 ]
 
 
-class PromisingError(Exception):
-    """Base class of the errors raised by `miniagents.promising`."""
+class MiniAgentsError(Exception):
+    """The root of every error MiniAgents raises: `except MiniAgentsError` catches them all.
+
+    Errors that are also a kind of builtin error derive from that builtin too (`InvalidAgentKwargError` is a
+    `ValueError`, `NoActiveContextError` a `RuntimeError`, ...), so code that catches the builtin keeps working.
+    """
+
+
+PromisingError = MiniAgentsError
+"""The root's older name, from before the promising layer and the agent layer shared one root.
+
+Every MiniAgents error already was a `PromisingError` (the agent layer's, the store's and the LLM agents' included),
+so the name stays the root itself: `except PromisingError` still catches exactly what it caught.
+"""
 
 
 class FunctionNotProvidedError(PromisingError):

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 
 from miniagents.agents import InteractionContext, MiniAgent
-from miniagents.errors import MiniAgentsError
+from miniagents.errors import LLMResponseError
 from miniagents.messages import ErrorMessage, Message, MessageTokenStreamer
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.ext.frozen import Frozen
@@ -129,10 +129,6 @@ async def arun_llm_call(
             ) from error
         raise
     _log_llm_call(request_dicts, request_metadata, response, started_at, started)
-
-
-class LLMResponseError(MiniAgentsError, ValueError):
-    """The provider's response (or response stream) could not be parsed; its `__cause__` is the parsing error."""
 
 
 async def _afirst_token(tokens: StreamedPromise[str, Any]) -> None:
