@@ -1,16 +1,26 @@
-"""One place that emits our deprecation warnings, so older seed names keep working and say what replaced them."""
+"""One place that emits our deprecation warnings, so older seed names keep working and say what replaced them.
+
+Every warning names the version that removes the old name: `REMOVED_IN`, one version for all of them.
+"""
 
 import warnings
 from typing import Any
 
 from miniagents.promising.sentinels import DEFAULT
 
-__all__ = ["pick_renamed_argument", "warn_deprecated"]
+__all__ = ["REMOVED_IN", "pick_renamed_argument", "warn_deprecated"]
+
+REMOVED_IN = "0.3.0"
+"""The MiniAgents version that removes every deprecated name (the current one is 0.1.0)."""
 
 
 def warn_deprecated(old: str, new: str, stacklevel: int = 3) -> None:
-    """Warn that `old` is an older name that still works and that `new` should be used instead."""
-    warnings.warn(f"`{old}` is deprecated; use `{new}` instead.", DeprecationWarning, stacklevel=stacklevel)
+    """Warn that `old` is an older name that still works until `REMOVED_IN`, and that `new` should be used instead."""
+    warnings.warn(
+        f"`{old}` is deprecated; use `{new}` instead. It will be removed in MiniAgents {REMOVED_IN}.",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
 
 
 def pick_renamed_argument(new_value: Any, old_value: Any, old: str, new: str, default: Any = DEFAULT) -> Any:

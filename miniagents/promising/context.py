@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.errors import NoActiveContextError, WrongContextTypeError
 from miniagents.promising.promise_typing import PromiseResolvedEventHandler
-from miniagents.promising.sentinels import DEFAULT
+from miniagents.promising.sentinels import DEFAULT, Sentinel
 
 __all__ = ["PromisingContext", "handler_list"]
 
@@ -46,7 +46,7 @@ class PromisingContext:
 
     def __init__(
         self,
-        start_everything_soon_by_default: bool = True,
+        start_everything_soon_by_default: bool | Sentinel = DEFAULT,
         appenders_capture_errors_by_default: bool = False,
         longer_hash_keys: bool = False,
         log_level_for_errors: int = logging.ERROR,
@@ -54,12 +54,14 @@ class PromisingContext:
         start_everything_asap_by_default: Any = DEFAULT,
         cancel_grace_seconds: float = 5.0,
     ) -> None:
-        self.start_everything_soon_by_default: bool = pick_renamed_argument(
+        start_everything_soon_by_default = pick_renamed_argument(
             start_everything_soon_by_default,
             start_everything_asap_by_default,
             old="start_everything_asap_by_default",
             new="start_everything_soon_by_default",
-            default=DEFAULT,
+        )
+        self.start_everything_soon_by_default: bool = (
+            True if start_everything_soon_by_default is DEFAULT else start_everything_soon_by_default
         )
         self.appenders_capture_errors_by_default = appenders_capture_errors_by_default
         self.longer_hash_keys = longer_hash_keys
