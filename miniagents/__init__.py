@@ -7,44 +7,54 @@ async def echo(ctx: InteractionContext) -> None:
     ctx.reply(f"You said: {await ctx.message_promises.as_single_text_promise()}")
 
 MiniAgents().run_agent(echo, "hello")
+
+The names below are imported on first use (`miniagents.MiniAgents`, `from miniagents import MiniAgents`), so that
+`import miniagents` — and `import miniagents.promising`, which needs neither pydantic nor the agent layer — stays
+cheap.
 """
 
-from miniagents.agents import AgentCall, InteractionContext, MiniAgent, miniagent
-from miniagents.errors import (
-    AgentCallFinishedError,
-    AgentFunctionError,
-    CallDepthError,
-    InvalidAgentKwargError,
-    MiniAgentsError,
-    UnsupportedMessageTypeError,
-)
-from miniagents.lifecycle import (
-    AgentCallEvent,
-    CallFinished,
-    CallInitiated,
-    CallRecorded,
-    CallStarted,
-    InputMessageAppeared,
-    ReplyMessageAppeared,
-    ReplyMessageResolved,
-)
-from miniagents.message_sequence import MessageSequence
-from miniagents.messages import (
-    ErrorMessage,
-    Message,
-    MessagePromise,
-    MessageSequencePromise,
-    StrictMessage,
-    TextMessage,
-    TextToken,
-    Token,
-)
-from miniagents.miniagent_typing import MessageType
-from miniagents.promising.errors import NoActiveContextError, ProducerCancelledError
-from miniagents.promising.ext.frozen import Frozen
-from miniagents.promising.promising import Promise, PromisingContext, StreamAppender, StreamedPromise
-from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode, RecordedCall
-from miniagents.runtime import MiniAgents
+from typing import TYPE_CHECKING
+
+from miniagents.promising._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from miniagents.agents import AgentCall, InteractionContext, MiniAgent, miniagent
+    from miniagents.errors import (
+        AgentCallFinishedError,
+        AgentFunctionError,
+        CallDepthError,
+        InvalidAgentKwargError,
+        MiniAgentsError,
+        NoActiveContextError,
+        ProducerCancelledError,
+        UnsupportedMessageTypeError,
+    )
+    from miniagents.lifecycle import (
+        AgentCallEvent,
+        CallFinished,
+        CallInitiated,
+        CallRecorded,
+        CallStarted,
+        InputMessageAppeared,
+        ReplyMessageAppeared,
+        ReplyMessageResolved,
+    )
+    from miniagents.message_sequence import MessageSequence
+    from miniagents.messages import (
+        ErrorMessage,
+        Message,
+        MessagePromise,
+        MessageSequencePromise,
+        StrictMessage,
+        TextMessage,
+        TextToken,
+        Token,
+    )
+    from miniagents.miniagent_typing import MessageType
+    from miniagents.promising.ext.frozen import Frozen
+    from miniagents.promising.promising import Promise, PromisingContext, StreamAppender, StreamedPromise
+    from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode, RecordedCall
+    from miniagents.runtime import MiniAgents
 
 __version__ = "0.1.0"
 
@@ -91,3 +101,46 @@ __all__ = [
     "__version__",
     "miniagent",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "miniagents.agents": ["AgentCall", "InteractionContext", "MiniAgent", "miniagent"],
+        "miniagents.errors": [
+            "AgentCallFinishedError",
+            "AgentFunctionError",
+            "CallDepthError",
+            "InvalidAgentKwargError",
+            "MiniAgentsError",
+            "NoActiveContextError",
+            "ProducerCancelledError",
+            "UnsupportedMessageTypeError",
+        ],
+        "miniagents.lifecycle": [
+            "AgentCallEvent",
+            "CallFinished",
+            "CallInitiated",
+            "CallRecorded",
+            "CallStarted",
+            "InputMessageAppeared",
+            "ReplyMessageAppeared",
+            "ReplyMessageResolved",
+        ],
+        "miniagents.message_sequence": ["MessageSequence"],
+        "miniagents.messages": [
+            "ErrorMessage",
+            "Message",
+            "MessagePromise",
+            "MessageSequencePromise",
+            "StrictMessage",
+            "TextMessage",
+            "TextToken",
+            "Token",
+        ],
+        "miniagents.miniagent_typing": ["MessageType"],
+        "miniagents.promising.ext.frozen": ["Frozen"],
+        "miniagents.promising.promising": ["Promise", "PromisingContext", "StreamAppender", "StreamedPromise"],
+        "miniagents.records": ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall"],
+        "miniagents.runtime": ["MiniAgents"],
+    },
+)

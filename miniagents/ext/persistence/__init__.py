@@ -14,26 +14,33 @@
 
 Only the standard library's `sqlite3` is used; writes happen in a writer thread, so the event loop does not wait for
 the disk. The write queue is bounded (`max_pending`): agents faster than the disk are slowed to its pace.
+
+The names below are imported on first use, so importing one submodule does not load the store.
 """
 
-from miniagents.ext.persistence.errors import (
-    AmbiguousCallError,
-    MessageNotFoundError,
-    StoreClosedError,
-    StoreError,
-    StoreWriteError,
-)
-from miniagents.ext.persistence.history_source import SQLiteHistory
-from miniagents.ext.persistence.queries import (
-    CallRecord,
-    MessageKind,
-    MessageReference,
-    SessionRecord,
-    StoredMessage,
-    TimeBound,
-)
-from miniagents.ext.persistence.registry import register_message_class
-from miniagents.ext.persistence.store import CallLike, SQLiteMessageStore
+from typing import TYPE_CHECKING
+
+from miniagents.promising._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from miniagents.ext.persistence.errors import (
+        AmbiguousCallError,
+        MessageNotFoundError,
+        StoreClosedError,
+        StoreError,
+        StoreWriteError,
+    )
+    from miniagents.ext.persistence.history_source import SQLiteHistory
+    from miniagents.ext.persistence.queries import (
+        CallRecord,
+        MessageKind,
+        MessageReference,
+        SessionRecord,
+        StoredMessage,
+        TimeBound,
+    )
+    from miniagents.ext.persistence.registry import register_message_class
+    from miniagents.ext.persistence.store import CallLike, SQLiteMessageStore
 
 __all__ = [
     "AmbiguousCallError",
@@ -52,3 +59,27 @@ __all__ = [
     "TimeBound",
     "register_message_class",
 ]
+
+__getattr__, __dir__ = lazy_exports(
+    globals(),
+    {
+        "miniagents.ext.persistence.errors": [
+            "AmbiguousCallError",
+            "MessageNotFoundError",
+            "StoreClosedError",
+            "StoreError",
+            "StoreWriteError",
+        ],
+        "miniagents.ext.persistence.history_source": ["SQLiteHistory"],
+        "miniagents.ext.persistence.queries": [
+            "CallRecord",
+            "MessageKind",
+            "MessageReference",
+            "SessionRecord",
+            "StoredMessage",
+            "TimeBound",
+        ],
+        "miniagents.ext.persistence.registry": ["register_message_class"],
+        "miniagents.ext.persistence.store": ["CallLike", "SQLiteMessageStore"],
+    },
+)
