@@ -1,164 +1,89 @@
-"""A small, safe markdown-to-HTML renderer for message contents (no markdown library needed at runtime).
+"""Message contents as HTML: CommonMark rendered by markdown-it-py, safe for any text and in time linear in its length.
 
-It covers what LLM replies use — paragraphs, line breaks, headings, fenced code, lists, quotes, rules, inline code,
-bold, italic and links — and escapes everything else, so a message can never inject HTML into the notebook. It is
-deliberately forgiving of half-written input, because it re-renders text that is still streaming (an unclosed code
-fence simply runs to the end).
+The text a message holds was written by a model or a person and may be half-written or hostile, so the renderer is
+configured for that:
+
+- raw HTML is shown as text, never interpreted, and images are not loaded (`![alt](url)` shows as `!` and a link);
+- only `http`, `https` and `mailto` links are links (they open in a new tab); any other one — `javascript:`, `data:`,
+  a relative path — stays text;
+- a single line break is a line break, as in a chat;
+- text that is still streaming renders as far as it goes (an unclosed code fence runs to the end of the text);
+- blocks nested deeper than `MAX_BLOCK_NESTING` levels (quotes in quotes, lists in lists) show their inner text as it
+  is, preformatted. markdown-it-py would otherwise drop everything past its nesting limit, and a parser without a
+  limit recurses once per level (a thousand `>` would raise `RecursionError`).
+
+Rendering takes time linear in the length of the text, whatever it holds (runs of unclosed `**`, `[` or backticks
+included): `tests/test_markdown.py` measures it. That needs markdown-it-py 4.1 or later; earlier versions join the
+text of unmatched emphasis markers quadratically, in time and memory.
 """
 
-import html
-import re
+from collections.abc import Sequence
 
-__all__ = ["render_markdown"]
+from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
+from markdown_it.rules_block import StateBlock
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
 
-_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})\s*([\w+#.-]*)")
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_RULE = re.compile(r"^\s{0,3}([-*_])(\s*\1){2,}\s*$")
-_BULLET = re.compile(r"^\s*[-*+]\s+(.*)$")
-_NUMBERED = re.compile(r"^\s*\d{1,9}[.)]\s+(.*)$")
-_QUOTE = re.compile(r"^\s{0,3}>\s?(.*)$")
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:https?://|mailto:)[^\s)]+)\)")
-_BOLD = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))  # "&" first: the others' entities contain one
-# each branch starts with its marker (the lookbehind comes after it), so the regex engine can skip to the next marker
-_ITALIC = re.compile(r"\*(?<![\w*]\*)(?=[^\s*])(.+?)(?<=[^\s*])\*(?!\*)|_(?<!\w_)(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)")
+from miniagents_notebook._unicode import replace_lone_surrogates
+
+__all__ = ["MAX_BLOCK_NESTING", "render_markdown"]
+
+MAX_BLOCK_NESTING = 16
+"""How deep blocks nest before the rest of the innermost one is shown as preformatted text (a list item counts as two
+levels: the list and the item)."""
+_LINK_SCHEMES = ("http://", "https://", "mailto:")
 
 
 def render_markdown(text: str) -> str:
     """Render `text` as HTML; any HTML in it is shown as text, never interpreted."""
-    blocks: list[str] = []
-    lines = text.split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        fence = _FENCE.match(line)
-        if fence:
-            index = _render_code_block(lines, index, fence.group(1), fence.group(2), blocks)
-        elif not line.strip():
-            index += 1
-        elif heading := _HEADING.match(line):
-            level = len(heading.group(1))
-            blocks.append(f"<h{level}>{_render_inline(heading.group(2))}</h{level}>")
-            index += 1
-        elif _RULE.match(line):
-            blocks.append("<hr>")
-            index += 1
-        elif _BULLET.match(line) or _NUMBERED.match(line):
-            index = _render_list(lines, index, blocks)
-        elif _QUOTE.match(line):
-            quoted = []
-            while index < len(lines) and (quote := _QUOTE.match(lines[index])):
-                quoted.append(quote.group(1))
-                index += 1
-            blocks.append(f"<blockquote>{render_markdown(chr(10).join(quoted))}</blockquote>")
-        else:
-            index = _render_paragraph(lines, index, blocks)
-    return "\n".join(blocks)
+    return _MARKDOWN.render(replace_lone_surrogates(text)).rstrip("\n")
 
 
-def _starts_block(line: str) -> bool:
-    return bool(
-        not line.strip()
-        or _FENCE.match(line)
-        or _HEADING.match(line)
-        or _RULE.match(line)
-        or _BULLET.match(line)
-        or _NUMBERED.match(line)
-        or _QUOTE.match(line)
-    )
+def _is_allowed_link(url: str) -> bool:
+    return url.lower().startswith(_LINK_SCHEMES)
 
 
-def _render_code_block(lines: list[str], index: int, marker: str, language: str, blocks: list[str]) -> int:
-    code_lines = []
-    index += 1
-    while index < len(lines) and not lines[index].strip().startswith(marker):
-        code_lines.append(lines[index])
-        index += 1
-    language_class = f' class="language-{html.escape(language)}"' if language else ""
-    blocks.append(f"<pre><code{language_class}>{html.escape(chr(10).join(code_lines))}</code></pre>")
-    return index + 1
+def _too_deep_as_preformatted(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
+    """The first block rule: past `MAX_BLOCK_NESTING` levels, the lines of the innermost block become a code block.
 
-
-def _render_list(lines: list[str], index: int, blocks: list[str]) -> int:
-    ordered = _NUMBERED.match(lines[index]) is not None
-    pattern = _NUMBERED if ordered else _BULLET
-    items: list[list[str]] = []
-    while index < len(lines):
-        line = lines[index]
-        item = pattern.match(line)
-        if item:
-            items.append([item.group(1)])
-        elif items and line.strip() and line[:1].isspace() and not _FENCE.match(line):
-            items[-1].append(line.strip())  # an indented continuation line of the previous item
-        else:
-            break
-        index += 1
-    tag = "ol" if ordered else "ul"
-    rendered_items = "".join(f"<li>{_render_inline(chr(10).join(item))}</li>" for item in items)
-    blocks.append(f"<{tag}>{rendered_items}</{tag}>")
-    return index
-
-
-def _render_paragraph(lines: list[str], index: int, blocks: list[str]) -> int:
-    paragraph = [lines[index]]
-    index += 1
-    while index < len(lines) and not _starts_block(lines[index]):
-        paragraph.append(lines[index])
-        index += 1
-    blocks.append(f"<p>{_render_inline(chr(10).join(line.strip() for line in paragraph))}</p>")
-    return index
-
-
-def _render_inline(text: str) -> str:
-    """Inline markup; code spans are cut out first so nothing inside them is interpreted.
-
-    Each kind of markup is looked for only when its marker occurs at all: a long streamed text is re-rendered on
-    every live update, and most of it is plain.
+    It takes the lines that the block being parsed would (up to one indented less than it, which ends a list item).
     """
-    if "`" not in text:
-        return _line_breaks(_render_emphasis(text))
-    parts = []
-    position = 0
-    for code in _CODE_SPAN.finditer(text):
-        parts.append(_render_emphasis(text[position : code.start()]))
-        parts.append(f"<code>{html.escape(code.group(2).strip())}</code>")
-        position = code.end()
-    parts.append(_render_emphasis(text[position:]))
-    return _line_breaks("".join(parts))
+    if state.level < MAX_BLOCK_NESTING:
+        return False
+    if silent:
+        return True
+    line = start_line + 1
+    while line < end_line and (state.isEmpty(line) or state.sCount[line] >= state.blkIndent):
+        line += 1
+    while state.isEmpty(line - 1):
+        line -= 1
+    token = state.push("code_block", "code", 0)
+    token.content = state.getLines(start_line, line, state.blkIndent, False)
+    token.map = [start_line, line]
+    state.line = line
+    return True
 
 
-def _line_breaks(markup: str) -> str:
-    return markup.replace("\n", "<br>\n") if "\n" in markup else markup
+def _render_link_open(
+    renderer: RendererHTML, tokens: Sequence[Token], index: int, options: OptionsDict, env: EnvType
+) -> str:
+    tokens[index].attrSet("target", "_blank")
+    tokens[index].attrSet("rel", "noopener noreferrer")
+    return renderer.renderToken(tokens, index, options, env)
 
 
-def _render_emphasis(text: str) -> str:
-    """Links are cut out next, so emphasis markers inside a URL stay part of the URL."""
-    if "](" not in text:
-        return _emphasize(text)
-    parts = []
-    position = 0
-    for link in _LINK.finditer(text):
-        parts.append(_emphasize(text[position : link.start()]))
-        url = html.escape(link.group(2))
-        parts.append(f'<a href="{url}" target="_blank" rel="noopener noreferrer">{_emphasize(link.group(1))}</a>')
-        position = link.end()
-    parts.append(_emphasize(text[position:]))
-    return "".join(parts)
+def _markdown_renderer() -> MarkdownIt:
+    markdown = MarkdownIt(
+        "commonmark",
+        # markdown-it-py's own limit must stay above ours, or it drops the text past it before our rule sees it
+        {"html": False, "breaks": True, "xhtmlOut": False, "maxNesting": MAX_BLOCK_NESTING + 4},
+    )
+    markdown.disable("image")
+    markdown.validateLink = _is_allowed_link  # type: ignore[method-assign]
+    markdown.block.ruler.before("table", "too_deep", _too_deep_as_preformatted)
+    markdown.add_render_rule("link_open", _render_link_open)
+    return markdown
 
 
-def _escape(text: str) -> str:
-    """`html.escape(text, quote=False)` that skips the replacements with nothing to replace: looking for a character
-    costs far less than replacing it, and most of a long text has none of them."""
-    for character, entity in _ENTITIES:
-        if character in text:
-            text = text.replace(character, entity)
-    return text
-
-
-def _emphasize(text: str) -> str:
-    escaped = _escape(text)
-    if "*" not in text and "_" not in text:
-        return escaped
-    escaped = _BOLD.sub(r"<strong>\2</strong>", escaped)
-    return _ITALIC.sub(lambda match: f"<em>{match.group(1) or match.group(2)}</em>", escaped)
+_MARKDOWN = _markdown_renderer()

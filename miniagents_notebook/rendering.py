@@ -3,6 +3,8 @@
 Both forms are pure functions of the object's content — no ids, memory addresses or timings — so nbval can compare
 them between runs, and the HTML uses inline styles only, so it renders the same without a kernel (GitHub,
 nbconvert) as in JupyterLab. Message contents are rendered as markdown by `render_markdown`, which escapes HTML.
+Every form is valid Unicode: a lone surrogate (half a character) in a message shows as `�` (see
+`replace_lone_surrogates`), as an output that holds one cannot be sent to the front end at all.
 """
 
 import html
@@ -13,6 +15,7 @@ from typing import Any
 
 from miniagents import AgentCallNode, AgentReplyNode, Frozen, Message, MiniAgent, TextMessage
 from miniagents_notebook._style import ERROR_COLOR, STATUS_COLORS
+from miniagents_notebook._unicode import replace_lone_surrogates
 from miniagents_notebook.markdown import render_markdown
 
 __all__ = [
@@ -91,7 +94,7 @@ def _content_of(message: Message) -> str | None:
 
 def error_text(error: BaseException) -> str:
     """`ErrorClass: message`, the way errors are shown inline."""
-    return f"{type(error).__name__}: {error}"
+    return replace_lone_surrogates(f"{type(error).__name__}: {error}")
 
 
 # --- values --------------------------------------------------------------------------------------------------------
@@ -104,7 +107,7 @@ def format_value(value: Any, limit: int = _VALUE_LIMIT) -> str:
     other type show only their type (a default repr would put a memory address into outputs that nbval compares).
     Big values cost only what is shown: building stops once `limit` characters are there.
     """
-    return shorten(_value_text(value, budget=limit + 1, nested=False), limit)
+    return replace_lone_surrogates(shorten(_value_text(value, budget=limit + 1, nested=False), limit))
 
 
 def count_text(number: int, singular: str, plural: str | None = None) -> str:
@@ -186,7 +189,7 @@ def message_text(view: MessageView) -> str:
         lines.append(_shortened_in_the_middle(view.content))
     if view.error is not None:
         lines.append(f"!! {error_text(view.error)}")
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 def _shortened_in_the_middle(text: str) -> str:
@@ -211,7 +214,7 @@ def message_html(view: MessageView) -> str:
         header_parts.append("<i>streaming…</i>")
     body = render_markdown(_shortened_in_the_middle(view.content)) if view.content else ""
     error = f'<div style="{_ERROR_STYLE}">{html.escape(error_text(view.error))}</div>' if view.error else ""
-    return (
+    return replace_lone_surrogates(
         f'<div class="miniagents-message" style="border-left:3px solid {color};{_BOX_STYLE}">'
         f'<div style="{_HEADER_STYLE}">{" · ".join(header_parts)}</div>{body}{error}</div>'
     )
@@ -260,7 +263,7 @@ def agent_text(agent: MiniAgent) -> str:
         lines.append(f"bound: {_fields_text(sorted(agent.bound_kwargs.items()))}")
     if agent.description:
         lines.append(agent.description)
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 def agent_html(agent: MiniAgent) -> str:
@@ -269,7 +272,7 @@ def agent_html(agent: MiniAgent) -> str:
         bound_text = _fields_text(sorted(agent.bound_kwargs.items()))
         bound = f'<div style="{_HEADER_STYLE}">bound: {html.escape(bound_text)}</div>'
     description = f"<div>{html.escape(agent.description)}</div>" if agent.description else ""
-    return (
+    return replace_lone_surrogates(
         f'<div class="miniagents-agent" style="border-left:3px solid #7e57c2;{_BOX_STYLE}">'
         f"<div><code><b>{html.escape(agent.alias)}</b>{html.escape(_signature_text(agent))}</code>"
         f' <span style="{_HEADER_STYLE}">MiniAgent</span></div>{bound}{description}</div>'
@@ -294,7 +297,7 @@ def call_node_text(node: AgentCallNode) -> str:
     """`AgentCallNode alias kwargs (n input messages)` and the input messages, indented."""
     lines = [f"AgentCallNode {_call_summary(node)}"]
     lines += [_indent(message_text(message_view(message))) for message in node.messages]
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 def reply_node_text(node: AgentReplyNode) -> str:
@@ -302,11 +305,11 @@ def reply_node_text(node: AgentReplyNode) -> str:
     lines = [f"AgentReplyNode {node.agent_alias} ({count_text(len(node.replies), 'reply', 'replies')})"]
     lines.append(f"  call: {_call_summary(node.agent_call)}")
     lines += [_indent(message_text(message_view(message))) for message in node.replies]
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 def _details(summary: str, body: str, css_class: str) -> str:
-    return (
+    return replace_lone_surrogates(
         f'<details class="{css_class}" style="border-left:3px solid #7e57c2;{_BOX_STYLE}">'
         f'<summary style="cursor:pointer">{summary}</summary>{body}</details>'
     )

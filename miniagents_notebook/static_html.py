@@ -2,7 +2,8 @@
 
 Each function renders the same JSON snapshot the live view receives. The HTML uses inline `style` attributes only:
 no scripts, no stylesheets, fonts or images to fetch, no links out of the page (GitHub strips `<style>` and scripts
-anyway). Collapsing uses `<details>` where it helps, which works without JavaScript.
+anyway). Collapsing uses `<details>` where it helps, which works without JavaScript. Lone surrogates (half
+characters, which no UTF-8 output can hold) show as `�`.
 """
 
 import hashlib
@@ -12,6 +13,7 @@ from typing import Any
 
 from miniagents_notebook._style import ERROR_COLOR, MUTED_COLOR, STATUS_COLORS, STATUS_ICONS
 from miniagents_notebook._tree_model import format_seconds
+from miniagents_notebook._unicode import replace_lone_surrogates
 from miniagents_notebook.rendering import count_text
 
 __all__ = ["render_call_tree", "render_inspector", "render_timeline"]
@@ -80,7 +82,7 @@ def render_call_tree(snapshot: Mapping[str, Any], show_timings: bool = True) -> 
                 f"{escape(row['error'])}</div>"
             )
     lines.append("</div>")
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 def _tick_step(span: float) -> float:
@@ -107,7 +109,7 @@ def render_timeline(snapshot: Mapping[str, Any]) -> str:
     ]
     if not bars:
         lines.append(f'<div style="{_MUTED}">(no agent calls)</div></div>')
-        return "\n".join(lines)
+        return replace_lone_surrogates("\n".join(lines))
     step = _tick_step(span)
     ticks = []
     tick = 0.0
@@ -147,7 +149,7 @@ def render_timeline(snapshot: Mapping[str, Any]) -> str:
     if snapshot.get("hidden"):
         lines.append(f'<div style="{_MUTED}">… {snapshot["hidden"]} more calls not shown</div>')
     lines.append("</div>")
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))
 
 
 def _render_message(node: Mapping[str, Any], anchor_of_call_record: str | None = None) -> str:
@@ -227,4 +229,4 @@ def render_inspector(calls: Sequence[Mapping[str, Any]], total: int | None = Non
     if total > len(calls):
         lines.append(f'<div style="{_MUTED}">… {total - len(calls)} more calls not shown</div>')
     lines.append("</div>")
-    return "\n".join(lines)
+    return replace_lone_surrogates("\n".join(lines))

@@ -14,7 +14,6 @@ from miniagents import (
     TextMessage,
     miniagent,
 )
-from miniagents_notebook.markdown import render_markdown
 from miniagents_notebook.rendering import TEXT_PLAIN_CHARS
 from miniagents_notebook.stream_view import WIDGET_VIEW_MIMETYPE, StreamView
 
@@ -249,35 +248,3 @@ def test_call_and_reply_records_are_expandable(shell) -> None:
     assert '<details class="miniagents-call-node"' in reply["text/html"]
     assert_static_html(reply["text/html"])
     assert_static_html(call["text/html"])
-
-
-# --- markdown --------------------------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "markup"),
-    [
-        ("plain & <b>bold</b>?", "<p>plain &amp; &lt;b&gt;bold&lt;/b&gt;?</p>"),
-        ("line one\nline two", "<p>line one<br>\nline two</p>"),
-        ("# Title\ntext", "<h1>Title</h1>\n<p>text</p>"),
-        (
-            "**strong** and *em* and snake_case_name",
-            "<p><strong>strong</strong> and <em>em</em> and snake_case_name</p>",
-        ),
-        ("`<code> **not bold**`", "<p><code>&lt;code&gt; **not bold**</code></p>"),
-        ("- one\n- two", "<ul><li>one</li><li>two</li></ul>"),
-        ("1. one\n2. two", "<ol><li>one</li><li>two</li></ol>"),
-        ("> quoted", "<blockquote><p>quoted</p></blockquote>"),
-        ("---", "<hr>"),
-        ("```python\nx = '<y>'\n```", '<pre><code class="language-python">x = &#x27;&lt;y&gt;&#x27;</code></pre>'),
-        ("```\nstill streaming", "<pre><code>still streaming</code></pre>"),
-        (
-            "[docs](https://example.com/a__b__c?x=1&y=2)",
-            '<p><a href="https://example.com/a__b__c?x=1&amp;y=2" target="_blank" rel="noopener noreferrer">'
-            "docs</a></p>",
-        ),
-        ("[bad](javascript:alert(1))", "<p>[bad](javascript:alert(1))</p>"),
-    ],
-)
-def test_markdown_renders_the_common_subset_and_escapes_the_rest(text: str, markup: str) -> None:
-    assert render_markdown(text) == markup
