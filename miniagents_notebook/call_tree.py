@@ -16,6 +16,7 @@ import traitlets
 
 from miniagents_notebook._eviction import with_eviction_note
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel
+from miniagents_notebook._unicode import replace_lone_surrogates, replace_lone_surrogates_in
 from miniagents_notebook.mermaid import call_tree_to_mermaid
 from miniagents_notebook.snapshot import text_so_far
 from miniagents_notebook.static_html import render_call_tree
@@ -95,10 +96,14 @@ class LiveView(anywidget.AnyWidget):
     def _is_settled(self) -> bool:
         return False
 
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        # the state goes to the front end as UTF-8 JSON, which half a character (a lone surrogate) cannot be part of
+        return replace_lone_surrogates_in(super().get_state(key, drop_defaults))
+
     def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         self._sync_state()
         data, metadata = super()._repr_mimebundle_(**kwargs)  # the widget view
-        return {**data, "text/plain": self.to_text(), "text/html": self.to_html()}, metadata
+        return {**data, "text/plain": replace_lone_surrogates(self.to_text()), "text/html": self.to_html()}, metadata
 
     def _ipython_display_(self) -> None:
         # in a kernel, shown with a display id so that the static copy can be replaced by the final one when the
