@@ -6,7 +6,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from miniagents.lifecycle import AgentCallEvent, CallEventHandler
 from miniagents.messages import Message
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["MiniAgents"]
 
 logger = logging.getLogger(__name__)
+
+_Observer = TypeVar("_Observer", bound=MiniAgentsObserver)
 
 
 class MiniAgents(PromisingContext):
@@ -165,7 +167,7 @@ class MiniAgents(PromisingContext):
 
     # --- observers ---------------------------------------------------------------------------------------------
 
-    def attach(self, observer: MiniAgentsObserver) -> MiniAgentsObserver:
+    def attach(self, observer: _Observer) -> _Observer:
         """Subscribe `observer` (see `miniagents.observers`) and return it; attaching it again does nothing.
 
         Its `on_call_event` becomes a lifecycle event handler and its `on_persist_message`, if it has one (not
