@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         ProducerCancelledError,
         UnsupportedMessageTypeError,
     )
+    from miniagents.history import HistorySource, InMemoryHistory
     from miniagents.lifecycle import (
         AgentCallEvent,
         CallFinished,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
         Token,
     )
     from miniagents.miniagent_typing import MessageType
+    from miniagents.observers import MiniAgentsObserver
     from miniagents.promising.ext.frozen import Frozen
     from miniagents.promising.promising import Promise, PromisingContext, StreamAppender, StreamedPromise
     from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode, RecordedCall
@@ -73,6 +75,8 @@ __all__ = [
     "CallStarted",
     "ErrorMessage",
     "Frozen",
+    "HistorySource",
+    "InMemoryHistory",
     "InputMessageAppeared",
     "InteractionContext",
     "InvalidAgentKwargError",
@@ -84,6 +88,7 @@ __all__ = [
     "MiniAgent",
     "MiniAgents",
     "MiniAgentsError",
+    "MiniAgentsObserver",
     "NoActiveContextError",
     "ProducerCancelledError",
     "Promise",
@@ -116,6 +121,7 @@ __getattr__, __dir__ = lazy_exports(
             "ProducerCancelledError",
             "UnsupportedMessageTypeError",
         ],
+        "miniagents.history": ["HistorySource", "InMemoryHistory"],
         "miniagents.lifecycle": [
             "AgentCallEvent",
             "CallFinished",
@@ -138,6 +144,7 @@ __getattr__, __dir__ = lazy_exports(
             "Token",
         ],
         "miniagents.miniagent_typing": ["MessageType"],
+        "miniagents.observers": ["MiniAgentsObserver"],
         "miniagents.promising.ext.frozen": ["Frozen"],
         "miniagents.promising.promising": ["Promise", "PromisingContext", "StreamAppender", "StreamedPromise"],
         "miniagents.records": ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall"],
