@@ -28,7 +28,7 @@ from miniagents.message_sequence import MessageSequence, MessageSequencePromise
 from miniagents.messages import Message, MessagePromise
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
-from miniagents.promising.ext.frozen import Frozen, freeze_value
+from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text
 from miniagents.promising.promising import Promise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 from miniagents.records import AgentCallNode, AgentReplyNode
@@ -113,6 +113,15 @@ def _call_depth_message(run: "_AgentCallRun") -> str:
     )
 
 
+def _checked_alias(alias: Any) -> str:
+    if not isinstance(alias, str) or not alias:
+        raise ValueError(f"An agent alias must be a non-empty str, got {alias!r}.")
+    alias = normalize_text(alias)
+    if not alias.isascii() and any("\ud800" <= character <= "\udfff" for character in alias):
+        raise ValueError(f"The agent alias {alias!r} contains half a character (a lone surrogate); use valid text.")
+    return alias
+
+
 def _freeze_kwargs(kwargs: Mapping[str, Any], alias: str) -> dict[str, Any]:
     frozen = {}
     for name, value in kwargs.items():
@@ -148,7 +157,7 @@ class MiniAgent:
             alias = getattr(func, "__name__", type(func).__name__)
             if uppercase_func_name:
                 alias = alias.upper()
-        self.alias: str = alias
+        self.alias: str = _checked_alias(alias)
         if description is None:
             description = inspect.getdoc(func) if self._is_class else func.__doc__
             if description and normalize_spaces_in_docstring:

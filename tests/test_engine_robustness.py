@@ -405,3 +405,12 @@ def test_a_long_chain_of_messages_hashes_renders_and_walks_without_recursion_err
     assert len(list(message.sub_messages())) == 3000
     assert "hash_key=" in repr(message)
     assert str(message)  # a non-text message's str() is its JSON
+
+
+def test_an_agent_alias_with_half_a_character_is_refused() -> None:
+    async def agent(ctx: InteractionContext) -> None:
+        pass
+
+    with pytest.raises(ValueError, match=r"alias .* contains half a character"):
+        miniagent(agent, alias=f"bad {HIGH_HALF}")
+    assert miniagent(agent, alias=f"smile {HIGH_HALF}{LOW_HALF}").alias == f"smile {EMOJI}"
