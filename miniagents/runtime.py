@@ -14,6 +14,7 @@ from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.observers import MiniAgentsObserver
 from miniagents.promising._deprecation import warn_deprecated
 from miniagents.promising.context import PromisingContext, handler_list
+from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import DEFAULT
 
 if TYPE_CHECKING:
@@ -228,8 +229,12 @@ class MiniAgents(PromisingContext):
         await self.aflush_observers()
 
     def run_agent(self, agent: "MiniAgent", messages: MessageType | None = None, **kwargs: Any) -> tuple[Message, ...]:
-        """Trigger `agent` in this context (blocking, in a new event loop) and return its reply messages."""
-        return self.run(self._areplies_of(agent, messages, kwargs))
+        """Trigger `agent` in this context, blocking (see `miniagents.promising.runner`), and return its replies."""
+        return run_blocking(
+            lambda: self.arun_agent(agent, messages, **kwargs),
+            blocking_call=f"{type(self).__name__}.run_agent()",
+            async_alternative=f"await {type(self).__name__}().arun_agent(...)",
+        )
 
     async def arun_agent(
         self, agent: "MiniAgent", messages: MessageType | None = None, **kwargs: Any

@@ -20,6 +20,7 @@ from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.errors import ProducerCancelledError
 from miniagents.promising.promising import StreamAppender
+from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import AWAIT, CLEAR, DEFAULT, Sentinel
 from miniagents.runtime import MiniAgents
 
@@ -374,28 +375,22 @@ async def adialog_loop(
     return await achain_loop([user_agent, AWAIT, assistant_agent], initial_input=initial_input, max_turns=max_turns)
 
 
-def _refuse_inside_running_loop(blocking_name: str, async_name: str) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    if asyncio.run is asyncio.runners.run:  # not patched to allow nesting (as nest_asyncio does in notebooks)
-        raise RuntimeError(
-            f"`{blocking_name}()` blocks until the loop ends, so it cannot run inside a running event loop; "
-            f"use `await {async_name}(...)` there instead."
-        )
-
-
 def chain_loop(
     agents: Iterable[ChainStep],
     initial_input: MessageType | None = None,
     max_turns: int | None = None,
     mini_agents: MiniAgents | None = None,
 ) -> tuple[Message, ...]:
-    """Blocking `achain_loop` for scripts: runs it in `mini_agents` (a new `MiniAgents()` by default) to the end."""
-    _refuse_inside_running_loop("chain_loop", "achain_loop")
+    """Blocking `achain_loop` for scripts: runs it in `mini_agents` (a new `MiniAgents()` by default) to the end.
+
+    Inside a running event loop (a notebook cell) it needs a blocking runner, see `miniagents.promising.runner`.
+    """
     context = MiniAgents() if mini_agents is None else mini_agents
-    return context.run(achain_loop(agents, initial_input=initial_input, max_turns=max_turns))
+    return run_blocking(
+        lambda: context.arun(achain_loop(agents, initial_input=initial_input, max_turns=max_turns)),
+        blocking_call="chain_loop()",
+        async_alternative="await achain_loop(...)",
+    )
 
 
 def dialog_loop(
@@ -405,7 +400,15 @@ def dialog_loop(
     max_turns: int | None = None,
     mini_agents: MiniAgents | None = None,
 ) -> tuple[Message, ...]:
-    """Blocking `adialog_loop` for scripts: runs it in `mini_agents` (a new `MiniAgents()` by default) to the end."""
-    _refuse_inside_running_loop("dialog_loop", "adialog_loop")
+    """Blocking `adialog_loop` for scripts: runs it in `mini_agents` (a new `MiniAgents()` by default) to the end.
+
+    Inside a running event loop (a notebook cell) it needs a blocking runner, see `miniagents.promising.runner`.
+    """
     context = MiniAgents() if mini_agents is None else mini_agents
-    return context.run(adialog_loop(user_agent, assistant_agent, initial_input=initial_input, max_turns=max_turns))
+    return run_blocking(
+        lambda: context.arun(
+            adialog_loop(user_agent, assistant_agent, initial_input=initial_input, max_turns=max_turns)
+        ),
+        blocking_call="dialog_loop()",
+        async_alternative="await adialog_loop(...)",
+    )

@@ -1,8 +1,10 @@
 """The Jupyter layer of MiniAgents: `%load_ext miniagents_notebook`.
 
 Loading the extension gives the kernel a notebook-wide MiniAgents session (`await agent.trigger(...)` works in any
-cell), makes `MiniAgents().run(...)` work inside the kernel's running event loop, registers rich displays for
-messages, promises, agents and call records, and adds two magics:
+cell), makes the blocking calls — `MiniAgents().run(...)`, `run_agent(...)`, `chain_loop(...)`, `dialog_loop(...)` —
+work inside the kernel's running event loop (it installs the engine's blocking runner, see
+`miniagents.promising.runner`), registers rich displays for messages, promises, agents and call records, and adds
+two magics:
 
     %%miniagent greet(name: str = "world")
     ctx.reply(f"Hello, {name}!")

@@ -1,12 +1,15 @@
-"""Running coroutines to completion from synchronous code in a kernel, whose event loop is already running.
+"""Blocking on coroutines from synchronous code in a kernel, whose event loop is already running.
 
-A Jupyter kernel runs every cell inside its event loop, so `asyncio.run()` — and with it `MiniAgents().run()` and
-`run_agent()` — fails there ("cannot be called from a running event loop"). nest-asyncio makes a running loop
-reentrant, but it does so by patching asyncio globally (pure-Python tasks and futures, a reentrant loop class).
-`ReentrancyPatch` therefore applies it lazily — only the first time something has to block while a loop is running:
-`run()` / `run_agent()` in a cell, or a direct `run_cell_magic("miniagent", ...)` call (`%%miniagent` cells themselves
-are awaited, see `magics`) — and remembers everything nest-asyncio replaced, so that `%unload_ext` can put asyncio
-back exactly as it was.
+A Jupyter kernel runs every cell inside its event loop, so a blocking call — `MiniAgents().run()`, `run_agent()`,
+`chain_loop()`, `dialog_loop()` — has to run its coroutine on a loop that is busy running the cell. The engine sends
+every such call through one hook (`miniagents.promising.runner`); `install_nesting_runner` installs the notebook's
+`BlockingRunner` there, which makes the running loop reentrant with nest-asyncio and runs the coroutine on it.
+
+nest-asyncio patches asyncio globally (pure-Python tasks and futures, a reentrant loop class), so `ReentrancyPatch`
+applies it lazily — only the first time something has to block while a loop is running: one of the calls above in
+a cell, or a direct `run_cell_magic("miniagent", ...)` call (`%%miniagent` cells themselves are awaited, see
+`magics`) — and remembers everything nest-asyncio replaced, so that `%unload_ext` can put asyncio back exactly as
+it was.
 """
 
 import asyncio
@@ -14,10 +17,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from miniagents.promising.context import PromisingContext
+from miniagents.promising import runner as engine_runner
 from miniagents_notebook.kernel import running_loop_or_none
 
-__all__ = ["ReentrancyPatch", "patch_context_run", "run_blocking"]
+__all__ = ["NestingRunner", "ReentrancyPatch", "install_nesting_runner", "run_blocking"]
 
 _T = TypeVar("_T")
 _MISSING = object()
@@ -84,54 +87,42 @@ class ReentrancyPatch:
         self._patched_loop_classes.clear()
 
 
-def run_blocking(awaitable: Awaitable[_T], reentrancy: ReentrancyPatch) -> _T:
-    """Run `awaitable` to completion from synchronous code, whether or not an event loop is running here.
+class NestingRunner:
+    """The notebook's `BlockingRunner`: makes the running loop reentrant (on first need), then runs on it."""
+
+    def __init__(self, reentrancy: ReentrancyPatch) -> None:
+        self.reentrancy = reentrancy
+
+    def __call__(self, awaitable: Awaitable[_T]) -> _T:
+        __tracebackhide__ = True
+        loop = asyncio.get_running_loop()
+        try:
+            self.reentrancy.make_reentrant(loop)
+        except BaseException:
+            if asyncio.iscoroutine(awaitable):
+                awaitable.close()  # it will never run: no "never awaited" warning
+            raise
+        return loop.run_until_complete(awaitable)
+
+
+def install_nesting_runner(reentrancy: ReentrancyPatch) -> Callable[[], None]:
+    """Make every blocking call of the engine work inside the kernel's running loop; returns the undo function."""
+    return engine_runner.install_blocking_runner(NestingRunner(reentrancy))
+
+
+def run_blocking(awaitable: Awaitable[_T]) -> _T:
+    """Run `awaitable` to completion from synchronous code, whether or not an event loop is running here (what a
+    direct `run_cell_magic("miniagent", ...)` call does).
 
     Without a running loop it runs on IPython's own loop (the one `await` in a cell uses, so promises made in other
-    cells belong to it); inside a running loop (a kernel) that loop is made reentrant first.
+    cells belong to it); inside a running loop (a kernel) it goes through the engine's blocking runner — the
+    `NestingRunner` while the extension is loaded.
     """
     __tracebackhide__ = True
-    loop = running_loop_or_none()
-    if loop is None:
+    if running_loop_or_none() is None:
         from IPython.core.async_helpers import get_asyncio_loop
 
         return get_asyncio_loop().run_until_complete(awaitable)
-    _make_reentrant_or_close(reentrancy, loop, awaitable)
-    return loop.run_until_complete(awaitable)
-
-
-def _make_reentrant_or_close(
-    reentrancy: ReentrancyPatch, loop: asyncio.AbstractEventLoop, awaitable: Awaitable[Any]
-) -> None:
-    """Patch `loop`; if that fails, close the coroutine that will never run (no "never awaited" warning)."""
-    try:
-        reentrancy.make_reentrant(loop)
-    except BaseException:
-        if asyncio.iscoroutine(awaitable):
-            awaitable.close()
-        raise
-
-
-def patch_context_run(reentrancy: ReentrancyPatch) -> Callable[[], None]:
-    """Make `PromisingContext.run()` (so `MiniAgents().run()` and `run_agent()`) work inside a running loop.
-
-    Outside a running loop the original `run()` (a fresh `asyncio.run`) is used unchanged. Returns the undo function.
-    """
-    original_run = PromisingContext.__dict__["run"]
-
-    def run(self: PromisingContext, awaitable: Awaitable[_T]) -> _T:
-        __tracebackhide__ = True
-        loop = running_loop_or_none()
-        if loop is None:
-            return original_run(self, awaitable)
-        _make_reentrant_or_close(reentrancy, loop, awaitable)
-        return loop.run_until_complete(self.arun(awaitable))
-
-    run.__doc__ = original_run.__doc__
-    run.__wrapped__ = original_run  # type: ignore[attr-defined]
-    PromisingContext.run = run  # type: ignore[method-assign]
-
-    def undo() -> None:
-        PromisingContext.run = original_run  # type: ignore[method-assign]
-
-    return undo
+    return engine_runner.run_blocking(
+        awaitable, blocking_call="run_cell_magic('miniagent', ...)", async_alternative="%%miniagent"
+    )

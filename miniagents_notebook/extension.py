@@ -1,9 +1,10 @@
 """`load_ipython_extension` / `unload_ipython_extension`: what `%load_ext miniagents_notebook` sets up and takes down.
 
-Loading opens the notebook-wide session, registers the displays and the magics, and makes `MiniAgents().run()`
-work inside a running event loop (nest-asyncio is applied only when such a call actually happens). Unloading
-finalizes the session (cancelling what it still runs), removes the displays and magics and undoes every patch,
-nest-asyncio's included.
+Loading opens the notebook-wide session, registers the displays and the magics, and installs the engine's blocking
+runner for a running event loop (`miniagents.promising.runner`), so that `MiniAgents().run()`, `run_agent()`,
+`chain_loop()` and `dialog_loop()` work in a cell (nest-asyncio is applied only when such a call actually happens).
+Unloading finalizes the session (cancelling what it still runs), removes the displays, the magics and the runner,
+and undoes nest-asyncio's patches.
 """
 
 import asyncio
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from IPython.core.interactiveshell import InteractiveShell
 
 from miniagents_notebook.displays import register_displays
-from miniagents_notebook.event_loop import ReentrancyPatch, patch_context_run
+from miniagents_notebook.event_loop import ReentrancyPatch, install_nesting_runner
 from miniagents_notebook.kernel import in_kernel
 from miniagents_notebook.magics import MiniAgentsMagics, register_magics
 from miniagents_notebook.session import NotebookSession
@@ -24,12 +25,12 @@ __all__ = ["current_session", "load_ipython_extension", "unload_ipython_extensio
 class _LoadedExtension:
     def __init__(self, shell: InteractiveShell) -> None:
         self.reentrancy = ReentrancyPatch()
-        self._undo: list[Callable[[], None]] = [patch_context_run(self.reentrancy)]
+        self._undo: list[Callable[[], None]] = [install_nesting_runner(self.reentrancy)]
         if not in_kernel():
             self._undo.append(_make_ipython_loop_current())
         self.session = NotebookSession()
         self._undo.append(register_displays(shell))
-        self._undo.append(register_magics(shell, MiniAgentsMagics(shell, self.session, self.reentrancy)))
+        self._undo.append(register_magics(shell, MiniAgentsMagics(shell, self.session)))
 
     def unload(self) -> None:
         try:

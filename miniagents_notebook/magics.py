@@ -21,7 +21,7 @@ from IPython.display import display
 from miniagents import MiniAgent
 from miniagents_notebook.agent_run import AgentRun
 from miniagents_notebook.cell_agent import CellAgentSpec, compile_cell_agent, parse_magic_line, resolve_run_input
-from miniagents_notebook.event_loop import ReentrancyPatch, run_blocking
+from miniagents_notebook.event_loop import run_blocking
 from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.session import SETTINGS, NotebookSession
 
@@ -38,10 +38,9 @@ _BOOLEAN_WORDS = {"true": True, "false": False}
 class MiniAgentsMagics(Magics):
     """`%%miniagent` (a cell is an agent) and `%miniagents` (the notebook-wide session)."""
 
-    def __init__(self, shell: InteractiveShell, session: NotebookSession, reentrancy: ReentrancyPatch) -> None:
+    def __init__(self, shell: InteractiveShell, session: NotebookSession) -> None:
         super().__init__(shell)
         self.session = session
-        self._reentrancy = reentrancy
 
     # --- %%miniagent -----------------------------------------------------------------------------------------------
 
@@ -63,7 +62,7 @@ class MiniAgentsMagics(Magics):
         agent, spec, run_input = self._define(line, cell)
         if not spec.runs_now:
             return None
-        return run_blocking(self._arun(agent, run_input), self._reentrancy)
+        return run_blocking(self._arun(agent, run_input))
 
     async def arun_cell(self, line: str, cell: str) -> AgentRun | None:
         """What a transformed `%%miniagent` cell awaits: the same as the magic, without blocking the event loop."""

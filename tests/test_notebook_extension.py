@@ -19,6 +19,7 @@ from notebook_helpers import (
 
 from miniagents import AgentCallNode, Message, MessagePromise, MiniAgent, MiniAgents, ProducerCancelledError
 from miniagents.promising.context import PromisingContext
+from miniagents.promising.runner import blocking_runner
 from miniagents_notebook import current_session
 from miniagents_notebook.magics import CELL_HOOK_NAME
 
@@ -58,6 +59,7 @@ def test_agents_triggered_in_a_cell_without_await_run_on_the_loop_of_await_cells
 def test_unload_finalizes_the_session_and_restores_ipython() -> None:
     shell = get_shell()
     original_run = PromisingContext.run
+    assert blocking_runner() is None
     transformers_before = list(shell.input_transformers_cleanup)
     with loaded_shell() as shell:
         session = current_session().mini_agents
@@ -65,7 +67,8 @@ def test_unload_finalizes_the_session_and_restores_ipython() -> None:
         run_ok(shell, "%%miniagent hanging\nctx.reply('started')\nstarted.set()\nawait asyncio.Event().wait()")
         run_ok(shell, "replies = hanging.trigger()\nawait started.wait()")
         assert session.child_tasks
-        assert PromisingContext.run is not original_run
+        assert blocking_runner() is not None  # the engine's hook, not a patch: `run` stays the engine's own
+        assert PromisingContext.run is original_run
     assert not session.child_tasks  # the hanging agent was cancelled, not waited for
     assert MiniAgents.get_current_or_none() is None
     assert all(_formatter_for(shell, cls) is None for cls in DISPLAYED_TYPES)
@@ -75,6 +78,7 @@ def test_unload_finalizes_the_session_and_restores_ipython() -> None:
     assert "miniagents" not in shell.magics_manager.magics["line"]
     assert CELL_HOOK_NAME not in shell.user_ns
     assert shell.input_transformers_cleanup == transformers_before
+    assert blocking_runner() is None
     assert PromisingContext.run is original_run
     result, _ = run_cell(shell, "await replies")
     assert isinstance(result.error_in_exec, ProducerCancelledError)
@@ -125,6 +129,26 @@ def test_run_inside_a_running_loop_applies_nest_asyncio_and_unload_undoes_it() -
     assert not hasattr(asyncio, "_nest_patched")
     assert "run_until_complete" not in vars(loop_class)
     assert "_nest_patched" not in vars(loop_class)
+
+
+@pytest.mark.parametrize(
+    "first_blocking_call",
+    [
+        "len(chain_loop([echo, AWAIT], initial_input='hi', max_turns=1))",
+        "len(dialog_loop(echo, echo, initial_input='hi', max_turns=1))",
+        "len(MiniAgents().run_agent(echo))",
+    ],
+    ids=["chain_loop", "dialog_loop", "run_agent"],
+)
+def test_every_blocking_call_works_inside_a_running_loop_as_the_first_one(first_blocking_call: str) -> None:
+    with loaded_shell() as shell:
+        run_ok(shell, "%%miniagent echo\nctx.reply('echo')")
+        result = run_ok(
+            shell,
+            "import asyncio\nfrom miniagents import MiniAgents\nfrom miniagents.utils import AWAIT, chain_loop, "
+            f"dialog_loop\nawait asyncio.sleep(0)\n{first_blocking_call}",
+        )
+        assert result == 1
 
 
 def test_run_inside_a_running_loop_without_nest_asyncio_says_what_to_do(monkeypatch) -> None:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.errors import NoActiveContextError, WrongContextTypeError
 from miniagents.promising.promise_typing import PromiseResolvedEventHandler
+from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 
 __all__ = ["PromisingContext", "handler_list"]
@@ -247,8 +248,14 @@ class PromisingContext:
         await self.afinalize(cancel_tasks=exc is not None)
 
     def run(self, awaitable: Awaitable[_T]) -> _T:
-        """Run `awaitable` inside this context in a new event loop (blocking); for scripts."""
-        return asyncio.run(self.arun(awaitable))
+        """Run `awaitable` inside this context to its end, blocking: in a new event loop in scripts.
+
+        Inside a running event loop (a notebook cell) it needs a blocking runner, see `miniagents.promising.runner`.
+        """
+        name = type(self).__name__
+        return run_blocking(
+            lambda: self.arun(awaitable), blocking_call=f"{name}.run()", async_alternative=f"await {name}().arun(...)"
+        )
 
     async def arun(self, awaitable: Awaitable[_T] | Callable[[], Awaitable[_T]]) -> _T:
         """Await `awaitable` (or call and await a no-argument async function) inside this context."""
