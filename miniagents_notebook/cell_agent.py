@@ -203,10 +203,22 @@ def _register_cell_source(shell: InteractiveShell, cell_text: str) -> str:
     number = result.execution_count if result is not None and result.execution_count else shell.execution_count
     filename = code_name(cell_text, number)
     linecache.cache[filename] = (len(cell_text), None, [line + "\n" for line in cell_text.splitlines()], filename)
+    _label_frames_as_cell(shell, filename, number)
+    return filename
+
+
+def _label_frames_as_cell(shell: InteractiveShell, filename: str, number: int) -> None:
+    """Make tracebacks label frames of `filename` "Cell In[N]", like the frames of the cell's own code.
+
+    IPython keeps that label in a private map (`CachingCompiler._filename_map`, read by the public
+    `format_code_name`). Its one public writer, `shell.compile.cache()`, names the code itself, and that name need not
+    be unique: ipykernel takes it from `IPYKERNEL_CELL_NAME` when set (nbclient sets `<IPY-INPUT>` for every cell), so
+    the next cell would replace the agent's lines in the line cache. Hence this one private write, kept here. Without
+    the map (another IPython), tracebacks still show the cell's lines, under the file name instead of "Cell In[N]".
+    """
     filename_map = getattr(shell.compile, "_filename_map", None)
     if isinstance(filename_map, dict):
-        filename_map[filename] = number  # what labels the frames "Cell In[N]", like the cell's own
-    return filename
+        filename_map[filename] = number
 
 
 def compile_cell_agent(shell: InteractiveShell, spec: CellAgentSpec, body: str) -> MiniAgent:

@@ -1,7 +1,7 @@
 """Snapshots of promises as they are right now — what a view shows of something that may still be streaming.
 
-Everything here reads promises through their public, synchronous state (`pieces_so_far`, `is_streamed`,
-`is_resolved`, `known_beforehand`), so taking a snapshot never waits and never starts or changes the promise.
+Everything here reads promises through their public, synchronous state (`pieces_so_far`, `is_streamed`, `done()`,
+`result()`, `known_beforehand`), so taking a snapshot never waits and never starts or changes the promise.
 The text a promise streamed so far is joined incrementally and shared (`text_so_far`): however many views look at a
 stream of 100,000 tokens, and however often, each token is joined once.
 """
@@ -12,7 +12,7 @@ from weakref import WeakKeyDictionary
 from miniagents import Message, MessagePromise, MessageSequencePromise, StreamedPromise
 from miniagents_notebook.rendering import MessageView, header_fields, message_view
 
-__all__ = ["StreamedText", "is_complete", "resolved_outcome", "streamed_view", "text_so_far"]
+__all__ = ["StreamedText", "is_complete", "streamed_view", "text_so_far"]
 
 
 class StreamedText:
@@ -28,7 +28,16 @@ class StreamedText:
         self.is_complete = False
         """Whether `text` has every piece: the promise streamed to its end (it is not looked at again)."""
 
-    def _take(self, pieces: tuple[Any, ...]) -> None:
+    def catch_up(self, promise: StreamedPromise[Any, Any]) -> "StreamedText":
+        """Join the pieces `promise` produced since the last call (nothing more once `is_complete`); returns self."""
+        if self.is_complete:
+            return self
+        is_streamed = promise.is_streamed  # read first: the pieces taken next are then surely all of them
+        self._join(promise.pieces_so_far)
+        self.is_complete = is_streamed
+        return self
+
+    def _join(self, pieces: tuple[Any, ...]) -> None:
         new_pieces = pieces[self.pieces :]
         if not new_pieces:
             return
@@ -50,28 +59,7 @@ def text_so_far(promise: StreamedPromise[Any, Any]) -> StreamedText:
     text = _shared_texts.get(promise)
     if text is None:
         text = _shared_texts[promise] = StreamedText()
-    elif text.is_complete:
-        return text
-    is_streamed = promise.is_streamed  # read first: the pieces taken next are then surely all of them
-    text._take(promise.pieces_so_far)
-    text.is_complete = is_streamed
-    return text
-
-
-def resolved_outcome(promise: Any) -> tuple[Any, BaseException | None]:
-    """The value (or error) of a promise that `is_resolved`, read without an event loop.
-
-    Awaiting a resolved promise never suspends, so driving `aresolve()` by hand completes in one step.
-    """
-    coroutine = promise.aresolve()
-    try:
-        coroutine.send(None)
-    except StopIteration as stop:
-        return stop.value, None
-    except BaseException as error:  # the promise's own error is its outcome
-        return None, error
-    coroutine.close()
-    raise RuntimeError(f"{type(promise).__name__} is not resolved yet; check `is_resolved` first.")
+    return text.catch_up(promise)
 
 
 def streamed_view(promise: StreamedPromise[Any, Any]) -> MessageView:
@@ -81,10 +69,10 @@ def streamed_view(promise: StreamedPromise[Any, Any]) -> MessageView:
         text = text_so_far(promise)
         return MessageView(type(promise).__name__, (), text.text, promise.is_streamed, text.error)
     error = None
-    if promise.is_resolved:  # the message has its text joined already
-        message, error = resolved_outcome(promise)
+    if promise.done():  # the message has its text joined already
+        error = promise.exception()
         if error is None:
-            return message_view(message)
+            return message_view(promise.result())
     text = text_so_far(promise)
     fields = header_fields(promise.known_beforehand, without_text=True)
     return MessageView(promise.message_class.__name__, fields, text.text, promise.is_streamed, text.error or error)
