@@ -114,8 +114,8 @@ def _call_depth_message(run: "_AgentCallRun") -> str:
 
 
 def _checked_alias(alias: Any) -> str:
-    if not isinstance(alias, str) or not alias:
-        raise ValueError(f"An agent alias must be a non-empty str, got {alias!r}.")
+    if not isinstance(alias, str):
+        raise TypeError(f"An agent alias must be a str, got {type(alias).__name__}.")
     alias = normalize_text(alias)
     if not alias.isascii() and any("\ud800" <= character <= "\udfff" for character in alias):
         raise ValueError(f"The agent alias {alias!r} contains half a character (a lone surrogate); use valid text.")
