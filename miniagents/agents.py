@@ -275,7 +275,7 @@ class _AgentCallRun:
         self.frozen_kwargs = {**agent._frozen_kwargs, **_freeze_kwargs(kwargs, agent.alias)}  # noqa: SLF001 - a call run reads its agent's settings
         self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs, **unfrozen}  # noqa: SLF001 - a call run reads its agent's settings
         self.parent = _current_call.get()
-        self.call_id = mini_agents._next_call_id()
+        self.call_id = mini_agents._next_call_id()  # noqa: SLF001 - a call registers with the MiniAgents it runs in
         self.errors_as_messages = (
             mini_agents.errors_as_messages if errors_as_messages is DEFAULT else bool(errors_as_messages)
         )
@@ -287,7 +287,7 @@ class _AgentCallRun:
         self._failed_before_start = False
         self._listening = bool(mini_agents.call_event_handlers)
         if self._listening:
-            mini_agents._emit_call_event(
+            mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallInitiated(
                     call_id=self.call_id,
                     time=time.time(),
@@ -352,7 +352,7 @@ class _AgentCallRun:
             return
         _current_call.set(self)
         if self._listening:
-            self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))
+            self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
         ctx = InteractionContext(self)
         try:
             if self.agent._is_class:  # noqa: SLF001 - a call run reads its agent's settings
@@ -397,19 +397,19 @@ class _AgentCallRun:
         self._waits.append(awaitable)
 
     def _on_input_message(self, index: int, message_promise: MessagePromise) -> None:
-        self.mini_agents._emit_call_event(
+        self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
             InputMessageAppeared(call_id=self.call_id, time=time.time(), index=index, message_promise=message_promise)
         )
 
     def _on_reply_message(self, index: int, message_promise: MessagePromise) -> None:
         mini_agents = self.mini_agents
-        mini_agents._emit_call_event(
+        mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
             ReplyMessageAppeared(call_id=self.call_id, time=time.time(), index=index, message_promise=message_promise)
         )
 
         def announce_resolved(promise: Promise[Any]) -> None:
             error = promise.exception()
-            mini_agents._emit_call_event(
+            mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 ReplyMessageResolved(
                     call_id=self.call_id,
                     time=time.time(),
@@ -423,7 +423,7 @@ class _AgentCallRun:
 
     def _on_replies_finished(self) -> None:
         if self._listening:
-            self.mini_agents._emit_call_event(CallFinished(call_id=self.call_id, time=time.time(), error=self.error))
+            self.mini_agents._emit_call_event(CallFinished(call_id=self.call_id, time=time.time(), error=self.error))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
         if self.mini_agents.on_persist_messages_handlers:
             self.mini_agents.start_soon(self._arecord())
 
@@ -442,7 +442,7 @@ class _AgentCallRun:
         )
         self.mini_agents.persist_message(reply_node)
         if self._listening:
-            self.mini_agents._emit_call_event(
+            self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)
             )
 
@@ -537,7 +537,7 @@ class AgentCall:
 
     def __init__(self, run: _AgentCallRun) -> None:
         self._run = run
-        self._registry = run.parent.open_child_calls if run.parent is not None else run.mini_agents._open_calls
+        self._registry = run.parent.open_child_calls if run.parent is not None else run.mini_agents._open_calls  # noqa: SLF001 - a call registers with the MiniAgents it runs in
         self._registry.add(self)
 
     @property
