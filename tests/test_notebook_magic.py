@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+from collections import UserDict
 
 import pytest
 from IPython.core.error import UsageError
@@ -224,6 +225,18 @@ def test_error_in_an_agent_triggered_later_points_at_the_defining_cell(shell) ->
     assert isinstance(result.error_in_exec, ZeroDivisionError)
     traceback = printed(captured)
     assert f"Cell In[{definition.execution_count}], line 3, in failing(ctx, x)" in traceback
+    assert "      2 y = x + 1\n----> 3 z = y / 0" in traceback
+
+
+def test_without_ipythons_filename_map_tracebacks_still_show_the_cell_lines(shell, monkeypatch) -> None:
+    # the one private attribute the magic touches (see `_label_frames_as_cell`): when it is not the dict it expects
+    # (another IPython), the magic leaves it alone
+    monkeypatch.setattr(shell.compile, "_filename_map", UserDict(shell.compile._filename_map))
+    run_cell(shell, "%%miniagent failing(x: int = 1)\ny = x + 1\nz = y / 0")
+    result, captured = run_cell(shell, "await failing.trigger()")
+    assert isinstance(result.error_in_exec, ZeroDivisionError)
+    traceback = printed(captured)
+    assert re.search(r"<ipython-input-\d+-[0-9a-f]{12}>:3, in failing\(ctx, x\)", traceback), traceback
     assert "      2 y = x + 1\n----> 3 z = y / 0" in traceback
 
 
