@@ -24,7 +24,15 @@ from miniagents.lifecycle import (
 from miniagents.messages import Message, MessagePromise
 from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls, eviction_note
 from miniagents_notebook._style import STATUS_ICONS
-from miniagents_notebook.rendering import error_text, format_value
+from miniagents_notebook._view_format import (
+    bar_segments,
+    bar_title,
+    count_labels,
+    format_seconds,
+    status_icon,
+    time_axis,
+)
+from miniagents_notebook.rendering import count_text, error_text, format_value
 from miniagents_notebook.snapshot import text_so_far
 
 __all__ = ["CallState", "CallStatus", "CallTreeModel", "format_seconds"]
@@ -38,18 +46,6 @@ KWARG_CHARS = 60
 DETAIL_TEXT_CHARS = 5000
 DEFAULT_CHILD_LIMIT = 50
 DEFAULT_MAX_ROWS = 1000
-
-
-def format_seconds(seconds: float | None) -> str:
-    """`0.42 s`, `12.3 s`, `2 min 5 s`: durations as people read them."""
-    if seconds is None:
-        return ""
-    if seconds < 10:
-        return f"{seconds:.2f} s"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest} s"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -350,7 +346,7 @@ class CallTreeModel:
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> dict[str, Any]:
         """The rows of the tree view (pre-order, with `more` rows for collapsed siblings, at most `max_rows`), the
-        number of calls in each status and in all."""
+        number of calls in each status and in all; durations and status marks come formatted (`_view_format`)."""
         rows: list[dict[str, Any]] = []
         beyond_max_rows = 0
         for depth, call, hidden, parent_id in self.walk(child_limits, child_limit):
@@ -368,6 +364,7 @@ class CallTreeModel:
                     }
                 )
                 continue
+            elapsed = round(call.elapsed(now), 3)
             rows.append(
                 {
                     "id": call.call_id,
@@ -375,7 +372,9 @@ class CallTreeModel:
                     "alias": call.agent_alias,
                     "kwargs": call.kwargs_text,
                     "status": call.status,
-                    "elapsed": round(call.elapsed(now), 3),
+                    "icon": status_icon(call.status),
+                    "elapsed": elapsed,
+                    "elapsed_text": format_seconds(elapsed),
                     "inputs": len(call.input_promises),
                     "replies": len(call.reply_promises),
                     "children": len(call.children),
@@ -385,9 +384,11 @@ class CallTreeModel:
             )
         if beyond_max_rows:
             rows.append({"more": beyond_max_rows, "parent": None, "depth": 0})
+        counts = self.status_counts()
         return {
             "rows": rows,
-            "counts": self.status_counts(),
+            "counts": counts,
+            "count_labels": count_labels(counts),
             "total": len(self.calls),
             "evicted": self.evicted_calls,
             "evicted_note": self.eviction_note,
@@ -400,11 +401,30 @@ class CallTreeModel:
         child_limit: int = DEFAULT_CHILD_LIMIT,
         max_rows: int = DEFAULT_MAX_ROWS,
     ) -> dict[str, Any]:
-        """Bars in tree order, times in seconds relative to the first call (`end` is `None` while unfinished)."""
-        evicted = {"evicted": self.evicted_calls, "evicted_note": self.eviction_note}
+        """Bars in tree order, times in seconds relative to the first call (`end` is `None` while unfinished), each
+        with where it goes on the time axis and its tooltip; the axis' ticks; the number of calls in each status."""
+        counts = self.status_counts()
+        common = {
+            "counts": counts,
+            "count_labels": count_labels(counts),
+            "evicted": self.evicted_calls,
+            "evicted_note": self.eviction_note,
+        }
         if not self.calls:
-            return {"bars": [], "span": 0.0, "now": 0.0, "hidden": 0, "counts": self.status_counts(), **evicted}
+            return {
+                "bars": [],
+                "calls_text": count_text(0, "call"),
+                "span": 0.0,
+                "span_text": format_seconds(0.0),
+                "now": 0.0,
+                "ticks": [],
+                "hidden": 0,
+                **common,
+            }
         origin = min(call.initiated_at for call in self.calls.values())
+        ends = [call.finished_at if call.finished_at is not None else now for call in self.calls.values()]
+        span = round(max(ends) - origin, 4)
+        now = round(now - origin, 4)
         bars = []
         hidden = 0
         for depth, call, more, _ in self.walk(child_limits, child_limit):
@@ -414,27 +434,31 @@ class CallTreeModel:
             if len(bars) >= max_rows:
                 hidden += 1
                 continue
-            bars.append(
-                {
-                    "id": call.call_id,
-                    "depth": depth,
-                    "alias": call.agent_alias,
-                    "kwargs": call.kwargs_text,
-                    "status": call.status,
-                    "start": round(call.initiated_at - origin, 4),
-                    "run": None if call.started_at is None else round(call.started_at - origin, 4),
-                    "end": None if call.finished_at is None else round(call.finished_at - origin, 4),
-                    "error": call.error,
-                }
-            )
-        ends = [call.finished_at if call.finished_at is not None else now for call in self.calls.values()]
+            bar = {
+                "id": call.call_id,
+                "depth": depth,
+                "alias": call.agent_alias,
+                "kwargs": call.kwargs_text,
+                "status": call.status,
+                "icon": status_icon(call.status),
+                "start": round(call.initiated_at - origin, 4),
+                "run": None if call.started_at is None else round(call.started_at - origin, 4),
+                "end": None if call.finished_at is None else round(call.finished_at - origin, 4),
+                "error": call.error,
+            }
+            end = bar["end"] if bar["end"] is not None else now
+            bar["segments"] = bar_segments(bar["start"], bar["run"], end, span)
+            bar["title"] = bar_title(bar, end)
+            bars.append(bar)
         return {
             "bars": bars,
-            "span": round(max(ends) - origin, 4),
-            "now": round(now - origin, 4),
+            "calls_text": count_text(len(bars), "call"),
+            "span": span,
+            "span_text": format_seconds(span),
+            "now": now,
+            "ticks": time_axis(span),
             "hidden": hidden,
-            "counts": self.status_counts(),
-            **evicted,
+            **common,
         }
 
     def call_details(self, call_id: int, now: float, child_limit: int = DEFAULT_CHILD_LIMIT) -> dict[str, Any]:
@@ -456,16 +480,27 @@ class CallTreeModel:
                 {"index": index, "text": _cut(text, DETAIL_TEXT_CHARS), "streaming": streaming, "error": error}
             )
         children = [
-            {"id": child.call_id, "alias": child.agent_alias, "status": child.status}
+            {
+                "id": child.call_id,
+                "alias": child.agent_alias,
+                "status": child.status,
+                "icon": status_icon(child.status),
+            }
             for child in (self.calls[child_id] for child_id in call.children[:child_limit])
         ]
+        elapsed = round(call.elapsed(now), 3)
+        waited = None if call.started_at is None else round(call.started_at - call.initiated_at, 3)
         return {
             "id": call.call_id,
             "alias": call.agent_alias,
             "kwargs": [list(item) for item in call.kwargs],
+            "kwargs_text": call.kwargs_text,
             "status": call.status,
-            "elapsed": round(call.elapsed(now), 3),
-            "waited": None if call.started_at is None else round(call.started_at - call.initiated_at, 3),
+            "icon": status_icon(call.status),
+            "elapsed": elapsed,
+            "elapsed_text": format_seconds(elapsed),
+            "waited": waited,
+            "waited_text": format_seconds(waited) if waited else "",
             "parent": None if parent is None else {"id": parent.call_id, "alias": parent.agent_alias},
             "children": children,
             "hidden_children": max(0, len(call.children) - child_limit),

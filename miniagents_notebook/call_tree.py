@@ -1,10 +1,13 @@
 """Live call tree widget, and `LiveView`, the base every live view but the stream view shares.
 
 A view is an anywidget (an ES module shipped in `_static/`, no front-end build): Python owns the state, computes a
-JSON snapshot from the model and puts it in synced traits; the browser only renders it. Snapshots are sent on a
-throttle — at most one state message per `throttle_interval` per view, changes in between coalesce, the last state
-is always sent — so a run of a thousand calls never floods the front end. Every view also puts a static HTML copy
-and a deterministic `text/plain` in its output, for saved notebooks and nbval.
+JSON snapshot from the model and puts it in synced traits; the browser only renders it. The snapshot comes with every
+text formatted (durations, status marks, the timeline's ticks, bar positions and tooltips: `_view_format`), and the
+static HTML copy renders the same snapshot, so the two cannot drift apart; while calls are unfinished, the snapshot is
+re-sent every `CLOCK_INTERVAL` so that their durations and bars grow. Snapshots are sent on a throttle — at most one
+state message per `throttle_interval` per view, changes in between coalesce, the last state is always sent — so a run
+of a thousand calls never floods the front end. Every view also puts a static HTML copy and a deterministic
+`text/plain` in its output, for saved notebooks and nbval.
 """
 
 import time
@@ -15,8 +18,10 @@ import anywidget
 import traitlets
 
 from miniagents_notebook._eviction import with_eviction_note
+from miniagents_notebook._style import widget_css_variables
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel
 from miniagents_notebook._unicode import replace_lone_surrogates, replace_lone_surrogates_in
+from miniagents_notebook._view_format import CLOCK_INTERVAL
 from miniagents_notebook.mermaid import call_tree_to_mermaid
 from miniagents_notebook.snapshot import text_so_far
 from miniagents_notebook.static_html import render_call_tree
@@ -40,12 +45,13 @@ class LiveView(anywidget.AnyWidget):
     """A widget whose state follows a changing source on a throttle and that leaves a static copy behind.
 
     Subclasses implement `_sync()` (set the synced traits from the source), `to_text()` and `to_html()`; they may
-    override `_keeps_changing()` (poll while text streams without events) and `_is_settled()` (no more events
+    override `_keeps_changing()` (poll while the view changes without events: text streams in, a clock runs) and
+    `_is_settled()` (no more events
     will come: the displayed static copies are refreshed once more when the state stops changing). A subclass sets
     what `_sync()` reads before calling this `__init__`.
     """
 
-    _css = _asset("widgets.css")
+    _css = _asset("widgets.css") + widget_css_variables()
 
     def __init__(self, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
         self._sync()  # the first state travels with the message that opens the widget
@@ -54,6 +60,8 @@ class LiveView(anywidget.AnyWidget):
         self._throttle.sent_just_now()
         self._display_handles: list[Any] = []
         self._displays_are_current = False
+        if self._keeps_changing():
+            self._throttle.request()  # no event may come for a while, and the view changes anyway
 
     def request_update(self) -> None:
         """Schedule a state update (cheap: call it from event handlers as often as you like)."""
@@ -156,6 +164,13 @@ class CallTreeModelView(LiveView):
     def _is_settled(self) -> bool:
         return self.model.is_finished
 
+    def _keeps_changing(self) -> bool:
+        return not self.model.is_finished  # the durations of unfinished calls grow
+
+    def _clock(self) -> int | None:
+        """Changes every `CLOCK_INTERVAL` while some call is unfinished (its duration and bar grow), else `None`."""
+        return None if self.model.is_finished else int(time.monotonic() / CLOCK_INTERVAL)
+
     def to_text(self) -> str:
         return self.model.as_text(self.child_limit)
 
@@ -182,6 +197,7 @@ class CallTree(CallTreeModelView):
     """Parent call id (as a string; `"-1"` for the roots) → how many children to show; the view raises them."""
 
     _synced_key: Any = None
+    _synced_clock: int | None = None
 
     def __init__(self, model: CallTreeModel, *, static_timings: bool = True, **options: Any) -> None:
         self.static_timings = static_timings
@@ -208,13 +224,14 @@ class CallTree(CallTreeModelView):
 
     def _sync(self) -> bool:
         key = self._change_key()
-        if key == self._synced_key:
+        clock = self._clock()
+        if key == self._synced_key and clock == self._synced_clock:
             return False
-        self._synced_key = key
         now = time.time()
         self.tree = self.model.tree_snapshot(now, self._limits(), self.child_limit, self.max_rows)
-        if self.selected is not None:
+        if self.selected is not None and key != self._synced_key:  # the clock alone leaves the details as they are
             self.details = self.model.call_details(self.selected, now, self.child_limit)
+        self._synced_key, self._synced_clock = key, clock
         return True
 
     def _on_selected_changed(self, change: dict[str, Any]) -> None:
@@ -224,7 +241,11 @@ class CallTree(CallTreeModelView):
             self.request_update()
 
     def _keeps_changing(self) -> bool:
-        return self.model.is_streaming or (self.selected is not None and self.model.is_call_streaming(self.selected))
+        return (
+            super()._keeps_changing()
+            or self.model.is_streaming
+            or (self.selected is not None and self.model.is_call_streaming(self.selected))
+        )
 
     def to_html(self) -> str:
         snapshot = self.model.tree_snapshot(time.time(), self._limits(), self.child_limit, self.max_rows)

@@ -1,6 +1,8 @@
 """Self-contained HTML copies of the views, for saved notebooks (nbconvert, GitHub) where no kernel runs.
 
-Each function renders the same JSON snapshot the live view receives. The HTML uses inline `style` attributes only:
+Each function renders the same JSON snapshot the live view receives, with its durations, status marks, ticks, bar
+positions and tooltips already formatted (`_view_format`), so both show the same text. The HTML uses inline `style`
+attributes only:
 no scripts, no stylesheets, fonts or images to fetch, no links out of the page (GitHub strips `<style>` and scripts
 anyway). Collapsing uses `<details>` where it helps, which works without JavaScript. Lone surrogates (half
 characters, which no UTF-8 output can hold) show as `�`.
@@ -11,8 +13,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from miniagents_notebook._style import ERROR_COLOR, MUTED_COLOR, STATUS_COLORS, STATUS_ICONS
-from miniagents_notebook._tree_model import format_seconds
+from miniagents_notebook._style import ERROR_COLOR, MUTED_COLOR, PALETTE, STATUS_COLORS
 from miniagents_notebook._unicode import replace_lone_surrogates
 from miniagents_notebook.rendering import count_text
 
@@ -20,8 +21,8 @@ __all__ = ["render_call_tree", "render_inspector", "render_timeline"]
 
 _BOX = (
     "font-family:-apple-system,BlinkMacSystemFont,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;font-size:13px;"
-    "line-height:1.45;border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;max-height:520px;overflow:auto;"
-    "color:#1f2328;background:#ffffff"
+    f"line-height:1.45;border:1px solid {PALETTE['border']};border-radius:6px;padding:6px 10px;max-height:520px;"
+    f"overflow:auto;color:{PALETTE['fg']};background:{PALETTE['bg']}"
 )
 _HEADER = "font-weight:600;margin-bottom:4px"
 _MUTED = f"color:{MUTED_COLOR}"
@@ -29,18 +30,14 @@ _MONO = "font-family:SFMono-Regular,Consolas,'Liberation Mono',Menlo,monospace;f
 _ERROR = f"color:{ERROR_COLOR}"
 
 
-def _status_badge(status: str) -> str:
+def _status_badge(status: str, icon: str) -> str:
     color = STATUS_COLORS.get(status, STATUS_COLORS["waiting"])
-    return (
-        f'<span style="color:{color};font-weight:700" title="{escape(status)}">{STATUS_ICONS.get(status, "?")}</span>'
-    )
+    return f'<span style="color:{color};font-weight:700" title="{escape(status)}">{escape(icon)}</span>'
 
 
-def _counts_text(counts: Mapping[str, int]) -> str:
+def _counts_text(labels: Sequence[Mapping[str, str]]) -> str:
     return " · ".join(
-        f'<span style="color:{STATUS_COLORS[status]}">{STATUS_ICONS[status]} {count} {status}</span>'
-        for status, count in counts.items()
-        if count
+        f'<span style="color:{STATUS_COLORS[label["status"]]}">{escape(label["text"])}</span>' for label in labels
     )
 
 
@@ -58,7 +55,7 @@ def render_call_tree(snapshot: Mapping[str, Any], show_timings: bool = True) -> 
     lines = [
         f'<div style="{_BOX}">',
         f'<div style="{_HEADER}">Agent calls: {snapshot.get("total", 0)} '
-        f'<span style="font-weight:400">{_counts_text(snapshot.get("counts", {}))}</span></div>',
+        f'<span style="font-weight:400">{_counts_text(snapshot.get("count_labels", []))}</span></div>',
     ]
     if not rows:
         lines.append(f'<div style="{_MUTED}">(no agent calls)</div>')
@@ -67,11 +64,11 @@ def render_call_tree(snapshot: Mapping[str, Any], show_timings: bool = True) -> 
         if "id" not in row:
             lines.append(f'<div style="{indent};{_MUTED}">… {row["more"]} more</div>')
             continue
-        duration = format_seconds(row["elapsed"]) + ("…" if row["status"] in ("waiting", "running") else "")
+        duration = row["elapsed_text"] + ("…" if row["status"] in ("waiting", "running") else "")
         timing = f" <span>{duration}</span>" if show_timings else ""
         preview = f' <span style="{_MUTED}">— {escape(row["preview"])}</span>' if row["preview"] else ""
         lines.append(
-            f'<div style="{indent};white-space:nowrap">{_status_badge(row["status"])} '
+            f'<div style="{indent};white-space:nowrap">{_status_badge(row["status"], row["icon"])} '
             f"{_call_label(row['alias'], row['kwargs'])} "
             f'<span style="{_MUTED}" title="input messages ↓, reply messages ↑">↓{row["inputs"]} ↑{row["replies"]}'
             f"</span>{timing}{preview}</div>"
@@ -85,66 +82,44 @@ def render_call_tree(snapshot: Mapping[str, Any], show_timings: bool = True) -> 
     return replace_lone_surrogates("\n".join(lines))
 
 
-def _tick_step(span: float) -> float:
-    for step in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600):
-        if span / step <= 8:
-            return step
-    return span / 8
-
-
-def _percent(value: float, span: float) -> str:
-    return f"{100 * value / span:.3f}%" if span > 0 else "0%"
-
-
 def render_timeline(snapshot: Mapping[str, Any]) -> str:
     """The timeline: one bar per call over wall-clock time (waiting part pale, running part solid)."""
     bars = snapshot.get("bars", [])
-    span = max(float(snapshot.get("span", 0.0)), 1e-6)
-    now = float(snapshot.get("now", span))
     lines = [
         f'<div style="{_BOX}">',
-        f'<div style="{_HEADER}">Timeline: {count_text(len(bars), "call")} over '
-        f'{format_seconds(snapshot.get("span", 0.0))} <span style="font-weight:400">'
-        f"{_counts_text(snapshot.get('counts', {}))}</span></div>",
+        f'<div style="{_HEADER}">Timeline: {snapshot["calls_text"]} over {snapshot["span_text"]} '
+        f'<span style="font-weight:400">{_counts_text(snapshot.get("count_labels", []))}</span></div>',
     ]
     if not bars:
         lines.append(f'<div style="{_MUTED}">(no agent calls)</div></div>')
         return replace_lone_surrogates("\n".join(lines))
-    step = _tick_step(span)
-    ticks = []
-    tick = 0.0
-    while tick <= span * 0.92 + 1e-9:  # no tick right at the edge: its label would be clipped
-        ticks.append(
-            f'<span style="position:absolute;left:{_percent(tick, span)};top:0;border-left:1px solid #d0d7de;'
-            f'padding-left:2px;{_MUTED};font-size:11px">{format_seconds(tick)}</span>'
-        )
-        tick += step
+    ticks = "".join(
+        f'<span style="position:absolute;left:{tick["left"]};top:0;border-left:1px solid {PALETTE["border"]};'
+        f'padding-left:2px;{_MUTED};font-size:11px">{escape(tick["label"])}</span>'
+        for tick in snapshot["ticks"]
+    )
     lines.append(
         '<div style="display:flex;height:16px"><div style="width:220px;flex:none"></div>'
-        f'<div style="position:relative;flex:1;overflow:hidden">{"".join(ticks)}</div></div>'
+        f'<div style="position:relative;flex:1;overflow:hidden">{ticks}</div></div>'
     )
     for bar in bars:
-        end = bar["end"] if bar["end"] is not None else now
-        run = bar["run"] if bar["run"] is not None else end
         color = STATUS_COLORS.get(bar["status"], STATUS_COLORS["waiting"])
-        title = escape(
-            f"{bar['alias']}({bar['kwargs']}) · {bar['status']} · {format_seconds(bar['start'])} → "
-            f"{format_seconds(end)} ({format_seconds(end - bar['start'])})"
-            + (f" · {bar['error']}" if bar.get("error") else ""),
-            quote=True,
-        )
+        badge = _status_badge(bar["status"], bar["icon"])
+        title = escape(bar["title"], quote=True)
+        waiting, running = bar["segments"]["waiting"], bar["segments"]["running"]
         segments = [
-            f'<div title="{title}" style="position:absolute;top:2px;bottom:2px;left:{_percent(bar["start"], span)};'
-            f'width:{_percent(run - bar["start"], span)};background:{color};opacity:0.3;border-radius:2px"></div>',
-            f'<div title="{title}" style="position:absolute;top:2px;bottom:2px;left:{_percent(run, span)};'
-            f'width:max(2px,{_percent(end - run, span)});background:{color};border-radius:2px"></div>',
+            f'<div title="{title}" style="position:absolute;top:2px;bottom:2px;left:{waiting["left"]};'
+            f'width:{waiting["width"]};background:{color};opacity:0.3;border-radius:2px"></div>',
+            f'<div title="{title}" style="position:absolute;top:2px;bottom:2px;left:{running["left"]};'
+            f'width:{running["width"]};background:{color};border-radius:2px"></div>',
         ]
         lines.append(
             '<div style="display:flex;align-items:center;height:20px">'
             f'<div style="width:220px;flex:none;padding-left:{bar["depth"] * 12}px;white-space:nowrap;overflow:hidden;'
-            f'text-overflow:ellipsis;box-sizing:border-box" title="{title}">{_status_badge(bar["status"])} '
+            f'text-overflow:ellipsis;box-sizing:border-box" title="{title}">{badge} '
             f"{escape(bar['alias'])}</div>"
-            f'<div style="position:relative;flex:1;height:20px;background:#f6f8fa">{"".join(segments)}</div></div>'
+            f'<div style="position:relative;flex:1;height:20px;background:{PALETTE["bg-alt"]}">{"".join(segments)}'
+            "</div></div>"
         )
     if snapshot.get("hidden"):
         lines.append(f'<div style="{_MUTED}">… {snapshot["hidden"]} more calls not shown</div>')
@@ -163,7 +138,7 @@ def _render_message(node: Mapping[str, Any], anchor_of_call_record: str | None =
     if node.get("unresolved"):
         return f'<div>{escape(str(node.get("class") or ""))} {key} <span style="{_MUTED}">(nested deeper)</span></div>'
     parts = [
-        '<div style="border-left:2px solid #d0d7de;margin:3px 0 3px 2px;padding-left:8px">',
+        f'<div style="border-left:2px solid {PALETTE["border"]};margin:3px 0 3px 2px;padding-left:8px">',
         f'<div><span style="{_MUTED}">{escape(str(node.get("class") or ""))}</span> {key}</div>',
     ]
     if node.get("content") is not None:

@@ -26,16 +26,17 @@ class Timeline(CallTreeModelView):
     timeline = traitlets.Dict().tag(sync=True)
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
 
-    _synced_version: int | None = None
+    _synced_state: tuple[int, int | None] | None = None
 
     def _snapshot(self) -> dict[str, Any]:
         return self.model.timeline_snapshot(time.time(), child_limit=self.child_limit, max_rows=self.max_rows)
 
     def _sync(self) -> bool:
-        # running bars grow in the browser by themselves: only events change what is sent
-        if self.model.version == self._synced_version:
+        # events change what is sent, and so does the clock while bars of unfinished calls grow
+        state = (self.model.version, self._clock())
+        if state == self._synced_state:
             return False
-        self._synced_version = self.model.version
+        self._synced_state = state
         self.timeline = self._snapshot()
         return True
 

@@ -1,6 +1,7 @@
 """The live views outside a kernel: batched state messages, collapsed child lists, selection, inspector navigation."""
 
 import asyncio
+import re
 import shutil
 import subprocess
 import time
@@ -10,6 +11,8 @@ from typing import Any
 import pytest
 
 from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
+from miniagents_notebook._style import PALETTE, STATUS_COLORS, STATUS_ICONS
+from miniagents_notebook._view_format import CLOCK_INTERVAL
 from miniagents_notebook.call_tree import CallTree, LiveView
 from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.timeline import Timeline
@@ -150,6 +153,59 @@ async def test_selecting_a_call_shows_its_messages_live_and_its_traceback_on_err
         tree.flush()
     assert [row["status"] for row in tree.tree["rows"]] == ["done", "error"]
     assert tree.tree["rows"][1]["error"] == "ValueError: the page could not be parsed"
+
+
+async def test_durations_and_bars_of_unfinished_calls_grow_without_events_and_stop_when_they_finish() -> None:
+    release = asyncio.Event()
+
+    @miniagent
+    async def slow_agent(ctx: InteractionContext) -> None:
+        await release.wait()  # no lifecycle event while it waits
+        ctx.reply("done")
+
+    async with MiniAgents():
+        with trace() as traced:
+            replies = slow_agent.trigger()
+        tree = traced.call_tree(throttle_interval=0.02)
+        timeline = traced.timeline(throttle_interval=0.02)
+        messages = [count_messages(view) for view in (tree, timeline)]
+        seen: list[tuple[str, float, str]] = []
+        for _ in range(100):
+            state = (
+                tree.tree["rows"][0]["elapsed_text"],
+                timeline.timeline["span"],
+                timeline.timeline["bars"][0]["title"],
+            )
+            if not seen or state != seen[-1]:
+                seen.append(state)
+            if len(seen) >= 4:
+                break
+            await asyncio.sleep(CLOCK_INTERVAL / 4)
+        assert len(seen) >= 4  # re-sent as the clock goes on, each time with the durations grown
+        assert [span for _, span, _ in seen] == sorted(span for _, span, _ in seen)
+        assert all(title.startswith("slow_agent · running · 0.00 s → ") for _, _, title in seen[1:])
+        assert all(len(sent) >= 3 for sent in messages)
+
+        release.set()
+        await replies
+        for _ in range(100):
+            if tree.tree["rows"][0]["status"] == timeline.timeline["bars"][0]["status"] == "done":
+                break
+            await asyncio.sleep(0.01)
+        final_counts = [len(sent) for sent in messages]
+        await asyncio.sleep(3 * CLOCK_INTERVAL)
+        assert [len(sent) for sent in messages] == final_counts  # finished: nothing changes, nothing is sent
+
+
+def test_the_browser_gets_no_formatting_rules_or_colours_of_its_own() -> None:
+    """Durations, ticks, status marks and colours have one source, in Python; the views' JS and CSS only use them."""
+    scripts = "".join(path.read_text() for path in STATIC.glob("*.js"))
+    for rule in ("toFixed", "Math.floor", "setInterval", "performance.now", "0.92", *STATUS_ICONS.values()):
+        assert rule not in scripts, rule
+    stylesheet = (STATIC / "widgets.css").read_text()
+    assert not re.search(r"#[0-9a-fA-F]{3,8}\b", stylesheet)
+    for color in (*STATUS_COLORS.values(), *PALETTE.values()):
+        assert color in CallTree._css and color in Timeline._css and color in HistoryInspector._css
 
 
 async def test_widgets_put_static_html_and_deterministic_text_next_to_the_widget_view() -> None:

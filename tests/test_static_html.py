@@ -2,6 +2,7 @@
 
 import asyncio
 import re
+from html import escape
 from html.parser import HTMLParser
 
 import pytest
@@ -115,6 +116,27 @@ def test_timeline_html_has_a_bar_per_call(research_trace: Trace) -> None:
         assert f"web_search_agent(search_query=&#x27;query {number}&#x27;)" in html  # each bar's tooltip
     assert html.count("page_scraper_agent") >= 6
     assert len(re.findall(r"position:absolute;top:2px;bottom:2px;left:", html)) == 2 * 10  # waiting + running
+
+
+def test_static_copies_show_the_texts_of_the_snapshot_the_live_view_renders(research_trace: Trace) -> None:
+    tree = research_trace.call_tree()
+    html = tree.to_html()
+    for row in tree.tree["rows"]:
+        assert f"<span>{row['elapsed_text']}</span>" in html
+        assert f'title="{row["status"]}">{row["icon"]}</span>' in html
+    for label in tree.tree["count_labels"]:
+        assert f">{label['text']}</span>" in html
+
+    timeline = research_trace.timeline()
+    html = timeline.to_html()
+    snapshot = timeline.timeline
+    assert f"Timeline: {snapshot['calls_text']} over {snapshot['span_text']}" in html
+    for tick in snapshot["ticks"]:
+        assert f"left:{tick['left']};" in html and f">{tick['label']}</span>" in html
+    for bar in snapshot["bars"]:
+        assert html.count(f'title="{escape(bar["title"])}"') == 3  # the label and both parts of the bar
+        for segment in bar["segments"].values():
+            assert f"left:{segment['left']};width:{segment['width']};" in html
 
 
 def test_inspector_html_has_every_call_with_records_and_working_links(research_trace: Trace) -> None:

@@ -9,6 +9,7 @@ import pytest
 from miniagents import InteractionContext, MiniAgents, NoActiveContextError, TextMessage, miniagent
 from miniagents_notebook import HistoryInspector, HistorySource, InMemoryHistory, Trace, trace
 from miniagents_notebook._tree_model import CallTreeModel
+from miniagents_notebook._view_format import bar_segments, format_seconds, time_axis
 from miniagents_notebook.rendering import format_value
 
 RESEARCH_TREE_TEXT = """\
@@ -108,6 +109,69 @@ async def test_parallel_searches_show_as_overlapping_bars() -> None:
     assert max(bar["run"] for bar in searches) <= min(bar["end"] for bar in searches)
     assert [bar["depth"] for bar in bars] == [0, 1, 2, 2, 1, 2, 2, 1, 2, 2]
     assert all(bar["start"] <= bar["run"] <= bar["end"] for bar in bars)
+
+
+def test_durations_ticks_and_bars_follow_one_set_of_rules() -> None:
+    assert [format_seconds(seconds) for seconds in (None, 0.0, 0.421, 9.999, 12.34, 59.95, 125.7, 3600)] == [
+        "",
+        "0.00 s",
+        "0.42 s",
+        "10.00 s",
+        "12.3 s",
+        "60.0 s",
+        "2 min 5 s",
+        "60 min 0 s",
+    ]
+    # at most eight ticks at a round step, none at the right edge (its label would be clipped)
+    assert time_axis(0.7) == [
+        {"left": f"{100 * tick / 0.7:.3f}%", "label": f"{tick:.2f} s"} for tick in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+    ]
+    assert [tick["label"] for tick in time_axis(100)] == [
+        "0.00 s",
+        "15.0 s",
+        "30.0 s",
+        "45.0 s",
+        "1 min 0 s",
+        "1 min 15 s",
+        "1 min 30 s",
+    ]
+    assert [tick["label"] for tick in time_axis(0)] == ["0.00 s"]
+    assert bar_segments(1.0, 3.0, 4.0, span=8.0) == {
+        "waiting": {"left": "12.500%", "width": "25.000%"},
+        "running": {"left": "37.500%", "width": "max(2px, 12.500%)"},
+    }
+    assert bar_segments(1.0, None, 2.0, span=8.0)["waiting"]["width"] == "12.500%"  # never started: all waiting
+
+
+async def test_snapshots_carry_their_texts_formatted_for_every_view() -> None:
+    model = CallTreeModel()
+    async with MiniAgents(on_call_event=model.handle_event):
+        with pytest.raises(ValueError, match="could not parse"):
+            await research_system(failing_url="https://dummy.com/query-2/page-1").trigger("Tell me")
+    now = max(call.finished_at for call in model.calls.values()) + 1
+    tree = model.tree_snapshot(now)
+    assert tree["count_labels"] == [{"status": "done", "text": "✓ 9 done"}, {"status": "error", "text": "✗ 1 error"}]
+    for row in tree["rows"]:
+        assert row["icon"] == {"done": "✓", "error": "✗"}[row["status"]]
+        assert row["elapsed_text"] == format_seconds(row["elapsed"])
+
+    timeline = model.timeline_snapshot(now)
+    assert timeline["calls_text"] == "10 calls" and timeline["span_text"] == format_seconds(timeline["span"])
+    assert timeline["ticks"] == time_axis(timeline["span"])
+    for bar in timeline["bars"]:
+        assert bar["segments"] == bar_segments(bar["start"], bar["run"], bar["end"], timeline["span"])
+        kwargs = f"({bar['kwargs']})" if bar["kwargs"] else ""
+        assert bar["title"].startswith(f"{bar['alias']}{kwargs} · {bar['status']} · ")
+        assert f" · waited {format_seconds(bar['run'] - bar['start'])}" in bar["title"]
+    (failed,) = [bar for bar in timeline["bars"] if bar["status"] == "error"]
+    assert failed["title"].endswith(" · ValueError: could not parse https://dummy.com/query-2/page-1")
+
+    root = tree["rows"][0]
+    details = model.call_details(root["id"], now)
+    assert (details["icon"], details["kwargs_text"]) == ("✓", "")
+    assert details["elapsed_text"] == root["elapsed_text"]
+    assert details["waited_text"] in ("", format_seconds(details["waited"]))
+    assert [child["icon"] for child in details["children"]] == ["✓", "✓", "✓"]
 
 
 async def test_an_agent_that_raises_is_marked_as_error_with_its_message_and_traceback() -> None:

@@ -1,9 +1,9 @@
-// Call tree view: rows come from Python already ordered and limited; this view only draws them, folds subtrees
-// locally, asks for more children ("… N more") through `child_limits`, and selects a call through `selected`.
+// Call tree view: rows come from Python already ordered, limited and formatted (durations of unfinished calls grow as
+// Python re-sends them); this view only draws them, folds subtrees locally, asks for more children ("… N more")
+// through `child_limits`, and selects a call through `selected`.
 
 function render({ model, el }) {
   const folded = new Set();
-  let receivedAt = performance.now();
   const header = h("div", { class: "ma-header" });
   const rowsBox = h("div", { class: "ma-rows" });
   const detailsBox = h("div", { class: "ma-details" });
@@ -25,7 +25,7 @@ function render({ model, el }) {
     const tree = model.get("tree") || {};
     const rows = tree.rows || [];
     const selected = model.get("selected");
-    header.replaceChildren(`Agent calls: ${tree.total || 0} `, ...countsLine(tree.counts), ...evictionNote(tree.evicted_note));
+    header.replaceChildren(`Agent calls: ${tree.total || 0} `, ...countsLine(tree.count_labels), ...evictionNote(tree.evicted_note));
     const elements = [];
     let hiddenBelow = null; // depth under which rows are folded away
     for (const row of rows) {
@@ -55,17 +55,16 @@ function render({ model, el }) {
             },
           }, isFolded ? "▸" : "▾")
         : h("span", { class: "ma-toggle" }, "");
-      const running = row.status === "waiting" || row.status === "running";
       elements.push(
         h(
           "div",
           { class: `ma-row${row.id === selected ? " ma-selected" : ""}`, style: indent, onclick: () => select(row.id), title: row.error || "" },
           toggle,
-          statusBadge(row.status),
+          statusBadge(row.status, row.icon),
           " ",
           callLabel(row.alias, row.kwargs),
           h("span", { class: "ma-muted ma-counts", title: "input messages ↓, reply messages ↑" }, ` ↓${row.inputs} ↑${row.replies}`),
-          h("span", { class: "ma-duration", "data-elapsed": row.elapsed, "data-running": running ? "1" : null }, ` ${formatSeconds(row.elapsed)}`),
+          h("span", { class: "ma-duration" }, ` ${row.elapsed_text}`),
           row.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${row.preview}`) : null,
           isFolded ? h("span", { class: "ma-muted" }, ` (${row.children} sub-calls folded)`) : null,
         ),
@@ -82,14 +81,13 @@ function render({ model, el }) {
       detailsBox.replaceChildren(h("div", { class: "ma-muted" }, "Select a call to see its messages."));
       return;
     }
-    const kwargs = (details.kwargs || []).map(([name, value]) => `${name}=${value}`).join(", ");
     detailsBox.replaceChildren(
-      h("div", { class: "ma-details-title" }, statusBadge(details.status), " ", callLabel(details.alias, kwargs)),
+      h("div", { class: "ma-details-title" }, statusBadge(details.status, details.icon), " ", callLabel(details.alias, details.kwargs_text)),
       h(
         "div",
         { class: "ma-muted" },
-        `${details.status} · ${formatSeconds(details.elapsed)}`,
-        details.waited ? ` (waited ${formatSeconds(details.waited)} before starting)` : "",
+        `${details.status} · ${details.elapsed_text}`,
+        details.waited_text ? ` (waited ${details.waited_text} before starting)` : "",
       ),
       details.parent
         ? h("div", {}, "Called by: ", h("a", { class: "ma-link", onclick: () => select(details.parent.id) }, details.parent.alias))
@@ -101,7 +99,7 @@ function render({ model, el }) {
             `Sub-calls (${details.children.length + (details.hidden_children || 0)}): `,
             details.children.map((child, position) => [
               position ? ", " : "",
-              h("a", { class: "ma-link", onclick: () => select(child.id) }, statusBadge(child.status), " ", child.alias),
+              h("a", { class: "ma-link", onclick: () => select(child.id) }, statusBadge(child.status, child.icon), " ", child.alias),
             ]),
           )
         : null,
@@ -115,23 +113,11 @@ function render({ model, el }) {
     );
   }
 
-  function tick() {
-    const extra = (performance.now() - receivedAt) / 1000;
-    for (const element of rowsBox.querySelectorAll("[data-running]")) {
-      element.textContent = ` ${formatSeconds(Number(element.dataset.elapsed) + extra)}`;
-    }
-  }
-
-  model.on("change:tree", () => {
-    receivedAt = performance.now();
-    drawRows();
-  });
+  model.on("change:tree", drawRows);
   model.on("change:selected", drawRows);
   model.on("change:details", drawDetails);
-  const timer = setInterval(tick, 250);
   drawRows();
   drawDetails();
-  return () => clearInterval(timer);
 }
 
 export default { render };

@@ -1,6 +1,6 @@
 // Helpers shared by the MiniAgents views; prepended to each view's module (anywidget loads one module per view).
-
-const STATUS_ICONS = { waiting: "○", running: "◔", done: "✓", error: "✗" };
+// The views only render: Python sends every text already formatted (durations, status marks, ticks, bar positions,
+// tooltips; see miniagents_notebook/_view_format.py) and the colours as CSS variables (_style.py).
 
 function h(tag, attributes, ...children) {
   const element = document.createElement(tag);
@@ -18,26 +18,17 @@ function h(tag, attributes, ...children) {
   return element;
 }
 
-function formatSeconds(seconds) {
-  if (seconds === null || seconds === undefined) return "";
-  if (seconds < 10) return `${seconds.toFixed(2)} s`;
-  if (seconds < 60) return `${seconds.toFixed(1)} s`;
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${Math.floor(seconds - minutes * 60)} s`;
-}
-
-function statusBadge(status) {
-  return h("span", { class: `ma-status ma-status-${status}`, title: status }, STATUS_ICONS[status] || "?");
+function statusBadge(status, icon) {
+  return h("span", { class: `ma-status ma-status-${status}`, title: status }, icon);
 }
 
 function callLabel(alias, kwargs) {
   return [h("span", { class: "ma-alias" }, alias), kwargs ? h("span", { class: "ma-muted" }, ` (${kwargs})`) : null];
 }
 
-function countsLine(counts) {
-  return Object.entries(counts || {})
-    .filter(([, count]) => count > 0)
-    .map(([status, count]) => h("span", { class: `ma-count ma-status-${status}` }, `${STATUS_ICONS[status]} ${count} ${status}`));
+// one label per status that has calls, mark and count included ("9 done")
+function countsLine(labels) {
+  return (labels || []).map((label) => h("span", { class: `ma-count ma-status-${label.status}` }, label.text));
 }
 
 // "… 1,234 older calls evicted (limit 10,000)" when the Python side dropped old calls to bound its memory
