@@ -139,11 +139,13 @@ def inspector_snapshot(
     note saying how many older calls the source evicted (empty if none)."""
     everything = source.list_calls()
     calls = source.list_calls(agent_alias=agent_alias, text=text) if (agent_alias or text) else everything
+    matching = "" if len(calls) == len(everything) else f" ({len(calls)} matching)"
     return {
         "agents": sorted({call.agent_alias for call in everything}),
         "calls": [_call_summary(source, call) for call in calls[:limit]],
         "total": len(everything),
         "matching": len(calls),
+        "header": f"History: {count_text(len(everything), 'recorded call')}{matching}",
         "evicted_note": _history_eviction_note(source),
     }
 
@@ -179,6 +181,8 @@ class HistoryInspector(LiveView):
     calls = traitlets.List(traitlets.Dict()).tag(sync=True)
     total = traitlets.Int(0).tag(sync=True)
     matching = traitlets.Int(0).tag(sync=True)
+    header = traitlets.Unicode("").tag(sync=True)
+    """`History: 12 recorded calls (3 matching)`, formatted here for the view."""
     evicted_note = traitlets.Unicode("").tag(sync=True)
     """`… 1,234 older calls evicted (limit 10,000)` once the source dropped calls to stay within its limit."""
     agent_filter = traitlets.Unicode("").tag(sync=True)

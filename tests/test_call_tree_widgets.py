@@ -246,6 +246,7 @@ async def test_inspector_filters_by_agent_and_text_and_navigates_between_calls()
     inspector.text_filter = "leaf 2"
     assert [call["kwargs"] for call in inspector.calls] == ["number=2"]
     assert (inspector.total, inspector.matching) == (4, 1)
+    assert inspector.header == "History: 4 recorded calls (1 matching)"
 
     inspector.selected = inspector.calls[0]["id"]
     details = inspector.details

@@ -53,10 +53,7 @@ function render({ model, el }) {
     const selected = model.get("selected");
     const total = model.get("total");
     const matching = model.get("matching");
-    header.replaceChildren(
-      `History: ${total} recorded call${total === 1 ? "" : "s"}${matching !== total ? ` (${matching} matching)` : ""}`,
-      ...evictionNote(model.get("evicted_note")),
-    );
+    header.replaceChildren(model.get("header"), ...evictionNote(model.get("evicted_note")));
     const rows = calls.map((call) =>
       h(
         "div",
@@ -117,6 +114,7 @@ function render({ model, el }) {
   model.on("change:text_filter", drawFilters);
   model.on("change:calls", drawList);
   model.on("change:total", drawList);
+  model.on("change:header", drawList);
   model.on("change:evicted_note", drawList);
   model.on("change:selected", drawList);
   model.on("change:details", drawDetails);
