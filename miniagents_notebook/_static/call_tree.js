@@ -25,7 +25,7 @@ function render({ model, el }) {
     const tree = model.get("tree") || {};
     const rows = tree.rows || [];
     const selected = model.get("selected");
-    header.replaceChildren(`Agent calls: ${tree.total || 0} `, ...countsLine(tree.count_labels), ...evictionNote(tree.evicted_note));
+    fill(header, `Agent calls: ${tree.total || 0} `, ...countsLine(tree.count_labels), ...evictionNote(tree.evicted_note));
     const elements = [];
     let hiddenBelow = null; // depth under which rows are folded away
     for (const row of rows) {
@@ -72,16 +72,17 @@ function render({ model, el }) {
       if (row.error) elements.push(h("div", { class: "ma-row ma-error", style: { paddingLeft: `${row.depth * 18 + 36}px` } }, row.error));
     }
     if (rows.length === 0) elements.push(h("div", { class: "ma-muted" }, "(no agent calls yet)"));
-    rowsBox.replaceChildren(...elements);
+    fill(rowsBox, ...elements);
   }
 
   function drawDetails() {
     const details = model.get("details") || {};
     if (details.id === undefined) {
-      detailsBox.replaceChildren(h("div", { class: "ma-muted" }, "Select a call to see its messages."));
+      fill(detailsBox, h("div", { class: "ma-muted" }, "Select a call to see its messages."));
       return;
     }
-    detailsBox.replaceChildren(
+    fill(
+      detailsBox,
       h("div", { class: "ma-details-title" }, statusBadge(details.status, details.icon), " ", callLabel(details.alias, details.kwargs_text)),
       h(
         "div",

@@ -11,11 +11,22 @@ function h(tag, attributes, ...children) {
     else if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
     else element.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat(Infinity)) {
-    if (child === null || child === undefined || child === false) continue;
-    element.append(child instanceof Node ? child : String(child));
-  }
+  element.append(...nodes(children));
   return element;
+}
+
+// children as DOM nodes: nested arrays flattened, null / undefined / false left out, anything else as its text
+function nodes(children) {
+  return children
+    .flat(Infinity)
+    .filter((child) => child !== null && child !== undefined && child !== false)
+    .map((child) => (child instanceof Node ? child : String(child)));
+}
+
+// replace an element's content; takes the same children as `h` (never call `replaceChildren` with them directly:
+// the DOM would show an array as "[object HTMLDivElement]" and a missing part as "null")
+function fill(element, ...children) {
+  element.replaceChildren(...nodes(children));
 }
 
 function statusBadge(status, icon) {

@@ -41,7 +41,8 @@ function render({ model, el }) {
 
   function drawFilters() {
     const current = model.get("agent_filter");
-    agentSelect.replaceChildren(
+    fill(
+      agentSelect,
       h("option", { value: "" }, "All agents"),
       ...(model.get("agents") || []).map((alias) => h("option", { value: alias, selected: alias === current }, alias)),
     );
@@ -53,7 +54,7 @@ function render({ model, el }) {
     const selected = model.get("selected");
     const total = model.get("total");
     const matching = model.get("matching");
-    header.replaceChildren(model.get("header"), ...evictionNote(model.get("evicted_note")));
+    fill(header, model.get("header"), ...evictionNote(model.get("evicted_note")));
     const rows = calls.map((call) =>
       h(
         "div",
@@ -65,7 +66,7 @@ function render({ model, el }) {
     );
     if (matching > calls.length) rows.push(h("div", { class: "ma-muted" }, `… ${matching - calls.length} more (refine the filter)`));
     if (!calls.length) rows.push(h("div", { class: "ma-muted" }, total ? "No call matches the filter." : "(no recorded calls yet)"));
-    listBox.replaceChildren(...rows);
+    fill(listBox, ...rows);
   }
 
   function messageNode(node) {
@@ -93,10 +94,11 @@ function render({ model, el }) {
   function drawDetails() {
     const details = model.get("details") || {};
     if (details.id === undefined) {
-      detailsBox.replaceChildren(h("div", { class: "ma-muted" }, "Select a call to see its records."));
+      fill(detailsBox, h("div", { class: "ma-muted" }, "Select a call to see its records."));
       return;
     }
-    detailsBox.replaceChildren(
+    fill(
+      detailsBox,
       h("div", { class: "ma-details-title" }, callLabel(details.alias, details.summary.kwargs)),
       details.parent ? h("div", {}, "Called by: ", callLink(details.parent)) : h("div", { class: "ma-muted" }, "Called from outside any agent"),
       details.sub_calls.length

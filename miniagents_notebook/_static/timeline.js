@@ -13,8 +13,8 @@ function render({ model, el }) {
     const timeline = model.get("timeline") || {};
     const bars = timeline.bars || [];
     const selected = model.get("selected");
-    header.replaceChildren(`Timeline: ${timeline.calls_text || ""} `, ...countsLine(timeline.count_labels), ...evictionNote(timeline.evicted_note));
-    axis.replaceChildren(...(timeline.ticks || []).map((tick) => h("span", { class: "ma-tick", style: { left: tick.left } }, tick.label)));
+    fill(header, `Timeline: ${timeline.calls_text || ""} `, ...countsLine(timeline.count_labels), ...evictionNote(timeline.evicted_note));
+    fill(axis, ...(timeline.ticks || []).map((tick) => h("span", { class: "ma-tick", style: { left: tick.left } }, tick.label)));
     const elements = bars.map((bar) =>
       h(
         "div",
@@ -37,7 +37,7 @@ function render({ model, el }) {
     );
     if (timeline.hidden) elements.push(h("div", { class: "ma-muted" }, `… ${timeline.hidden} more calls not shown`));
     if (!bars.length) elements.push(h("div", { class: "ma-muted" }, "(no agent calls yet)"));
-    rowsBox.replaceChildren(...elements);
+    fill(rowsBox, ...elements);
     const chosen = bars.find((bar) => bar.id === selected);
     if (chosen) info.textContent = chosen.title;
   }

@@ -1,0 +1,101 @@
+"""What a person does with the views in JupyterLab, and what the page then shows (issue 16).
+
+Each test writes a small notebook, runs it in JupyterLab (headless Chromium), then clicks, interrupts or watches as a
+user would and reads the text the page shows.
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import nbformat
+import pytest
+from e2e_lab_page import LabNotebook
+from e2e_requirements import require_module
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
+
+expect = require_module("playwright.sync_api").expect
+
+pytestmark = pytest.mark.timeout(150)
+
+RENDER_TIMEOUT_MS = 20_000
+LIVE_OUTPUT = ".jp-OutputArea-output:not([data-mime-type])"
+CALL_TREE = f"{LIVE_OUTPUT} .ma-call-tree"
+INSPECTOR = f"{LIVE_OUTPUT} .ma-inspector"
+GARBAGE = ("null", "undefined", "[object")
+
+
+def _write_notebook(path: Path, *sources: str) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, path)
+
+
+FAN_OUT_CELLS = (
+    "%load_ext miniagents_notebook",
+    "import asyncio\n"
+    "from miniagents import InteractionContext, miniagent\n"
+    "from miniagents_notebook import trace\n\n"
+    "@miniagent\n"
+    "async def worker(ctx: InteractionContext, i: int) -> None:\n"
+    "    async for message in ctx.message_promises:\n"
+    "        ctx.reply(f'worker {i} read: {await message}')\n\n"
+    "@miniagent\n"
+    "async def broken(ctx: InteractionContext) -> None:\n"
+    "    ctx.reply('about to fail')\n"
+    "    raise ValueError('the broken agent broke')\n\n"
+    "@miniagent\n"
+    "async def boss(ctx: InteractionContext) -> None:\n"
+    "    ctx.reply([worker.trigger(f'task {i}', i=i) for i in range(12)])\n"
+    "    ctx.reply(broken.trigger('go'))\n\n"
+    "with trace() as run:\n"
+    "    replies = boss.trigger('start')\n"
+    "try:\n"
+    "    await replies\n"
+    "except ValueError:\n"
+    "    pass",
+    "run.call_tree()",
+    "run.inspector()",
+)
+
+
+def _details_text(view: "Locator") -> str:
+    return view.locator(".ma-details").inner_text()
+
+
+def test_clicking_a_call_shows_its_messages(lab_root: Path, open_notebook: Callable[..., LabNotebook]) -> None:
+    _write_notebook(lab_root / "e2e_click_calls.ipynb", *FAN_OUT_CELLS)
+    notebook = open_notebook("e2e_click_calls.ipynb")
+    notebook.run_all_cells()
+    page = notebook.page
+
+    tree = page.locator(CALL_TREE).first
+    row = tree.locator(".ma-row", has_text="worker (i=7)").first
+    expect(row).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    row.click()
+    details = tree.locator(".ma-details")
+    expect(details).to_contain_text("worker (i=7)", timeout=RENDER_TIMEOUT_MS)
+    expect(details).to_contain_text("Input messages (1)")
+    expect(details).to_contain_text("task 7")
+    expect(details).to_contain_text("Replies (1)")
+    expect(details).to_contain_text("worker 7 read: task 7")
+    text = _details_text(tree)
+    assert not any(garbage in text for garbage in GARBAGE), text
+
+    tree.locator(".ma-row", has_text="broken").first.click()
+    expect(details).to_contain_text("the broken agent broke", timeout=RENDER_TIMEOUT_MS)
+    expect(details).to_contain_text("ValueError")
+    text = _details_text(tree)
+    assert not any(garbage in text for garbage in GARBAGE), text
+
+    inspector = page.locator(INSPECTOR).first
+    inspector.locator(".ma-row", has_text="worker (i=3)").first.click()
+    inspector_details = inspector.locator(".ma-details")
+    expect(inspector_details).to_contain_text("task 3", timeout=RENDER_TIMEOUT_MS)
+    expect(inspector_details).to_contain_text("worker 3 read: task 3")
+    text = _details_text(inspector)
+    assert not any(garbage in text for garbage in GARBAGE), text
+    assert notebook.page_errors() == []
