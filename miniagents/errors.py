@@ -39,7 +39,14 @@ __all__ = [
     "ChatHistoryFileError",
     "FunctionNotProvidedError",
     "InvalidAgentKwargError",
+    "LLMConnectionError",
+    "LLMError",
+    "LLMIncompleteResponseError",
+    "LLMRateLimitError",
     "LLMResponseError",
+    "LLMServerError",
+    "LLMStatusError",
+    "LLMTimeoutError",
     "MessageNotFoundError",
     "MiniAgentsError",
     "NestingDepthError",
@@ -79,7 +86,63 @@ class CallDepthError(MiniAgentsError, RecursionError):
 # --- miniagents.ext.llms ---------------------------------------------------------------------------------------------
 
 
-class LLMResponseError(MiniAgentsError, ValueError):
+class LLMError(MiniAgentsError):
+    """A request to an LLM provider failed. The message names the agent, provider, model and HTTP status (if any);
+    the SDK's own error is chained as `__cause__`. `retryable` says whether trying again may help."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        agent: str | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.agent = agent
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+
+    retryable: bool = False
+
+
+class LLMStatusError(LLMError):
+    """The provider answered with an HTTP error status (`status`) that trying again will not fix (400, 401, 404, …)."""
+
+
+class LLMRateLimitError(LLMStatusError):
+    """HTTP 429: too many requests or tokens; `retry_after` is the wait the provider asked for (seconds), if any."""
+
+    retryable = True
+
+
+class LLMServerError(LLMStatusError):
+    """HTTP 5xx (or 408/409): the provider failed or is overloaded."""
+
+    retryable = True
+
+
+class LLMTimeoutError(LLMError, TimeoutError):
+    """No answer (or no next token) within the request timeout."""
+
+    retryable = True
+
+
+class LLMConnectionError(LLMError, ConnectionError):
+    """The provider could not be reached (connection refused, DNS, TLS, a dropped connection)."""
+
+    retryable = True
+
+
+class LLMIncompleteResponseError(LLMError):
+    """The response stream ended without a finish / stop reason: the reply may be cut short."""
+
+
+class LLMResponseError(LLMError, ValueError):
     """The provider's response (or response stream) could not be parsed; its `__cause__` is the parsing error."""
 
 

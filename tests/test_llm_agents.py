@@ -24,6 +24,7 @@ from miniagents import (
     TextMessage,
     miniagent,
 )
+from miniagents import errors as llm_errors
 from miniagents.ext.llms import (
     OFFLINE_ENV_VAR,
     AnthropicAgent,
@@ -367,20 +368,20 @@ async def test_aprepare_dicts_for_anthropic_returns_the_dialog_with_the_system_p
 
 # --- failures --------------------------------------------------------------------------------------------------
 
-FAILURES = {
-    "401": ("offline-error-401", {}, "AuthenticationError"),
-    "429": ("offline-error-429", {}, "RateLimitError"),
-    "500": ("offline-error-500", {}, "InternalServerError"),
-    "refused": ("any-model", {"base_url": "closed-port"}, "APIConnectionError"),
-    "timeout": ("offline-hang", {"timeout": 0.3}, "APITimeoutError"),
+FAILURES = {  # model, client kwargs, the LLMError raised, the SDK error chained to it
+    "401": ("offline-error-401", {}, "LLMStatusError", "AuthenticationError"),
+    "429": ("offline-error-429", {}, "LLMRateLimitError", "RateLimitError"),
+    "500": ("offline-error-500", {}, "LLMServerError", "InternalServerError"),
+    "refused": ("any-model", {"base_url": "closed-port"}, "LLMConnectionError", "APIConnectionError"),
+    "timeout": ("offline-hang", {"timeout": 0.3}, "LLMTimeoutError", "APITimeoutError"),
 }
 
 
 def _failing_agent(provider: Provider, failure: str, agent_with_client: AgentFactory) -> tuple[MiniAgent, str, str]:
-    model, client_kwargs, error_class = FAILURES[failure]
+    model, client_kwargs, error_class, _ = FAILURES[failure]
     if client_kwargs.get("base_url") == "closed-port":
         client_kwargs = {"base_url": f"http://127.0.0.1:{_closed_port()}"}
-    return agent_with_client(provider, **client_kwargs), model, error_class
+    return agent_with_client(provider, **client_kwargs).fork(max_retries=0), model, error_class
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -390,9 +391,18 @@ async def test_provider_failure_is_raised_at_the_consumer(
 ) -> None:
     agent, model, error_class = _failing_agent(provider, failure, agent_with_client)
     async with MiniAgents():
-        with pytest.raises(getattr(provider.sdk, error_class)):
+        with pytest.raises(getattr(llm_errors, error_class)) as raised:
             async for message_promise in agent.trigger(QUESTION, model=model):
                 await _collect_tokens(message_promise)
+
+    error = raised.value
+    assert isinstance(error, llm_errors.LLMError)
+    assert isinstance(error.__cause__, getattr(provider.sdk, FAILURES[failure][3]))
+    assert (error.agent, error.provider, error.model) == (provider.agent.alias, provider.name, model)
+    assert f"`{provider.agent.alias}` ({provider.name}, model {model!r})" in str(error)
+    if failure in ("401", "429", "500"):
+        assert error.status == int(failure)
+        assert f"HTTP {failure}" in str(error)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -453,7 +463,7 @@ async def test_malformed_response_with_errors_as_messages_never_raises(
 async def test_a_failing_llm_inside_another_agent_becomes_an_error_message_in_its_place(
     provider: Provider, agent_with_client: AgentFactory
 ) -> None:
-    failing_llm = agent_with_client(provider).fork(model="offline-error-500")
+    failing_llm = agent_with_client(provider).fork(model="offline-error-500", max_retries=0)
 
     @miniagent
     async def final_answer_agent(ctx: InteractionContext) -> None:
@@ -465,7 +475,7 @@ async def test_a_failing_llm_inside_another_agent_becomes_an_error_message_in_it
         messages = await final_answer_agent.trigger(QUESTION)
 
     assert [type(message).__name__ for message in messages] == ["TextMessage", "ErrorMessage", "TextMessage"]
-    assert messages[1].error_class == "InternalServerError"
+    assert messages[1].error_class == "LLMServerError"
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -474,7 +484,7 @@ async def test_trigger_level_errors_as_messages_false_overrides_the_global_setti
 ) -> None:
     agent = agent_with_client(provider)
     async with MiniAgents(errors_as_messages=True):
-        with pytest.raises(provider.sdk.AuthenticationError):
+        with pytest.raises(llm_errors.LLMStatusError):
             await agent.trigger(QUESTION, model="offline-error-401", stream=False, errors_as_messages=False)
 
 

@@ -75,14 +75,14 @@ async def test_every_llm_call_is_written_as_one_markdown_file(tmp_path: Path, ag
 
 async def test_a_failed_call_is_logged_with_its_error(tmp_path: Path, agents: dict[str, MiniAgent]) -> None:
     async with MiniAgents(llm_logger_agent=True, llm_logs_folder=tmp_path, errors_as_messages=True):
-        replies = await agents["openai"].trigger(QUESTION, model="offline-error-429")
+        replies = await agents["openai"].trigger(QUESTION, model="offline-error-429", max_retries=0)
 
     assert isinstance(replies[0], ErrorMessage)
     [log_file] = _log_files(tmp_path)
     log_text = log_file.read_text(encoding="utf-8")
     assert f"### user\n\n{QUESTION}" in log_text
     assert "## Response: ERROR" in log_text
-    assert "RateLimitError" in log_text
+    assert "LLMRateLimitError" in log_text
 
 
 async def test_logging_never_holds_back_the_tokens(

@@ -17,13 +17,29 @@ from typing import TYPE_CHECKING
 from miniagents.promising._lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from miniagents.errors import LLMResponseError
-    from miniagents.ext.llms.anthropic_agent import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicAgent
+    from miniagents.errors import (
+        LLMConnectionError,
+        LLMError,
+        LLMIncompleteResponseError,
+        LLMRateLimitError,
+        LLMResponseError,
+        LLMServerError,
+        LLMStatusError,
+        LLMTimeoutError,
+    )
+    from miniagents.ext.llms.anthropic_agent import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicAgent, AnthropicProvider
     from miniagents.ext.llms.clients import (
         OFFLINE_ENV_VAR,
         default_anthropic_client,
         default_openai_client,
         llm_offline_forced,
+    )
+    from miniagents.ext.llms.llm_agent import (
+        DEFAULT_LLM_MAX_RETRIES,
+        DEFAULT_LLM_TIMEOUT,
+        LLMAgent,
+        LLMProvider,
+        LLMRequest,
     )
     from miniagents.ext.llms.llm_logger import markdown_llm_logger_agent, render_llm_log
     from miniagents.ext.llms.messages import (
@@ -33,25 +49,42 @@ if TYPE_CHECKING:
         SystemMessage,
         UserMessage,
     )
-    from miniagents.ext.llms.openai_agent import OpenAIAgent
+    from miniagents.ext.llms.openai_agent import OpenAIAgent, OpenAIProvider
+    from miniagents.ext.llms.openai_compatible import openai_compatible_agent
     from miniagents.ext.llms.prepare import (
         AnthropicMessageDicts,
         aprepare_dicts_for_anthropic,
         aprepare_dicts_for_openai,
         message_to_llm_dict,
     )
+    from miniagents.ext.llms.usage import UsageTotals, normalized_usage
 
 __all__ = [
     "DEFAULT_ANTHROPIC_MAX_TOKENS",
+    "DEFAULT_LLM_MAX_RETRIES",
+    "DEFAULT_LLM_TIMEOUT",
     "OFFLINE_ENV_VAR",
     "AnthropicAgent",
     "AnthropicMessage",
     "AnthropicMessageDicts",
+    "AnthropicProvider",
     "AssistantMessage",
+    "LLMAgent",
+    "LLMConnectionError",
+    "LLMError",
+    "LLMIncompleteResponseError",
+    "LLMProvider",
+    "LLMRateLimitError",
+    "LLMRequest",
     "LLMResponseError",
+    "LLMServerError",
+    "LLMStatusError",
+    "LLMTimeoutError",
     "OpenAIAgent",
     "OpenAIMessage",
+    "OpenAIProvider",
     "SystemMessage",
+    "UsageTotals",
     "UserMessage",
     "aprepare_dicts_for_anthropic",
     "aprepare_dicts_for_openai",
@@ -60,20 +93,40 @@ __all__ = [
     "llm_offline_forced",
     "markdown_llm_logger_agent",
     "message_to_llm_dict",
+    "normalized_usage",
+    "openai_compatible_agent",
     "render_llm_log",
 ]
 
 __getattr__, __dir__ = lazy_exports(
     globals(),
     {
-        "miniagents.ext.llms.anthropic_agent": ["DEFAULT_ANTHROPIC_MAX_TOKENS", "AnthropicAgent"],
+        "miniagents.ext.llms.anthropic_agent": ["DEFAULT_ANTHROPIC_MAX_TOKENS", "AnthropicAgent", "AnthropicProvider"],
+        "miniagents.ext.llms.llm_agent": [
+            "DEFAULT_LLM_MAX_RETRIES",
+            "DEFAULT_LLM_TIMEOUT",
+            "LLMAgent",
+            "LLMProvider",
+            "LLMRequest",
+        ],
+        "miniagents.ext.llms.openai_compatible": ["openai_compatible_agent"],
+        "miniagents.ext.llms.usage": ["UsageTotals", "normalized_usage"],
         "miniagents.ext.llms.clients": [
             "OFFLINE_ENV_VAR",
             "default_anthropic_client",
             "default_openai_client",
             "llm_offline_forced",
         ],
-        "miniagents.errors": ["LLMResponseError"],
+        "miniagents.errors": [
+            "LLMConnectionError",
+            "LLMError",
+            "LLMIncompleteResponseError",
+            "LLMRateLimitError",
+            "LLMResponseError",
+            "LLMServerError",
+            "LLMStatusError",
+            "LLMTimeoutError",
+        ],
         "miniagents.ext.llms.llm_logger": ["markdown_llm_logger_agent", "render_llm_log"],
         "miniagents.ext.llms.messages": [
             "AnthropicMessage",
@@ -82,7 +135,7 @@ __getattr__, __dir__ = lazy_exports(
             "SystemMessage",
             "UserMessage",
         ],
-        "miniagents.ext.llms.openai_agent": ["OpenAIAgent"],
+        "miniagents.ext.llms.openai_agent": ["OpenAIAgent", "OpenAIProvider"],
         "miniagents.ext.llms.prepare": [
             "AnthropicMessageDicts",
             "aprepare_dicts_for_anthropic",

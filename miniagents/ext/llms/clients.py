@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     import anthropic
     import openai
 
-__all__ = ["OFFLINE_ENV_VAR", "default_anthropic_client", "default_openai_client", "llm_offline_forced"]
+__all__ = [
+    "OFFLINE_ENV_VAR",
+    "client_for_this_loop",
+    "default_anthropic_client",
+    "default_openai_client",
+    "llm_offline_forced",
+]
 
 OFFLINE_ENV_VAR = "MINIAGENTS_LLM_OFFLINE"
 
@@ -64,7 +70,7 @@ def default_anthropic_client() -> "anthropic.AsyncAnthropic":
 def _default_client(provider: str, key_env_var: str, provider_name: str, real_client: Callable[[], Any]) -> Any:
     api_key = os.environ.get(key_env_var, "").strip()
     if api_key and not llm_offline_forced():
-        return _client_for_this_loop((provider, "real", api_key), real_client)
+        return client_for_this_loop((provider, "real", api_key), real_client)
 
     from miniagents.ext.llms.offline import get_offline_llm_server
 
@@ -77,10 +83,11 @@ def _default_client(provider: str, key_env_var: str, provider_name: str, real_cl
         limits = type(sdk.DEFAULT_CONNECTION_LIMITS)(max_connections=100, max_keepalive_connections=0)
         return getattr(server, f"{provider}_client")(http_client=sdk.DefaultAsyncHttpxClient(limits=limits))
 
-    return _client_for_this_loop((provider, "offline", server.base_url), offline_client)
+    return client_for_this_loop((provider, "offline", server.base_url), offline_client)
 
 
-def _client_for_this_loop(cache_key: tuple[str, ...], make_client: Callable[[], Any]) -> Any:
+def client_for_this_loop(cache_key: tuple[str, ...], make_client: Callable[[], Any]) -> Any:
+    """The client cached under `cache_key` for the running event loop (a client is bound to its loop), made if none."""
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

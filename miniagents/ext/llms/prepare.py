@@ -11,7 +11,7 @@ that agents calling an SDK directly (e.g. for structured output) build their pro
 from typing import Any
 
 from miniagents.message_sequence import MessageSequence
-from miniagents.messages import Message
+from miniagents.messages import Message, TextMessage
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising.ext.frozen import Frozen
 
@@ -27,9 +27,13 @@ _ANTHROPIC_SYSTEM_ROLES = ("system", "developer")
 
 
 def message_to_llm_dict(message: Message) -> dict[str, Any]:
-    """`{"role": ..., "content": ...}` for one message: its `role` field (default `user`) and its text."""
+    """`{"role": ..., "content": ...}` for one message: its `role` field (default `user`) and its text (its `content`
+    field when it is a plain `Message` with a text one)."""
     role = message.get("role")
-    return {"role": role if isinstance(role, str) and role else "user", "content": str(message)}
+    content = message.get("content")
+    # a plain `Message` with a text `content` field (what a `{"content": ...}` dict becomes) is sent as that text
+    text = content if isinstance(content, str) and not isinstance(message, TextMessage) else str(message)
+    return {"role": role if isinstance(role, str) and role else "user", "content": text}
 
 
 async def aprepare_dicts_for_openai(messages: MessageType, system: str | None = None) -> list[dict[str, Any]]:

@@ -1,0 +1,324 @@
+"""`LLMAgent`: the one seam between MiniAgents and an LLM provider.
+
+An `LLMProvider` knows one provider's protocol: how to turn the input messages into a request, and how to read the
+response (streamed or not) back as text tokens plus metadata. `LLMAgent(provider)` is the agent around it, and
+everything that is the same for every provider lives here, once:
+
+- the model is required, `stream` defaults to `MiniAgents.stream_llm_tokens_by_default`;
+- provider errors become one `LLMError` family naming agent, provider, model and status (the SDK error chained);
+- retries with exponential backoff and jitter for the retryable ones (429, 5xx, timeouts, connection errors),
+  honouring `retry-after`, and only before the first token (a retry never repeats streamed text); the SDK's own
+  retries are switched off per request, so nothing is retried twice;
+- a default request timeout (`DEFAULT_LLM_TIMEOUT`) instead of the SDKs' 600 s, unless the client has its own;
+- a concurrency limit per provider and model (`max_concurrency=`), shared by every call in the event loop;
+- a stream that ends without a finish / stop reason is an `LLMIncompleteResponseError`, not a complete reply.
+
+`OpenAIAgent` and `AnthropicAgent` are `LLMAgent(OpenAIProvider())` and `LLMAgent(AnthropicProvider())`; any
+OpenAI-compatible server is `openai_compatible_agent(base_url=...)` (`miniagents.ext.llms.openai_compatible`).
+"""
+
+import asyncio
+import random
+import weakref
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+from miniagents.agents import InteractionContext, MiniAgent
+from miniagents.errors import (
+    LLMConnectionError,
+    LLMError,
+    LLMIncompleteResponseError,
+    LLMRateLimitError,
+    LLMServerError,
+    LLMStatusError,
+    LLMTimeoutError,
+)
+from miniagents.ext.llms.llm_call import arun_llm_call, choose_stream, pick_response_metadata, require_model
+from miniagents.ext.llms.usage import normalized_usage
+from miniagents.messages import Message
+
+__all__ = [
+    "DEFAULT_LLM_MAX_RETRIES",
+    "DEFAULT_LLM_TIMEOUT",
+    "LLMAgent",
+    "LLMProvider",
+    "LLMRequest",
+    "wrap_provider_error",
+]
+
+DEFAULT_LLM_TIMEOUT = 120.0
+"""Seconds a request may wait for the provider (for a stream: between two chunks), unless the client or the call
+sets its own `timeout`. The SDKs' default is 600 s, far too long for a stalled provider."""
+
+DEFAULT_LLM_MAX_RETRIES = 2
+"""Retries after the first attempt for retryable errors (429, 5xx, timeouts, connection errors)."""
+
+_BACKOFF_BASE_SECONDS = 0.5
+_BACKOFF_MAX_SECONDS = 30.0
+_RETRY_AFTER_MAX_SECONDS = 120.0
+
+
+@dataclass
+class LLMRequest:
+    """What a provider sends: the SDK keyword arguments, and the role/content dicts (for the LLM log)."""
+
+    sdk_kwargs: dict[str, Any]
+    message_dicts: list[dict[str, Any]]
+
+
+class LLMProvider(ABC):
+    """One provider's protocol. Subclass it (and wrap it in `LLMAgent`) to add a provider."""
+
+    name: ClassVar[str] = "llm"
+    """Provider name in errors, logs and usage (`openai`, `anthropic`, …)."""
+    example_model: ClassVar[str] = "some-model"
+    """Shown in the error that asks for a model."""
+    message_class: ClassVar[type[Message]]
+    """The class of the reply message."""
+    finish_field: ClassVar[str] = "finish_reason"
+    """The reply field that says why the response ended; a stream without it is incomplete."""
+
+    @abstractmethod
+    def default_client(self) -> Any:
+        """The SDK client used when the call passes no `async_client`."""
+
+    @abstractmethod
+    async def aprepare_request(
+        self, ctx: InteractionContext, model: str, system: str | None, options: dict[str, Any]
+    ) -> LLMRequest:
+        """The request for the input messages; `options` are the call's other keyword arguments (already thawed):
+        take out the ones that are this provider's own and pass the rest to the SDK."""
+
+    @abstractmethod
+    def astream_response(
+        self, client: Any, request: dict[str, Any], stream: bool, response_fields: dict[str, Any]
+    ) -> AsyncIterator[str]:
+        """Yield the response's text tokens (one piece when not streaming); put its metadata — including
+        `finish_field` when the provider sent one — into `response_fields`."""
+
+    def sdk_default_timeout(self) -> Any:
+        """The SDK's own default timeout: a client still using it gets `DEFAULT_LLM_TIMEOUT` instead."""
+        return None
+
+
+class LLMAgent(MiniAgent):
+    """An agent that answers its input messages with one reply of `provider`'s model, streamed token by token.
+
+    OpenAIAgent = LLMAgent(OpenAIProvider(), alias="OpenAIAgent")
+    reply_sequence = OpenAIAgent.trigger("Hi", model="gpt-4o-mini", max_retries=3, max_concurrency=8)
+    """
+
+    def __init__(
+        self,
+        provider: LLMProvider,
+        alias: str | None = None,
+        description: str | None = None,
+        non_freezable_kwargs: Mapping[str, Any] | None = None,
+        **kwargs_to_freeze: Any,
+    ) -> None:
+        self.provider = provider
+        super().__init__(
+            _llm_agent_function(provider),
+            alias=alias or f"{type(provider).__name__.removesuffix('Provider')}Agent",
+            description=description,
+            non_freezable_kwargs=non_freezable_kwargs,
+            **kwargs_to_freeze,
+        )
+
+
+def _llm_agent_function(provider: LLMProvider) -> Any:
+    async def llm_agent(
+        ctx: InteractionContext,
+        model: str | None = None,
+        system: str | None = None,
+        stream: bool | None = None,
+        response_metadata: Mapping[str, Any] | None = None,
+        async_client: Any = None,
+        max_retries: int = DEFAULT_LLM_MAX_RETRIES,
+        max_concurrency: int | None = None,
+        reply_metadata: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Answer the input messages with one reply of the model, streamed token by token.
+
+        `model` is required; `system` is the system prompt; `stream` defaults to
+        `MiniAgents.stream_llm_tokens_by_default`; `response_metadata` fields are added to the reply message (and are
+        known before it completes); `max_retries` retries 429s, 5xx, timeouts and connection errors with backoff;
+        `max_concurrency` limits how many requests to this provider and model run at once; other keyword arguments
+        (`temperature`, `max_tokens`, `timeout`, …) go to the provider's SDK as they are.
+        """
+        from miniagents.ext.llms.prepare import thaw_value
+
+        agent_alias = ctx.this_agent.alias
+        model = require_model(model, agent_alias, example=provider.example_model)
+        stream = choose_stream(stream)
+        response_metadata = pick_response_metadata(response_metadata, reply_metadata)
+        client = _request_client(provider, async_client or provider.default_client())
+        request = await provider.aprepare_request(ctx, model, system, thaw_value(kwargs))
+        limiter = _concurrency_limiter(provider.name, model, max_concurrency)
+        attempt_count = 0
+
+        async def stream_response(response_fields: dict[str, Any]) -> AsyncIterator[str]:
+            nonlocal attempt_count
+            attempt_count += 1
+            async with limiter:
+                try:
+                    async for token in provider.astream_response(client, request.sdk_kwargs, stream, response_fields):
+                        yield token
+                except LLMError:
+                    raise
+                except Exception as error:
+                    wrapped = wrap_provider_error(error, agent=agent_alias, provider=provider.name, model=model)
+                    if wrapped is None:
+                        raise
+                    raise wrapped from error
+            if stream and not response_fields.get(provider.finish_field):
+                raise LLMIncompleteResponseError(
+                    f"`{agent_alias}` ({provider.name}, model {model!r}): the response stream ended without a "
+                    f"`{provider.finish_field}`, so the reply may be cut short (a dropped connection or a proxy that "
+                    "closed the stream). Retry the call.",
+                    agent=agent_alias,
+                    provider=provider.name,
+                    model=model,
+                )
+            usage = normalized_usage(response_fields.get("usage"))
+            if usage is not None:
+                response_fields["token_usage"] = usage
+
+        await arun_llm_call(
+            ctx,
+            message_class=provider.message_class,
+            response_streamer=stream_response,
+            known_beforehand={"role": "assistant", "model": model, "agent_alias": agent_alias},
+            response_metadata=response_metadata,
+            request_dicts=request.message_dicts,
+            request_metadata={
+                "agent": agent_alias,
+                "provider": provider.name,
+                "stream": stream,
+                **{
+                    name: value
+                    for name, value in request.sdk_kwargs.items()
+                    if name not in ("messages", "system", "stream")
+                },
+            },
+            retry_delay=lambda error, retry_number: _retry_delay(error, retry_number, max_retries),
+        )
+
+    return llm_agent
+
+
+def _request_client(provider: LLMProvider, client: Any) -> Any:
+    """The client for one request: the SDK's own retries off (ours apply), our default timeout if it has the SDK's."""
+    with_options = getattr(client, "with_options", None)
+    if with_options is None:
+        return client
+    options: dict[str, Any] = {"max_retries": 0}
+    sdk_default_timeout = provider.sdk_default_timeout()
+    if sdk_default_timeout is not None and getattr(client, "timeout", None) == sdk_default_timeout:
+        options["timeout"] = DEFAULT_LLM_TIMEOUT
+    return with_options(**options)
+
+
+def _retry_delay(error: Exception, retry_number: int, max_retries: int) -> float | None:
+    """Seconds to wait before retry number `retry_number` (1, 2, …), or None when `error` is not to be retried."""
+    if not isinstance(error, LLMError) or not error.retryable or retry_number > max_retries:
+        return None
+    if error.retry_after is not None:
+        return min(error.retry_after, _RETRY_AFTER_MAX_SECONDS)
+    backoff = min(_BACKOFF_MAX_SECONDS, _BACKOFF_BASE_SECONDS * 2 ** (retry_number - 1))
+    return backoff * random.uniform(0.5, 1.0)
+
+
+def wrap_provider_error(error: BaseException, *, agent: str, provider: str, model: str) -> LLMError | None:
+    """The `LLMError` for an SDK error (recognised by shape, so any httpx-based SDK works), or None if not one."""
+    status = getattr(error, "status_code", None)
+    names = {cls.__name__ for cls in type(error).__mro__}
+    where = f"`{agent}` ({provider}, model {model!r})"
+    detail = (getattr(error, "message", None) or str(error) or type(error).__name__).rstrip(".")
+    common = {"agent": agent, "provider": provider, "model": model}
+    if isinstance(status, int):
+        retry_after = _retry_after_seconds(getattr(error, "response", None))
+        if status == 429:
+            wait = f" The provider asked to wait {retry_after:g} s." if retry_after is not None else ""
+            return LLMRateLimitError(
+                f"{where} was rate limited (HTTP 429): {detail}.{wait} Lower `max_concurrency`, or raise "
+                "`max_retries`.",
+                status=status,
+                retry_after=retry_after,
+                **common,
+            )
+        if status >= 500 or status in (408, 409):
+            return LLMServerError(
+                f"{where} failed on the provider's side (HTTP {status}): {detail}. It is retried "
+                "(`max_retries`); if it persists, check the provider's status page.",
+                status=status,
+                retry_after=retry_after,
+                **common,
+            )
+        return LLMStatusError(f"{where} was refused (HTTP {status}): {detail}", status=status, **common)
+    if "APITimeoutError" in names or isinstance(error, TimeoutError) or "TimeoutException" in names:
+        return LLMTimeoutError(
+            f"{where} timed out: no response within the request timeout. Pass `timeout=` (seconds) to the call or "
+            "the client to wait longer.",
+            **common,
+        )
+    if "APIConnectionError" in names or "TransportError" in names or isinstance(error, ConnectionError):
+        return LLMConnectionError(
+            f"{where} could not reach the provider: {detail} (check the base URL, the network or the proxy).",
+            **common,
+        )
+    return None
+
+
+def _retry_after_seconds(response: Any) -> float | None:
+    headers = getattr(response, "headers", None)
+    if headers is None:
+        return None
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    seconds = headers.get("retry-after")
+    if not seconds:
+        return None
+    try:
+        return max(0.0, float(seconds))
+    except ValueError:
+        pass
+    try:
+        from datetime import datetime
+
+        moment = parsedate_to_datetime(seconds)
+        return max(0.0, (moment - datetime.now(moment.tzinfo)).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class _NoLimit:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+_NO_LIMIT = _NoLimit()
+_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int], asyncio.Semaphore]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _concurrency_limiter(provider: str, model: str, max_concurrency: int | None) -> Any:
+    """One semaphore per provider, model and limit in this event loop, shared by every call that asks for it."""
+    if max_concurrency is None:
+        return _NO_LIMIT
+    if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        raise ValueError(f"`max_concurrency` must be a positive number of requests, got {max_concurrency!r}.")
+    by_key = _limiters.setdefault(asyncio.get_running_loop(), {})
+    return by_key.setdefault((provider, model, max_concurrency), asyncio.Semaphore(max_concurrency))

@@ -1,0 +1,114 @@
+"""Token usage of LLM replies, the same shape for every provider, and its totals over calls and runs.
+
+Every LLM reply message carries `token_usage = {"input_tokens", "output_tokens", "cached_tokens"}` next to the
+provider's raw `usage`. `UsageTotals` (an observer) sums them per call — *including its sub-calls* — and per run:
+
+    totals = UsageTotals()
+    async with MiniAgents(observers=[totals]):
+        await research_agent.trigger("...")
+    totals.run_total          # {"input_tokens": ..., "output_tokens": ..., "cached_tokens": ..., "llm_calls": ...}
+    totals.for_call(call_id)  # the same for one call and everything it called
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from miniagents.lifecycle import CallInitiated, ReplyMessageResolved
+from miniagents.promising.ext.frozen import Frozen
+
+__all__ = ["USAGE_KEYS", "UsageTotals", "normalized_usage"]
+
+USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
+
+
+def normalized_usage(raw_usage: Any) -> dict[str, int] | None:
+    """`{"input_tokens", "output_tokens", "cached_tokens"}` from an OpenAI or Anthropic `usage` (None if absent).
+
+    OpenAI counts cached tokens inside `prompt_tokens` (`prompt_tokens_details.cached_tokens`); Anthropic reports
+    them apart (`cache_read_input_tokens`, `cache_creation_input_tokens`), so they are added to `input_tokens` here:
+    `input_tokens` is always every token of the prompt.
+    """
+    usage = _plain(raw_usage)
+    if not isinstance(usage, Mapping):
+        return None
+    if "prompt_tokens" in usage or "completion_tokens" in usage:
+        details = _plain(usage.get("prompt_tokens_details")) or {}
+        return {
+            "input_tokens": _int(usage.get("prompt_tokens")),
+            "output_tokens": _int(usage.get("completion_tokens")),
+            "cached_tokens": _int(details.get("cached_tokens") if isinstance(details, Mapping) else 0),
+        }
+    if "input_tokens" in usage or "output_tokens" in usage:
+        cache_read = _int(usage.get("cache_read_input_tokens"))
+        cache_creation = _int(usage.get("cache_creation_input_tokens"))
+        return {
+            "input_tokens": _int(usage.get("input_tokens")) + cache_read + cache_creation,
+            "output_tokens": _int(usage.get("output_tokens")),
+            "cached_tokens": cache_read,
+        }
+    return None
+
+
+class UsageTotals:
+    """An observer that sums `token_usage` of LLM replies per call (with its sub-calls) and per run."""
+
+    def __init__(self) -> None:
+        self._parents: dict[int, int | None] = {}
+        self._own: dict[int, dict[str, int]] = {}
+        self.run_total: dict[str, int] = _zero()
+
+    def on_call_event(self, event: Any) -> None:
+        if isinstance(event, CallInitiated):
+            self._parents[event.call_id] = event.parent_call_id
+        elif isinstance(event, ReplyMessageResolved):
+            usage = _plain(event.message.get("token_usage")) if event.message is not None else None
+            if isinstance(usage, Mapping):
+                self._add(event.call_id, usage)
+
+    async def aflush(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+    def for_call(self, call_id: int) -> dict[str, int]:
+        """Usage of one call's own LLM replies plus those of every call below it."""
+        total = _zero()
+        for descendant, own in self._own.items():
+            if self._is_within(descendant, call_id):
+                for key, value in own.items():
+                    total[key] += value
+        return total
+
+    def _add(self, call_id: int, usage: Mapping[str, Any]) -> None:
+        own = self._own.setdefault(call_id, _zero())
+        for key in USAGE_KEYS:
+            own[key] += _int(usage.get(key))
+            self.run_total[key] += _int(usage.get(key))
+        own["llm_calls"] += 1
+        self.run_total["llm_calls"] += 1
+
+    def _is_within(self, call_id: int | None, ancestor: int) -> bool:
+        seen = 0
+        while call_id is not None and seen <= len(self._parents):
+            if call_id == ancestor:
+                return True
+            call_id = self._parents.get(call_id)
+            seen += 1
+        return False
+
+
+def _zero() -> dict[str, int]:
+    return {**dict.fromkeys(USAGE_KEYS, 0), "llm_calls": 0}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Frozen):
+        return value.frozen_fields_and_values()
+    if hasattr(value, "model_dump"):
+        return value.model_dump()
+    return value
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
