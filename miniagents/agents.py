@@ -32,6 +32,7 @@ from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text
 from miniagents.promising.promising import Promise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 from miniagents.records import AgentCallNode, AgentReplyNode
+from miniagents.redaction import redact_secrets
 from miniagents.runtime import MiniAgents
 
 __all__ = ["AgentCall", "InteractionContext", "MiniAgent", "miniagent"]
@@ -294,7 +295,7 @@ class _AgentCallRun:
                     parent_call_id=self.parent.call_id if self.parent else None,
                     agent=agent,
                     agent_alias=agent.alias,
-                    kwargs=self.function_kwargs,
+                    kwargs=redact_secrets(self.function_kwargs),  # credentials reach the function only
                 )
             )
         self.input = MessageSequence(
@@ -430,7 +431,7 @@ class _AgentCallRun:
     async def _arecord(self) -> None:
         metadata = self.agent.interaction_metadata.frozen_fields_and_values()
         call_node = AgentCallNode(
-            **{**metadata, **self.frozen_kwargs},
+            **{**metadata, **redact_secrets(self.frozen_kwargs)},  # credentials are never recorded
             agent_alias=self.agent.alias,
             messages=await _resolved_messages(self.input.sequence_promise),
         )

@@ -208,6 +208,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
             retry_delay=lambda error, retry_number: _retry_delay(error, retry_number, max_retries),
         )
 
+    llm_agent.llm_provider = provider  # type: ignore[attr-defined]  # how observers tell LLM calls (usage totals)
     return llm_agent
 
 

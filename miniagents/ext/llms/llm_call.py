@@ -34,6 +34,7 @@ from miniagents.messages import ErrorMessage, Message, MessageTokenStreamer
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.ext.frozen import Frozen
 from miniagents.promising.promising import StreamedPromise
+from miniagents.redaction import redact_secrets
 from miniagents.runtime import MiniAgents
 
 __all__ = [
@@ -199,7 +200,7 @@ def _log_llm_call(
 
     metadata = jsonable_value(
         {
-            **request_metadata,
+            **redact_secrets(request_metadata),  # `extra_headers` and the like may hold keys
             "started_at": started_at.isoformat(timespec="milliseconds"),
             "duration_seconds": round(time.perf_counter() - started, 3),
         }

@@ -55,12 +55,16 @@ class UsageTotals:
     def __init__(self) -> None:
         self._parents: dict[int, int | None] = {}
         self._own: dict[int, dict[str, int]] = {}
+        self._llm_calls: set[int] = set()
         self.run_total: dict[str, int] = _zero()
 
     def on_call_event(self, event: Any) -> None:
         if isinstance(event, CallInitiated):
             self._parents[event.call_id] = event.parent_call_id
-        elif isinstance(event, ReplyMessageResolved):
+            if getattr(getattr(event.agent, "func", None), "llm_provider", None) is not None:
+                self._llm_calls.add(event.call_id)
+        elif isinstance(event, ReplyMessageResolved) and event.call_id in self._llm_calls:
+            # only in the LLM call itself: callers that pass its reply on reply with the same message
             usage = _plain(event.message.get("token_usage")) if event.message is not None else None
             if isinstance(usage, Mapping):
                 self._add(event.call_id, usage)

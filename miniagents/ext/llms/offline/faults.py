@@ -14,6 +14,11 @@ ERROR_STATUS_BY_MODEL: dict[str, int] = {
 }
 MALFORMED_STREAM_MODEL = "offline-malformed-stream"
 HANG_MODEL = "offline-hang"
+CUT_STREAM_MODEL = "offline-cut-stream"
+"""Streams every token, then ends the response cleanly but without a finish / stop reason (a cut stream)."""
+FLAKY_RATE_LIMIT_MODEL = "offline-flaky-429"
+"""Answers the first request of each conversation with HTTP 429 and ``retry-after: 1``, the next ones normally."""
+FLAKY_RETRY_AFTER_SECONDS = 1
 SPLIT_CHARACTERS_MODEL = "offline-split-characters"
 """Streams every character outside the Basic Multilingual Plane (emoji, …) as its two UTF-16 halves in separate
 chunks, as some providers do: each chunk then decodes to a lone surrogate."""
@@ -24,6 +29,8 @@ class FaultKind(enum.Enum):
     MALFORMED_STREAM = "malformed_stream"
     HANG = "hang"
     SPLIT_CHARACTERS = "split_characters"
+    CUT_STREAM = "cut_stream"
+    FLAKY_RATE_LIMIT = "flaky_rate_limit"
 
 
 @dataclass(frozen=True)
@@ -44,4 +51,8 @@ def fault_for_model(model: object) -> Fault | None:
         return Fault(FaultKind.HANG)
     if model == SPLIT_CHARACTERS_MODEL:
         return Fault(FaultKind.SPLIT_CHARACTERS)
+    if model == CUT_STREAM_MODEL:
+        return Fault(FaultKind.CUT_STREAM)
+    if model == FLAKY_RATE_LIMIT_MODEL:
+        return Fault(FaultKind.FLAKY_RATE_LIMIT, status=429)
     return None

@@ -6,6 +6,7 @@ internet. Each request is served on its own daemon thread; token pacing blocks t
 event loop, so a busy client still sees the stream arrive live.
 """
 
+import hashlib
 import itertools
 import json
 import logging
@@ -19,7 +20,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from miniagents.ext.llms.offline.anthropic_wire import AnthropicWire
-from miniagents.ext.llms.offline.faults import FaultKind, fault_for_model
+from miniagents.ext.llms.offline.faults import FLAKY_RETRY_AFTER_SECONDS, FaultKind, fault_for_model
 from miniagents.ext.llms.offline.openai_wire import OpenAIWire
 from miniagents.ext.llms.offline.replies import compose_reply, split_astral_characters
 from miniagents.ext.llms.offline.wire import BadRequestError, ProviderWire, StreamPlan
@@ -50,7 +51,8 @@ class OfflineLLMServer:
 
     Create it with :func:`start_offline_llm_server` (or share one via :func:`get_offline_llm_server`) and point
     the SDKs at it with :meth:`openai_client` / :meth:`anthropic_client`. Requests select failures by model name:
-    ``offline-error-401``/``-429``/``-500``, ``offline-malformed-stream`` and ``offline-hang``.
+    ``offline-error-401``/``-429``/``-500``, ``offline-malformed-stream``, ``offline-hang``, ``offline-cut-stream``
+    and ``offline-flaky-429``. ``max_concurrent_requests`` is the most requests it has served at once.
     """
 
     def __init__(self, token_delay: float = DEFAULT_TOKEN_DELAY, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -58,6 +60,9 @@ class OfflineLLMServer:
             raise ValueError(f"token_delay is a pause in seconds between streamed tokens; got {token_delay!r} < 0")
         self.token_delay = token_delay
         self.requests: list[dict[str, Any]] = []
+        self.max_concurrent_requests = 0
+        self._concurrent_requests = 0
+        self._rate_limited_conversations: set[str] = set()
         self._requests_lock = threading.Lock()
         self._lifecycle_lock = threading.Lock()
         self._connections_lock = threading.Lock()
@@ -161,6 +166,24 @@ class OfflineLLMServer:
         with self._requests_lock:
             self.requests.append(body)
 
+    def _request_started(self) -> None:
+        with self._requests_lock:
+            self._concurrent_requests += 1
+            self.max_concurrent_requests = max(self.max_concurrent_requests, self._concurrent_requests)
+
+    def _request_ended(self) -> None:
+        with self._requests_lock:
+            self._concurrent_requests -= 1
+
+    def _first_time_rate_limited(self, body: dict[str, Any]) -> bool:
+        """Whether this conversation has not been rate limited yet (and now is)."""
+        conversation = hashlib.sha256(json.dumps(body.get("messages"), sort_keys=True).encode()).hexdigest()
+        with self._requests_lock:
+            if conversation in self._rate_limited_conversations:
+                return False
+            self._rate_limited_conversations.add(conversation)
+            return True
+
     def _next_response_id(self, prefix: str) -> str:
         return f"{prefix}{next(self._response_numbers):06d}"
 
@@ -234,6 +257,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         owner = self.server.owner
+        owner._request_started()  # noqa: SLF001 - request handler of this module's server
+        try:
+            self._serve_post()
+        finally:
+            owner._request_ended()  # noqa: SLF001 - request handler of this module's server
+
+    def _serve_post(self) -> None:
+        owner = self.server.owner
         path = self._request_path()
         raw_body = self._read_body()
         route = _WIRES_BY_PATH.get(path)
@@ -256,6 +287,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             message = f"Simulated HTTP {fault.status} from the offline LLM stand-in (model {body['model']!r})."
             self._send_error(wire, fault.status, message)
             return
+        if (
+            fault is not None and fault.kind is FaultKind.FLAKY_RATE_LIMIT and owner._first_time_rate_limited(body)  # noqa: SLF001 - request handler of this module's server
+        ):
+            message = f"Simulated HTTP 429 from the offline LLM stand-in (model {body['model']!r}); retry later."
+            self._send_error(wire, 429, message, headers={"retry-after": str(FLAKY_RETRY_AFTER_SECONDS)})
+            return
         if fault is not None and fault.kind is FaultKind.HANG:
             owner._hang_until_stopped_or_abandoned(self.connection)  # noqa: SLF001 - request handler of this module's server
             self.close_connection = True
@@ -272,7 +309,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         response_id = owner._next_response_id(response_id_prefix)  # noqa: SLF001 - request handler of this module's server
         malformed = fault is not None and fault.kind is FaultKind.MALFORMED_STREAM
         if body.get("stream") is True:
-            self._send_stream(wire.stream_plan(body, prompt, reply, response_id), wire, malformed=malformed)
+            plan = wire.stream_plan(body, prompt, reply, response_id)
+            if fault is not None and fault.kind is FaultKind.CUT_STREAM:
+                plan = StreamPlan(plan.opening_frames, plan.token_frames, closing_frames=())
+            self._send_stream(plan, wire, malformed=malformed)
         elif malformed:
             self._send_bytes(200, b'{"id": "offline-malformed", "choices": [', content_type="application/json")
         else:
@@ -303,15 +343,20 @@ class _RequestHandler(BaseHTTPRequestHandler):
             "POST /v1/messages (Anthropic).",
         )
 
-    def _send_error(self, wire: ProviderWire, status: int, message: str) -> None:
-        self._send_json(status, wire.error_body(status, message))
+    def _send_error(
+        self, wire: ProviderWire, status: int, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        self._send_json(status, wire.error_body(status, message), headers=headers)
 
-    def _send_json(self, status: int, payload: dict[str, Any]) -> None:
-        self._send_bytes(status, json.dumps(payload, ensure_ascii=False).encode(), content_type="application/json")
+    def _send_json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
+        self._send_bytes(status, body, content_type="application/json", headers=headers)
 
-    def _send_bytes(self, status: int, body: bytes, content_type: str) -> None:
+    def _send_bytes(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         try:
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
