@@ -6,6 +6,7 @@ or when someone first reads the replies — so triggering many agents runs them 
 """
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import logging
@@ -14,7 +15,13 @@ from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
 from typing import Any, Self
 
-from miniagents.errors import AgentCallFinishedError, AgentFunctionError, CallDepthError, InvalidAgentKwargError
+from miniagents.errors import (
+    AgentCallFinishedError,
+    AgentFunctionError,
+    CallDepthError,
+    InvalidAgentKwargError,
+    NoActiveContextError,
+)
 from miniagents.lifecycle import (
     CallFinished,
     CallInitiated,
@@ -30,7 +37,7 @@ from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text
 from miniagents.promising.promising import Promise, cancelled_error
-from miniagents.promising.sentinels import DEFAULT, Sentinel
+from miniagents.promising.sentinels import DEFAULT, Sentinel, is_default
 from miniagents.records import AgentCallNode, AgentReplyNode
 from miniagents.redaction import redact_secrets
 from miniagents.runtime import MiniAgents
@@ -51,6 +58,7 @@ def miniagent(
     normalize_spaces_in_docstring: bool = True,
     interaction_metadata: Mapping[str, Any] | None = None,
     non_freezable_kwargs: Mapping[str, Any] | None = None,
+    await_reply_persistence: bool = False,
     **kwargs_to_freeze: Any,
 ) -> Any:
     """Turn an `async def agent(ctx, **kwargs)` (or a class with `async def __call__`) into a `MiniAgent`.
@@ -68,6 +76,7 @@ def miniagent(
             normalize_spaces_in_docstring=normalize_spaces_in_docstring,
             interaction_metadata=interaction_metadata,
             non_freezable_kwargs=non_freezable_kwargs,
+            await_reply_persistence=await_reply_persistence,
             **kwargs_to_freeze,
         )
 
@@ -149,10 +158,12 @@ class MiniAgent:
         normalize_spaces_in_docstring: bool = True,
         interaction_metadata: Mapping[str, Any] | None = None,
         non_freezable_kwargs: Mapping[str, Any] | None = None,
+        await_reply_persistence: bool = False,
         **kwargs_to_freeze: Any,
     ) -> None:
         _check_agent_function(func)
         self.func = func
+        self.await_reply_persistence = await_reply_persistence
         self._is_class = inspect.isclass(func)
         if alias is None:
             alias = getattr(func, "__name__", type(func).__name__)
@@ -171,6 +182,11 @@ class MiniAgent:
         self._non_freezable_kwargs = dict(non_freezable_kwargs or {})
         self.__name__ = alias
         self.__doc__ = description
+
+    @property
+    def wrapped_func_or_class(self) -> Any:
+        """The function (or class) this agent runs: what `@miniagent` was applied to."""
+        return self.func
 
     @property
     def signature(self) -> inspect.Signature:
@@ -234,6 +250,7 @@ class MiniAgent:
                 **(interaction_metadata or {}),
             },
             non_freezable_kwargs={**self._non_freezable_kwargs, **unfrozen, **(non_freezable_kwargs or {})},
+            await_reply_persistence=self.await_reply_persistence,
             **{**self._frozen_kwargs, **kwargs_to_freeze},
         )
 
@@ -278,7 +295,7 @@ class _AgentCallRun:
         self.parent = _current_call.get()
         self.call_id = mini_agents._next_call_id()  # noqa: SLF001 - a call registers with the MiniAgents it runs in
         self.errors_as_messages = (
-            mini_agents.errors_as_messages if errors_as_messages is DEFAULT else bool(errors_as_messages)
+            mini_agents.errors_as_messages if is_default(errors_as_messages) else bool(errors_as_messages)
         )
         self.error: BaseException | None = None
         self.depth: int = self.parent.depth + 1 if self.parent is not None else 1
@@ -355,12 +372,15 @@ class _AgentCallRun:
         if self._listening:
             self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
         ctx = InteractionContext(self)
+        self.context = ctx
         try:
             if self.agent._is_class:  # noqa: SLF001 - a call run reads its agent's settings
                 await self.agent.func(ctx, **self.function_kwargs)()
             else:
                 await self.agent.func(ctx, **self.function_kwargs)
             await self.await_waits()
+            if self.agent.await_reply_persistence or self.mini_agents.await_reply_persistence_before_agent_finish:
+                await self._await_reply_persistence()
         except asyncio.CancelledError as error:
             self._fail(cancelled_error(self.replies.sequence_promise, error))
             raise
@@ -387,6 +407,13 @@ class _AgentCallRun:
             )
         else:
             self.replies.append_in_order(error)
+
+    async def _await_reply_persistence(self) -> None:
+        """Wait for the replies so far to resolve and for the persist handlers to be done with them."""
+        for message_promise in self.replies.sequence_promise.pieces_so_far:
+            with contextlib.suppress(Exception):  # an error in the replies is the consumers' business
+                await message_promise
+        await self.mini_agents.await_persistence()
 
     async def await_waits(self) -> None:
         while self._waits:
@@ -473,6 +500,23 @@ class InteractionContext:
         self.this_agent: MiniAgent = run.agent
         self.message_promises: MessageSequencePromise = run.input.sequence_promise
 
+    @classmethod
+    def get_current(cls) -> "InteractionContext":
+        """The context of the agent call the calling code runs in; `NoActiveContextError` outside of any agent."""
+        run = _current_call.get()
+        context = getattr(run, "context", None)
+        if context is None:
+            raise NoActiveContextError(
+                "No agent call is running here: `InteractionContext.get_current()` works only inside an agent "
+                "function (or code it calls)."
+            )
+        return context
+
+    @property
+    def miniagents(self) -> MiniAgents:
+        """The `MiniAgents` context this call runs in."""
+        return self._run.mini_agents
+
     @property
     def messages(self) -> MessageSequencePromise:
         """Deprecated name of `message_promises`."""
@@ -540,6 +584,11 @@ class AgentCall:
         self._run = run
         self._registry = run.parent.open_child_calls if run.parent is not None else run.mini_agents._open_calls  # noqa: SLF001 - a call registers with the MiniAgents it runs in
         self._registry.add(self)
+
+    @property
+    def agent(self) -> MiniAgent:
+        """The agent being called."""
+        return self._run.agent
 
     @property
     def is_finished(self) -> bool:

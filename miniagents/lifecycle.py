@@ -52,7 +52,8 @@ class CallInitiated(AgentCallEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallStarted(AgentCallEvent):
-    """The agent function began running."""
+    """The agent function began running; announced from the task that runs it (cancelling that task cancels the call:
+    the notebook does so for the calls of an interrupted cell)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,10 +14,17 @@ __all__ = [
     "widget_css_variables",
 ]
 
-STATUS_ICONS: dict[str, str] = {"waiting": "○", "running": "◔", "done": "✓", "error": "✗"}
-"""The visual cue of each status of an agent call, in the order a call goes through them."""
+STATUS_ICONS: dict[str, str] = {"waiting": "○", "running": "◔", "done": "✓", "error": "✗", "cancelled": "⊘"}
+"""The visual cue of each status of an agent call, in the order a call goes through them (`cancelled`: stopped from
+outside, e.g. by interrupting the kernel)."""
 
-STATUS_COLORS: dict[str, str] = {"waiting": "#9e9e9e", "running": "#1e88e5", "done": "#43a047", "error": "#e53935"}
+STATUS_COLORS: dict[str, str] = {
+    "waiting": "#9e9e9e",
+    "running": "#1e88e5",
+    "done": "#43a047",
+    "error": "#e53935",
+    "cancelled": "#fb8c00",
+}
 
 ERROR_COLOR = STATUS_COLORS["error"]
 """Errors are shown in the colour of a failed call, wherever they appear."""

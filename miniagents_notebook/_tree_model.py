@@ -6,12 +6,14 @@ a throttle (`UpdateThrottle`). Streaming text is read through `text_so_far` when
 reply never starts or consumes anything, and each token is joined once however often the views look.
 """
 
+import asyncio
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from miniagents.errors import ProducerCancelledError
 from miniagents.lifecycle import (
     AgentCallEvent,
     CallFinished,
@@ -37,7 +39,7 @@ from miniagents_notebook.snapshot import text_so_far
 
 __all__ = ["CallState", "CallStatus", "CallTreeModel", "format_seconds"]
 
-CallStatus = Literal["waiting", "running", "done", "error"]
+CallStatus = Literal["waiting", "running", "done", "error", "cancelled"]
 
 PREVIEW_CHARS = 200
 """How much of the end of a call's reply text the model exposes as its preview."""
@@ -46,6 +48,11 @@ KWARG_CHARS = 60
 DETAIL_TEXT_CHARS = 5000
 DEFAULT_CHILD_LIMIT = 50
 DEFAULT_MAX_ROWS = 1000
+
+
+def _is_cancellation(error: BaseException) -> bool:
+    """Whether a call ended because it was cancelled (an interrupted cell, a reset session), not by its own error."""
+    return isinstance(error, (asyncio.CancelledError, ProducerCancelledError))
 
 
 def _cut(text: str, limit: int) -> str:
@@ -214,7 +221,7 @@ class CallTreeModel:
             if event.error is None:
                 call.status = "done"
             else:
-                call.status = "error"
+                call.status = "cancelled" if _is_cancellation(event.error) else "error"
                 call.error = error_text(event.error)
                 call.traceback = "".join(traceback.format_exception(event.error))
             self._unfinished.discard(call.call_id)

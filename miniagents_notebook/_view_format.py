@@ -49,7 +49,7 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def status_icon(status: str) -> str:
-    """`○ ◔ ✓ ✗` for waiting, running, done and error."""
+    """`○ ◔ ✓ ✗ ⊘` for waiting, running, done, error and cancelled."""
     return STATUS_ICONS.get(status, "?")
 
 

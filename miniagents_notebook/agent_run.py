@@ -5,8 +5,10 @@ While the run goes on, a live widget shows it (in a kernel). When it ends, that 
 itself becomes the cell's result, shown as a static snapshot. A notebook saved afterwards therefore holds the whole
 run as plain HTML and text, and nbval — which compares outputs as they were first shown and ignores display
 updates — sees exactly what a front end saved: an empty output (widget views are not compared) and the result.
+An interrupted run leaves the static copy of what it showed until then in place of the live widget.
 """
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any, Self
 
@@ -19,6 +21,8 @@ from miniagents_notebook.trace import Trace
 __all__ = ["AgentRun"]
 
 _DETAILS_STYLE = "margin:6px 0;opacity:0.9"
+
+_refreshing: set["asyncio.Task[None]"] = set()  # asyncio keeps only weak references to tasks
 
 
 class AgentRun:
@@ -68,6 +72,12 @@ class AgentRun:
             self.messages = await self.replies
         except Exception as error:  # kept for whoever shows the run: see `error`
             self.error = error
+        except BaseException:  # interrupted: the output keeps what the run showed, as a static copy
+            self._leave_static_copy()
+            refresh = asyncio.get_running_loop().create_task(self._aleave_final_copy())
+            _refreshing.add(refresh)
+            refresh.add_done_callback(_refreshing.discard)
+            raise
         await self.trace.wait_settled()
         await self.reply_view.wait()
         self.calls_view.flush()
@@ -75,6 +85,16 @@ class AgentRun:
         if self._live_display is not None:
             self._live_display.update({}, raw=True)
         return self
+
+    async def _aleave_final_copy(self) -> None:
+        """Once the calls of an interrupted run are over (cancelled, usually), its static copy says how they ended."""
+        await self.trace.wait_settled()
+        self._leave_static_copy()
+
+    def _leave_static_copy(self) -> None:
+        if self._live_display is not None:
+            self.calls_view.flush()
+            self._live_display.update({"text/plain": self.text, "text/html": self.html}, raw=True)
 
     # --- display ---------------------------------------------------------------------------------------------------
 

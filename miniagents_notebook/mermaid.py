@@ -13,6 +13,7 @@ _FILL_AND_TEXT_COLORS = {
     "running": ("#e3f2fd", "#0d47a1"),
     "done": ("#e8f5e9", "#1b5e20"),
     "error": ("#ffebee", "#b71c1c"),
+    "cancelled": ("#fff3e0", "#e65100"),
 }
 _CLASS_DEFS = {
     status: f"fill:{fill},stroke:{STATUS_COLORS[status]},color:{text}"

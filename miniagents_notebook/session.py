@@ -14,6 +14,9 @@ did. `reset()` starts a new, empty history along with the new context. The histo
 calls (10,000 by default; `%miniagents history_limit=50000` to change it, `history_limit=None` to keep everything): a
 notebook that runs for days must not grow by a few KB with every call, so the oldest records are evicted and the
 inspector says how many were.
+
+It also knows which cell started which call (`cell_calls`), so that interrupting the kernel cancels the calls of the
+interrupted cell and no other (`miniagents_notebook.interrupts`).
 """
 
 import asyncio
@@ -25,6 +28,7 @@ from typing import Any
 from miniagents import MiniAgent, MiniAgents
 from miniagents.history import DEFAULT_MAX_CALLS, InMemoryHistory, check_max_calls
 from miniagents_notebook.inspector import HistoryInspector
+from miniagents_notebook.interrupts import CellCalls
 from miniagents_notebook.kernel import running_loop_or_none
 
 __all__ = ["SETTINGS", "NotebookSession"]
@@ -93,12 +97,14 @@ class NotebookSession:
         }
         self.settings.update({name: _check_setting(name, value) for name, value in settings.items()})
         self.history = InMemoryHistory(self.settings["history_limit"])
+        self.cell_calls = CellCalls()
+        """Which cell started which call, so that interrupting a cell cancels its calls (`interrupts`)."""
         self.mini_agents = self._open()
         self.is_closed = False
 
     def _open(self) -> MiniAgents:
         engine_settings = {name: value for name, value in self.settings.items() if name not in _SESSION_SETTINGS}
-        mini_agents = MiniAgents(**engine_settings, observers=[self.history])
+        mini_agents = MiniAgents(**engine_settings, observers=[self.history, self.cell_calls])
         contextvars.copy_context().run(mini_agents.activate, process_wide=True)
         return mini_agents
 

@@ -186,7 +186,7 @@ def test_the_tree_has_one_research_three_searches_and_six_scrapes_under_the_righ
             query = parent["kwargs"].removeprefix("search_query=").strip("'").replace(" ", "-")
             assert f"https://dummy.com/{query}/page-" in row["kwargs"]
     assert {row["status"] for row in rows} == {"done"}
-    assert report["tree"]["counts"] == {"waiting": 0, "running": 0, "done": 10, "error": 0}
+    assert report["tree"]["counts"] == {"waiting": 0, "running": 0, "done": 10, "error": 0, "cancelled": 0}
     assert rows[0]["replies"] == 1 + 3 * (2 + 2 * 2)
     # what the front end received last is that final state, and it took few messages
     assert report["front_end_tree"] == report["tree"]

@@ -1,0 +1,129 @@
+"""Interrupt = cancel: interrupting the kernel stops the agent calls the interrupted cell started.
+
+The notebook session is process-wide, so the agents a cell triggers run in tasks of the session, not of the cell:
+interrupting the kernel cancels the cell's own task (ipykernel cancels an awaiting cell on SIGINT; a blocking cell gets
+`KeyboardInterrupt`), and without more the agents would go on running — and streaming into the cell's output — in the
+background. `CellCalls` is an observer of the session's `MiniAgents` that knows which cell started which call:
+
+- a call made outside any agent belongs to the cell that runs when it is initiated (`pre_run_cell` counts cells);
+- a call made by an agent belongs to the cell of the call that made it;
+- `CallStarted` is announced from the task that runs the agent function (`miniagents.lifecycle`), so that task is what
+  cancels the call.
+
+`install_interrupt_handling` registers IPython's custom exception handler for `KeyboardInterrupt` and
+`CancelledError`: when the cell was interrupted, it cancels the cell's unfinished calls (their consumers get
+`ProducerCancelledError`, the views mark them as cancelled; calls started by other cells keep running) and shows one
+line — `Interrupted: 2 agent calls cancelled` — instead of a traceback through the framework. A call of the cell that
+has not started yet is cancelled as soon as it starts. Any other `CancelledError` gets its usual traceback.
+"""
+
+import asyncio
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from IPython.core.interactiveshell import InteractiveShell
+
+from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallStarted
+from miniagents_notebook.rendering import count_text
+
+__all__ = ["CellCalls", "install_interrupt_handling", "interrupted_message"]
+
+
+class CellCalls:
+    """Which cell started each unfinished agent call, and the task that runs it (an observer of a `MiniAgents`)."""
+
+    def __init__(self) -> None:
+        self.cell = 0
+        self._cell_of_call: dict[int, int] = {}
+        self._task_of_call: dict[int, asyncio.Task[Any]] = {}
+        self._interrupted_cells: set[int] = set()
+
+    def new_cell(self, *_: Any) -> None:
+        """A cell begins to run (IPython's `pre_run_cell` event)."""
+        self.cell += 1
+
+    def on_call_event(self, event: AgentCallEvent) -> None:
+        if isinstance(event, CallInitiated):
+            cell = self.cell if event.parent_call_id is None else self._cell_of_call.get(event.parent_call_id)
+            if cell is not None:
+                self._cell_of_call[event.call_id] = cell
+        elif isinstance(event, CallStarted):
+            cell = self._cell_of_call.get(event.call_id)
+            task = asyncio.current_task()
+            if cell is None or task is None:
+                return
+            if cell in self._interrupted_cells:
+                task.cancel()
+            else:
+                self._task_of_call[event.call_id] = task
+        elif isinstance(event, CallFinished):
+            self._cell_of_call.pop(event.call_id, None)
+            self._task_of_call.pop(event.call_id, None)
+
+    def cancel_cell(self, cell: int) -> int:
+        """Cancel every unfinished call `cell` started (those not started yet: when they start); how many."""
+        self._interrupted_cells.add(cell)
+        cancelled = 0
+        for call_id, call_cell in list(self._cell_of_call.items()):
+            if call_cell != cell:
+                continue
+            task = self._task_of_call.pop(call_id, None)
+            if task is None or task.cancel():
+                cancelled += 1
+        return cancelled
+
+    def unfinished_calls(self, cell: int) -> int:
+        return sum(1 for call_cell in self._cell_of_call.values() if call_cell == cell)
+
+    async def aflush(self) -> None:
+        """Nothing is buffered."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def interrupted_message(cancelled: int) -> str:
+    """`Interrupted: 2 agent calls cancelled` (what an interrupted cell shows instead of a traceback)."""
+    return f"Interrupted: {count_text(cancelled, 'agent call')} cancelled"
+
+
+def _cell_task_is_cancelled() -> bool:
+    """Whether the cell runs in a task that is being cancelled (ipykernel cancels an awaiting cell on interrupt)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running loop: a blocking cell
+        return False
+    return task is not None and task.cancelling() > 0
+
+
+def install_interrupt_handling(shell: InteractiveShell, cell_calls: CellCalls) -> Callable[[], None]:
+    """Make an interrupted cell cancel its agent calls and say so in one line; returns the function that undoes it."""
+    previous_exceptions, previous_handler = shell.custom_exceptions, shell.CustomTB
+
+    def handle(
+        shell: InteractiveShell,
+        error_type: type[BaseException],
+        error: BaseException,
+        traceback: TracebackType | None,
+        tb_offset: int | None = None,
+    ) -> None:
+        # `run_code` calls this handler for a cell's error and shows nothing itself: `showtraceback` shows it (and
+        # makes it the error of the kernel's reply), in one line through IPython's `_render_traceback_` protocol if
+        # the cell was interrupted
+        interrupted = issubclass(error_type, KeyboardInterrupt) or (
+            issubclass(error_type, asyncio.CancelledError) and _cell_task_is_cancelled()
+        )
+        if interrupted:
+            message = interrupted_message(cell_calls.cancel_cell(cell_calls.cell))
+            error._render_traceback_ = lambda: [message]  # type: ignore[attr-defined]
+        shell.showtraceback((error_type, error, traceback), tb_offset=tb_offset)
+
+    shell.events.register("pre_run_cell", cell_calls.new_cell)
+    shell.set_custom_exc((KeyboardInterrupt, asyncio.CancelledError), handle)
+
+    def undo() -> None:
+        shell.events.unregister("pre_run_cell", cell_calls.new_cell)
+        shell.custom_exceptions, shell.CustomTB = previous_exceptions, previous_handler
+
+    return undo
