@@ -46,14 +46,16 @@ if TYPE_CHECKING:
         Message,
         MessagePromise,
         MessageSequencePromise,
+        MessageTokenAppender,
+        MessageTokenStreamer,
         StrictMessage,
         TextMessage,
         TextToken,
         Token,
     )
-    from miniagents.miniagent_typing import MessageType
+    from miniagents.miniagent_typing import AgentFunction, MessageType, PersistMessagesEventHandler, SingleMessageType
     from miniagents.observers import MiniAgentsObserver
-    from miniagents.promising.ext.frozen import Frozen
+    from miniagents.promising.ext.frozen import Frozen, FrozenType, cached_privately
     from miniagents.promising.promising import Promise, PromisingContext, StreamAppender, StreamedPromise
     from miniagents.records import AgentCallNode, AgentInteractionNode, AgentReplyNode, RecordedCall
     from miniagents.runtime import MiniAgents
@@ -65,6 +67,7 @@ __all__ = [
     "AgentCallEvent",
     "AgentCallFinishedError",
     "AgentCallNode",
+    "AgentFunction",
     "AgentFunctionError",
     "AgentInteractionNode",
     "AgentReplyNode",
@@ -75,6 +78,7 @@ __all__ = [
     "CallStarted",
     "ErrorMessage",
     "Frozen",
+    "FrozenType",
     "HistorySource",
     "InMemoryHistory",
     "InputMessageAppeared",
@@ -84,18 +88,22 @@ __all__ = [
     "MessagePromise",
     "MessageSequence",
     "MessageSequencePromise",
+    "MessageTokenAppender",
+    "MessageTokenStreamer",
     "MessageType",
     "MiniAgent",
     "MiniAgents",
     "MiniAgentsError",
     "MiniAgentsObserver",
     "NoActiveContextError",
+    "PersistMessagesEventHandler",
     "ProducerCancelledError",
     "Promise",
     "PromisingContext",
     "RecordedCall",
     "ReplyMessageAppeared",
     "ReplyMessageResolved",
+    "SingleMessageType",
     "StreamAppender",
     "StreamedPromise",
     "StrictMessage",
@@ -104,6 +112,7 @@ __all__ = [
     "Token",
     "UnsupportedMessageTypeError",
     "__version__",
+    "cached_privately",
     "miniagent",
 ]
 
@@ -138,14 +147,21 @@ __getattr__, __dir__ = lazy_exports(
             "Message",
             "MessagePromise",
             "MessageSequencePromise",
+            "MessageTokenAppender",
+            "MessageTokenStreamer",
             "StrictMessage",
             "TextMessage",
             "TextToken",
             "Token",
         ],
-        "miniagents.miniagent_typing": ["MessageType"],
+        "miniagents.miniagent_typing": [
+            "AgentFunction",
+            "MessageType",
+            "PersistMessagesEventHandler",
+            "SingleMessageType",
+        ],
         "miniagents.observers": ["MiniAgentsObserver"],
-        "miniagents.promising.ext.frozen": ["Frozen"],
+        "miniagents.promising.ext.frozen": ["Frozen", "FrozenType", "cached_privately"],
         "miniagents.promising.promising": ["Promise", "PromisingContext", "StreamAppender", "StreamedPromise"],
         "miniagents.records": ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall"],
         "miniagents.runtime": ["MiniAgents"],

@@ -71,8 +71,8 @@ def _check_supported(item: Any, depth: int = 1) -> None:
 
 
 def message_from_dict(fields: dict[str, Any]) -> Message:
-    """A `TextMessage` when the dict has `content`, a plain `Message` with those fields otherwise."""
-    return TextMessage(**fields) if "content" in fields else Message(**fields)
+    """A plain `Message` with the dict's fields (as in MiniAgents, also when the dict has `content`)."""
+    return Message(**fields)
 
 
 def _message_from_model(model: BaseModel) -> Message:

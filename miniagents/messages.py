@@ -5,6 +5,7 @@ every consumer. Sequences of messages (`MessageSequencePromise`, `MessageSequenc
 `miniagents.message_sequence`.
 """
 
+import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from functools import cached_property
 from typing import Any, ClassVar
@@ -12,14 +13,16 @@ from typing import Any, ClassVar
 from pydantic import ConfigDict
 
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
+from miniagents.promising.context import PromisingContext
 from miniagents.promising.ext.frozen import Frozen, externalized_children
-from miniagents.promising.promising import StreamedPromise
+from miniagents.promising.promising import StreamAppender, StreamedPromise
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 
 __all__ = [
     "ErrorMessage",
     "Message",
     "MessagePromise",
+    "MessageTokenAppender",
     "MessageTokenStreamer",
     "StrictMessage",
     "TextMessage",
@@ -50,7 +53,8 @@ class TextToken(Token):
 class Message(Frozen):
     """An immutable message. Any extra field is allowed (and frozen); nested messages are kept by reference.
 
-    `str(message)` is the text an LLM would see: the content for text messages, the JSON of the fields otherwise.
+    `str(message)` is the text an LLM would see: the content for text messages, the JSON of the fields in a
+    ```` ```json ```` block otherwise.
     """
 
     _externalized_types: ClassVar[tuple[type, ...]] = ()
@@ -66,7 +70,8 @@ class Message(Frozen):
         text = self.get("text")
         if isinstance(text, str):
             return text
-        return super()._as_string()
+        # a fenced block, as MiniAgents writes it: a prompt built from such messages reads the same under both
+        return f"```json\n{self.full_json}\n```"
 
     @cached_property
     def as_promise(self) -> "MessagePromise":
@@ -77,7 +82,7 @@ class Message(Frozen):
     def promise(
         cls,
         start_soon: bool | Sentinel = DEFAULT,
-        message_token_streamer: MessageTokenStreamer | None = None,
+        message_token_streamer: "MessageTokenStreamer | MessageTokenAppender | None" = None,
         start_asap: bool | Sentinel = DEFAULT,
         **known_beforehand: Any,
     ) -> "MessagePromise":
@@ -113,7 +118,7 @@ Message._externalized_types = (Message,)  # noqa: SLF001 - configures the class 
 
 
 class TextMessage(Message):
-    """A message whose text is `content` (or `content_template` formatted with the message's other fields)."""
+    """A message whose text is `content`, or `content_template` (when set) formatted with the message's fields."""
 
     content: str | None = None
     content_template: str | None = None
@@ -124,10 +129,10 @@ class TextMessage(Message):
         super().__init__(**data)
 
     def _as_string(self) -> str:
+        if self.content_template is not None:
+            return self.content_template.format(**self.frozen_fields_and_values(exclude_class=False))
         if self.content is not None:
             return self.content
-        if self.content_template is not None:
-            return self.content_template.format(**self.frozen_fields_and_values())
         return super()._as_string()
 
 
@@ -142,10 +147,40 @@ class ErrorMessage(TextMessage):
 
     error_class: str | None = None
 
+    def serialize(self) -> dict[str, Any]:
+        # without a known error class the record (and so the hash key) is the one MiniAgents writes
+        serialized = super().serialize()
+        if serialized.get("error_class", "") is None:
+            del serialized["error_class"]
+        return serialized
+
     @classmethod
     def from_error(cls, error: BaseException, **fields: Any) -> "ErrorMessage":
-        """An `ErrorMessage` describing `error`: its class name and its text."""
-        return cls(content=f"{type(error).__name__}: {error}", error_class=type(error).__name__, **fields)
+        """An `ErrorMessage` describing `error`: its class name and its text (its whole traceback instead when the
+        active context has `error_tracebacks_in_messages` set)."""
+        context = PromisingContext.get_current_or_none()
+        if getattr(context, "error_tracebacks_in_messages", False):
+            content = "".join(traceback.format_exception(error)).rstrip("\n")
+        else:
+            content = f"{type(error).__name__}: {error}"
+        return cls(content=content, error_class=type(error).__name__, **fields)
+
+
+class MessageTokenAppender(StreamAppender[Any]):
+    """Tokens pushed by hand into a `MessagePromise`: pass it as the promise's `message_token_streamer`.
+
+        with MessageTokenAppender() as appender:
+            promise = MessagePromise(message_token_streamer=appender, role="assistant")
+            appender.append("Hel")
+            appender.append("lo")
+            appender.auxiliary_field_collector["model"] = "gpt-4o"  # becomes a field of the message
+
+    Fields put into `auxiliary_field_collector` before the appender closes end up on the resolved message.
+    """
+
+    def __init__(self, capture_errors: bool | Sentinel = DEFAULT) -> None:
+        super().__init__(capture_errors=capture_errors)
+        self.auxiliary_field_collector: dict[str, Any] = {}
 
 
 class MessagePromise(StreamedPromise[Any, Message]):
@@ -161,9 +196,9 @@ class MessagePromise(StreamedPromise[Any, Message]):
     def __init__(
         self,
         start_soon: bool | Sentinel = DEFAULT,
-        message_token_streamer: MessageTokenStreamer | None = None,
+        message_token_streamer: "MessageTokenStreamer | MessageTokenAppender | None" = None,
         prefill_message: Message | None = None,
-        message_class: type[Message] = TextMessage,
+        message_class: type[Message] | None = None,
         start_asap: bool | Sentinel = DEFAULT,
         **known_beforehand: Any,
     ) -> None:
@@ -176,9 +211,14 @@ class MessagePromise(StreamedPromise[Any, Message]):
             self._prefill_message = prefill_message
             super().__init__(prefill_result=prefill_message, start_soon=False)
             return
+        message_class = TextMessage if message_class is None else message_class
         if message_token_streamer is None:
             raise TypeError("A MessagePromise needs `message_token_streamer` (or `prefill_message` for a ready one).")
         self._prefill_message = None
+        self._token_appender = None
+        if isinstance(message_token_streamer, MessageTokenAppender):
+            appender = self._token_appender = message_token_streamer
+            message_token_streamer = lambda _metadata: appender  # noqa: E731 - the appender is the stream
         self.known_beforehand = Frozen(**known_beforehand)
         self.message_class = message_class
         self._metadata_so_far = dict(known_beforehand)
@@ -209,6 +249,8 @@ class MessagePromise(StreamedPromise[Any, Message]):
             if isinstance(token, BaseException):
                 self._set_failure(token)
                 return
+        if self._token_appender is not None:
+            self._metadata_so_far.update(self._token_appender.auxiliary_field_collector)
         try:
             message = _build_message(self.message_class, "".join(map(str, tokens)), self._metadata_so_far)
         except Exception as error:  # e.g. unfreezable metadata; reported to whoever awaits

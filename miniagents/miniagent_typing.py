@@ -24,6 +24,10 @@ class AgentFunction(Protocol):
 
 
 class PersistMessagesEventHandler(Protocol):
-    """Receives every message (and every nested message) once, when it is complete; may be sync or async."""
+    """Receives every message (and every nested message) once, when it is complete; may be sync or async.
 
-    def __call__(self, promise: Any, message: "Message") -> Any: ...
+    As in MiniAgents, `handler(messages)` gets a list of messages; a handler with two parameters is called as
+    `handler(promise, message)` (the form observers implement).
+    """
+
+    def __call__(self, messages: "list[Message]") -> Any: ...

@@ -1,8 +1,10 @@
 """`MiniAgents`: the context every agent runs in — its settings, its records and its lifecycle events."""
 
+import asyncio
 import inspect
 import itertools
 import logging
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,7 +38,12 @@ class MiniAgents(PromisingContext):
     - `llm_logger_agent`: `True` writes every LLM request and response as a markdown file into `llm_logs_folder`
       (or pass an agent of your own that receives them).
     - `on_persist_messages`: handlers that receive every complete message once, including the `AgentCallNode` /
-      `AgentReplyNode` record of every call.
+      `AgentReplyNode` record of every call. As in MiniAgents, `handler(messages)` gets a list of messages; a handler
+      with two parameters, `handler(promise, message)` (the older form, also what observers implement), gets one
+      message with the promise it came from.
+    - `await_reply_persistence_before_agent_finish`: an agent's call finishes only once its replies have reached the
+      persist handlers (and their coroutines have completed); each agent can ask for this on its own with
+      `@miniagent(await_reply_persistence=True)`.
     - `on_call_event`: handlers of the lifecycle events (see `miniagents.lifecycle`).
     - `observers`: observers to `attach` (see `miniagents.observers`): they get the lifecycle events and, if they ask
       for them, the persisted messages, and are flushed whenever this context finalizes.
@@ -47,6 +54,9 @@ class MiniAgents(PromisingContext):
       memory. 1,000 by default.
     - `cancel_grace_seconds`: when the context exits with an exception, how long its cancelled background tasks get
       to stop before they are abandoned with a warning.
+    - `error_tracebacks_in_messages`: with `errors_as_messages`, an `ErrorMessage` carries the error's traceback too.
+    - `log_reduced_tracebacks`, `logger`: accepted as in MiniAgents (`logger` is kept as `self.logger`); errors are
+      logged at `log_level_for_errors` with their full tracebacks.
     """
 
     def __init__(
@@ -61,9 +71,17 @@ class MiniAgents(PromisingContext):
         on_persist_message: Any = DEFAULT,
         max_call_depth: int = 1000,
         persisted_hash_keys_limit: int = 10_000,
+        await_reply_persistence_before_agent_finish: bool = False,
+        error_tracebacks_in_messages: bool = False,
+        log_reduced_tracebacks: bool = True,
+        logger: logging.Logger | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.error_tracebacks_in_messages = error_tracebacks_in_messages
+        self.log_reduced_tracebacks = log_reduced_tracebacks
+        self.logger = logger if logger is not None else logging.getLogger("miniagents")
+        self.await_reply_persistence_before_agent_finish = await_reply_persistence_before_agent_finish
         self.stream_llm_tokens_by_default = stream_llm_tokens_by_default
         self.llm_logger_agent = llm_logger_agent
         self.llm_logs_folder = Path(llm_logs_folder)
@@ -78,6 +96,7 @@ class MiniAgents(PromisingContext):
         self.call_event_handlers: list[CallEventHandler] = handler_list(on_call_event)
         self.persisted_hash_keys_limit = persisted_hash_keys_limit
         self._persisted_hash_keys: OrderedDict[str, None] = OrderedDict()
+        self._persistence_tasks: set[asyncio.Future[Any]] = set()
         self._call_ids = itertools.count(1)
         self._open_calls: set[AgentCall] = set()
         self._observers: dict[int, _Subscription] = {}
@@ -87,7 +106,9 @@ class MiniAgents(PromisingContext):
     # --- records -----------------------------------------------------------------------------------------------
 
     def on_persist_messages(self, handler: PersistMessagesEventHandler) -> PersistMessagesEventHandler:
-        """Decorator: `handler(promise, message)` gets every complete message once (nested ones first)."""
+        """Decorator: `handler(messages)` gets every complete message once (nested ones first), in lists.
+
+        A handler with two parameters is called as `handler(promise, message)` instead (see `MiniAgents`)."""
         self.on_persist_messages_handlers.append(handler)
         return handler
 
@@ -136,14 +157,35 @@ class MiniAgents(PromisingContext):
         persisted[hash_key] = None
         if len(persisted) > self.persisted_hash_keys_limit:
             persisted.popitem(last=False)  # forget the oldest
+        self._hand_to_handlers(message, promise)
+
+    def _hand_to_handlers(self, message: Message, promise: Any) -> None:
         for handler in self.on_persist_messages_handlers:
             try:
-                outcome = handler(promise, message)
+                outcome = handler([message]) if _takes_message_list(handler) else handler(promise, message)
             except Exception:  # a failing handler must not break the agents
                 logger.log(self.log_level_for_errors, "An on_persist_messages handler failed", exc_info=True)
                 continue
             if inspect.isawaitable(outcome):
-                self.start_soon(outcome)
+                task = self.start_soon(outcome)
+                self._persistence_tasks.add(task)
+                task.add_done_callback(self._persistence_tasks.discard)
+
+    async def apersist_messages(self, messages: Iterable[Message]) -> None:
+        """Hand `messages` (and the messages nested in them, first) to the persist handlers now, and wait for them.
+
+        Unlike the automatic persistence of replies, this persists the messages even if they were persisted before.
+        """
+        for message in messages:
+            for sub_message in message.sub_messages():
+                self._hand_to_handlers(sub_message, None)
+            self._hand_to_handlers(message, None)
+        await self.await_persistence()
+
+    async def await_persistence(self) -> None:
+        """Wait until every persist handler's coroutine started so far has finished (their errors are logged)."""
+        while self._persistence_tasks:
+            await asyncio.gather(*self._persistence_tasks, return_exceptions=True)
 
     # --- lifecycle events --------------------------------------------------------------------------------------
 
@@ -256,6 +298,36 @@ class _Subscription:
         self.observer = observer
         self.call_event_handler: CallEventHandler | None = None
         self.persist_handler: PersistMessagesEventHandler | None = None
+
+
+def _takes_message_list(handler: Any) -> bool:
+    """Whether a persist handler is of the `handler(messages)` form: it takes one positional argument, not two."""
+    try:
+        return _HANDLER_FORMS[handler]
+    except KeyError:
+        takes_list = _HANDLER_FORMS[handler] = _inspect_takes_message_list(handler)
+        return takes_list
+    except TypeError:  # neither hashable nor weakly referable: inspected each time
+        return _inspect_takes_message_list(handler)
+
+
+_HANDLER_FORMS: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
+
+
+def _inspect_takes_message_list(handler: Any) -> bool:
+    try:
+        parameters = inspect.signature(handler).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: the older form
+        return False
+    positional = [
+        parameter
+        for parameter in parameters
+        if parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+    ]
+    if any(parameter.kind == parameter.VAR_POSITIONAL for parameter in parameters):
+        return False
+    required = [parameter for parameter in positional if parameter.default is parameter.empty]
+    return len(required) <= 1 and len(positional) < 2
 
 
 def _subscribe(handlers: list[Any], handler: Any) -> Any:

@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal
 
-from miniagents.agents import MiniAgent
+from miniagents.agents import InteractionContext, MiniAgent
 from miniagents.message_sequence import MessageSequence, join_messages
 from miniagents.messages import Message, MessagePromise, MessageSequencePromise, TextMessage
 from miniagents.miniagent_typing import MessageType
@@ -31,11 +31,46 @@ __all__ = [
     "StopLoop",
     "achain_loop",
     "adialog_loop",
+    "as_single_text_promise",
     "chain_loop",
     "dialog_loop",
+    "display_agent_trace",
+    "get_current_agent_trace",
     "join_messages",
     "split_messages",
 ]
+
+
+def as_single_text_promise(
+    messages: MessageType,
+    *,
+    delimiter: str | None = "\n\n",
+    strip_leading_newlines: bool = False,
+    reference_original_messages: bool = True,
+    start_soon: bool | Sentinel | None = DEFAULT,
+    **known_beforehand: Any,
+) -> MessagePromise:
+    """The texts of `messages` joined into one text message (MiniAgents' name for `join_messages`)."""
+    return join_messages(
+        messages,
+        delimiter=delimiter,
+        strip_leading_newlines=strip_leading_newlines,
+        reference_original_messages=reference_original_messages,
+        start_soon=DEFAULT if start_soon is None else start_soon,
+        **known_beforehand,
+    )
+
+
+def get_current_agent_trace() -> list[MiniAgent]:
+    """The agents of the call chain the calling code runs in, innermost first (raises outside of any agent)."""
+    return list(InteractionContext.get_current().get_agent_trace())
+
+
+def display_agent_trace(agent_trace: Iterable[MiniAgent] | None = None) -> str:
+    """An agent trace as text, innermost first: `INNER <- OUTER` (the current one if none is given)."""
+    if agent_trace is None:
+        agent_trace = get_current_agent_trace()
+    return " <- ".join(agent.alias for agent in agent_trace)
 
 # --- split_messages --------------------------------------------------------------------------------------------
 

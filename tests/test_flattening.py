@@ -67,7 +67,8 @@ async def test_nested_structures_flatten_in_order(start_soon: Any) -> None:
             outer.message_appender.append(sync_items())
         messages = await outer.sequence_promise
 
-    assert [str(message) for message in messages] == [f"msg{i}" for i in range(1, 12)]
+    assert [message.content for message in messages] == [f"msg{i}" for i in range(1, 12)]
+    assert type(messages[1]) is Message  # a dict becomes a plain Message (as in MiniAgents), even with `content`
     assert messages[1].role == "user"
 
 
@@ -154,7 +155,9 @@ _structure = st.recursive(
 
 
 def _expected(node: tuple[str, Any]) -> list[str]:
-    _, payload = node
+    kind, payload = node
+    if kind == "dict":  # a dict becomes a plain Message, whose text is its JSON (as in MiniAgents)
+        return [str(Message(content=payload))]
     if isinstance(payload, str):
         return [payload]
     return [text for child in payload for text in _expected(child)]

@@ -31,8 +31,9 @@ def test_models_are_immutable_and_accept_extra_fields() -> None:
     assert sample.get("extra") == "kept"
     assert sample.get("missing", "default") == "default"
     assert sample["required"] == "x"
-    assert dict(sample) == {"required": "x", "optional": 2, "nested": None, "extra": "kept"}
-    assert {**Frozen(role="user")} == {"role": "user"}
+    assert dict(sample) == {"class_": "Sample", "required": "x", "optional": 2, "nested": None, "extra": "kept"}
+    assert len(sample) == 5
+    assert {**Frozen(role="user")} == {"class_": "Frozen", "role": "user"}
 
 
 def test_nested_values_are_frozen_recursively() -> None:
@@ -57,9 +58,10 @@ def test_mutable_or_unknown_values_are_refused_with_the_field_name(value: object
         Frozen(deep=[1, {"inner": value}])
 
 
-def test_class_field_must_match_the_class() -> None:
-    with pytest.raises(ValidationError, match="must equal the class name"):
-        Sample(required="x", class_="Other")
+def test_class_field_is_always_the_class_name() -> None:
+    # as in MiniAgents: `Sample(**other)` works whatever class `other` is
+    assert Sample(required="x", class_="Other").class_ == "Sample"
+    assert Sample(**Frozen(required="x")).class_ == "Sample"
 
 
 def test_hash_key_is_sha256_of_sorted_json() -> None:

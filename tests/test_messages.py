@@ -24,7 +24,7 @@ START_SOON_VARIANTS = [False, True, DEFAULT]
 def test_text_message_string_forms() -> None:
     assert str(TextMessage("hello")) == "hello"
     assert str(TextMessage(content_template="Hi {name}!", name="Ann")) == "Hi Ann!"
-    assert str(Message(role="user")) == '{"class_":"Message","role":"user"}'
+    assert str(Message(role="user")) == '```json\n{"class_":"Message","role":"user"}\n```'
 
 
 def test_old_text_argument_still_works_and_warns() -> None:

@@ -470,7 +470,7 @@ async def test_text_search_finds_substrings_ignoring_case(tmp_path: Path, full_t
     async with SQLiteMessageStore(tmp_path / "history.db", full_text_search=full_text_search) as store:
         for text in texts:
             store.save(TextMessage(text))
-        store.save(Message(payload={"city": "Paris"}))  # text of a message without text: its JSON
+        store.save(Message(payload={"city": "Paris"}))  # text of a message without text: its JSON in a ```json block
         await store.aflush()
 
         def found(query: str) -> list[str | None]:
@@ -479,7 +479,7 @@ async def test_text_search_finds_substrings_ignoring_case(tmp_path: Path, full_t
         assert found("PARIS") == [
             texts[0],
             texts[1],
-            '{"class_":"Message","payload":{"class_":"Frozen","city":"Paris"}}',
+            '```json\n{"class_":"Message","payload":{"class_":"Frozen","city":"Paris"}}\n```',
         ]
         assert found("0%") == ["100% sure"]
         assert found("e_c") == ["snake_case name"]

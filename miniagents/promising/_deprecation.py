@@ -6,7 +6,7 @@ Every warning names the version that removes the old name: `REMOVED_IN`, one ver
 import warnings
 from typing import Any
 
-from miniagents.promising.sentinels import DEFAULT
+from miniagents.promising.sentinels import DEFAULT, NO_VALUE
 
 __all__ = ["REMOVED_IN", "pick_renamed_argument", "warn_deprecated"]
 
@@ -25,7 +25,7 @@ def warn_deprecated(old: str, new: str, stacklevel: int = 3) -> None:
 
 def pick_renamed_argument(new_value: Any, old_value: Any, old: str, new: str, default: Any = DEFAULT) -> Any:
     """Resolve an argument that was renamed: the old spelling wins only when the new one was not given (and warns)."""
-    if old_value is default:
+    if old_value is default or old_value is NO_VALUE:
         return new_value
     warn_deprecated(old, new, stacklevel=4)
     if new_value is not default:

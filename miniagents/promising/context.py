@@ -11,7 +11,7 @@ from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.errors import NoActiveContextError, WrongContextTypeError
 from miniagents.promising.promise_typing import PromiseResolvedEventHandler
 from miniagents.promising.runner import run_blocking
-from miniagents.promising.sentinels import DEFAULT, Sentinel
+from miniagents.promising.sentinels import DEFAULT, Sentinel, is_default
 
 __all__ = ["PromisingContext", "handler_list"]
 
@@ -62,7 +62,7 @@ class PromisingContext:
             new="start_everything_soon_by_default",
         )
         self.start_everything_soon_by_default: bool = (
-            True if start_everything_soon_by_default is DEFAULT else start_everything_soon_by_default
+            True if is_default(start_everything_soon_by_default) else start_everything_soon_by_default
         )
         self.appenders_capture_errors_by_default = appenders_capture_errors_by_default
         self.longer_hash_keys = longer_hash_keys

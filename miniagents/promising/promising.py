@@ -21,7 +21,7 @@ from miniagents.promising.errors import (
     ProducerCancelledError,
 )
 from miniagents.promising.promise_typing import PIECE, WHOLE, PromiseResolver, PromiseStreamer, T
-from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
+from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel, is_default
 
 __all__ = ["AppenderBase", "Promise", "PromisingContext", "StreamAppender", "StreamedPromise"]
 
@@ -89,7 +89,7 @@ class Promise(Generic[T]):
             self._start_resolving()
 
     def _start_soon(self, start_soon: bool | Sentinel) -> bool:
-        return self._context.start_everything_soon_by_default if start_soon is DEFAULT else bool(start_soon)
+        return self._context.start_everything_soon_by_default if is_default(start_soon) else bool(start_soon)
 
     @property
     def is_resolved(self) -> bool:
@@ -361,7 +361,7 @@ class AppenderBase(Generic[PIECE]):
     """
 
     def __init__(self, capture_errors: bool | Sentinel = DEFAULT) -> None:
-        if capture_errors is DEFAULT:
+        if is_default(capture_errors):
             context = PromisingContext.get_current_or_none()
             capture_errors = context.appenders_capture_errors_by_default if context is not None else False
         self.capture_errors = bool(capture_errors)

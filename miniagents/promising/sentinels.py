@@ -4,7 +4,7 @@
 with these objects instead.
 """
 
-__all__ = ["AWAIT", "CLEAR", "DEFAULT", "END_OF_QUEUE", "FAILED", "NO_VALUE", "Sentinel"]
+__all__ = ["AWAIT", "CLEAR", "DEFAULT", "END_OF_QUEUE", "FAILED", "NO_VALUE", "Sentinel", "is_default"]
 
 
 class Sentinel:
@@ -28,3 +28,8 @@ FAILED = Sentinel("FAILED")
 END_OF_QUEUE = Sentinel("END_OF_QUEUE")
 AWAIT = Sentinel("AWAIT")
 CLEAR = Sentinel("CLEAR")
+
+
+def is_default(value: object) -> bool:
+    """Whether an option was left to its default: `DEFAULT`, or `NO_VALUE` (which MiniAgents code passes for that)."""
+    return value is DEFAULT or value is NO_VALUE

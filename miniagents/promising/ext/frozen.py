@@ -1,21 +1,53 @@
 """`Frozen`: an immutable pydantic model with a content hash, the base of every message and record."""
 
+import datetime
+import decimal
+import enum
+import functools
 import hashlib
 import json
+import pathlib
 import re
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import Any, ClassVar, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
-from pydantic_core import PydanticSerializationError
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from miniagents.promising.errors import NestingDepthError
 
-__all__ = ["MAX_NESTING_DEPTH", "Frozen", "FrozenType", "externalized_children", "freeze_value", "normalize_text"]
+__all__ = [
+    "MAX_NESTING_DEPTH",
+    "Frozen",
+    "FrozenType",
+    "cached_privately",
+    "externalized_children",
+    "freeze_value",
+    "normalize_text",
+]
 
-FrozenType = Union[str, int, float, bool, None, tuple["FrozenType", ...], "Frozen"]
+FrozenType = Union[
+    str,
+    int,
+    float,
+    bool,
+    None,
+    uuid.UUID,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    enum.Enum,
+    pathlib.PurePath,
+    bytes,
+    frozenset,
+    tuple["FrozenType", ...],
+    "Frozen",
+]
 
 MAX_NESTING_DEPTH = 100
 """How deeply values (dicts, lists, messages inside messages) and sequences of messages may be nested.
@@ -25,10 +57,45 @@ Hashing, serialising and rendering walk nested structures recursively; past this
 """
 
 _ALLOWED_SCALARS = (int, float, bool, type(None))
+_JSON_CONVERTIBLE = (
+    uuid.UUID,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    decimal.Decimal,
+    enum.Enum,
+    pathlib.PurePath,
+    bytes,
+    frozenset,
+)
+"""Immutable values kept as they are and serialised the way pydantic writes them as JSON (as MiniAgents does)."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _freezing = threading.local()
 _repr_state = threading.local()
 _REPR_DEPTH = 20
+
+
+def cached_privately(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Cache what a method of no arguments returns, per object, where pydantic does not see it as a field.
+
+    Put `@property` on top of it. Unlike `functools.cached_property` the method stays a method (so an IDE still knows
+    it is a property); the value is kept in the object's `__dict__` under a private name, computed once.
+    """
+    cache_name = f"_cached_privately_{func.__name__}"
+
+    @functools.wraps(func)
+    def wrapper(self: Any) -> Any:
+        cached = self.__dict__.get(cache_name, _NOT_CACHED)
+        if cached is _NOT_CACHED:
+            cached = func(self)
+            self.__dict__[cache_name] = cached
+        return cached
+
+    return wrapper
+
+
+_NOT_CACHED = object()
 
 
 def normalize_text(text: str) -> str:
@@ -160,8 +227,19 @@ class Frozen(BaseModel):
         return extra.get(field, default) if extra else default
 
     def keys(self) -> list[str]:
-        """Field names without `class_`: with `__getitem__` this makes `**frozen` and `dict(frozen)` work."""
-        return list(self.frozen_fields(exclude_class=True))
+        """Field names, `class_` first: with `__getitem__` this makes `**frozen` and `dict(frozen)` work.
+
+        `class_` is included (as in MiniAgents); a model built from `**other` takes its own class name regardless.
+        """
+        return list(self.frozen_fields(exclude_class=False))
+
+    def values(self) -> list[Any]:
+        """Field values in the order of `keys()`."""
+        return [value for _, value in self._frozen_fields_and_values(exclude_class=False)]
+
+    def __len__(self) -> int:
+        """The number of fields, `class_` included (the length of `keys()`)."""
+        return len(type(self).model_fields) + len(self.__pydantic_extra__ or ())
 
     def __getitem__(self, field: str) -> Any:
         """Dict-style access to a field, so frozen dicts read like the dicts they were made from."""
@@ -181,12 +259,7 @@ class Frozen(BaseModel):
     def _freeze_values(cls, values: Any) -> Any:
         if not isinstance(values, dict):
             return values
-        class_name = values.get("class_", cls.__name__)
-        if class_name != cls.__name__:
-            raise ValueError(
-                f"`class_` must equal the class name {cls.__name__!r}, got {class_name!r} "
-                "(it is set automatically; leave it out)"
-            )
+        # `class_` is always the class's own name: one given (e.g. by `**other_message`) is replaced, as in MiniAgents
         frozen = {"class_": cls.__name__}
         for key, value in values.items():
             if key != "class_":
@@ -262,9 +335,11 @@ def freeze_value(value: Any, field: str) -> Any:
 
     Strings are normalised (`normalize_text`); nesting deeper than `MAX_NESTING_DEPTH` raises `NestingDepthError`.
     """
+    if isinstance(value, enum.Enum):
+        return value
     if isinstance(value, str):
         return normalize_text(value)
-    if isinstance(value, (*_ALLOWED_SCALARS, Frozen)):
+    if isinstance(value, (*_ALLOWED_SCALARS, Frozen, *_JSON_CONVERTIBLE)):
         return value
     if isinstance(value, (list, tuple)):
         with _one_level_deeper(field):
@@ -276,7 +351,8 @@ def freeze_value(value: Any, field: str) -> Any:
         return Frozen(**value.model_dump())
     raise ValueError(
         f"field `{field}` has a value of type {type(value).__name__}, which cannot be frozen: only str, int, float, "
-        "bool, None, lists/tuples and dicts of those, pydantic models and Frozen objects are allowed"
+        "bool, None, UUID, datetime/date/time/timedelta, Decimal, Enum, Path, bytes, frozenset, lists/tuples and "
+        "dicts of those, pydantic models and Frozen objects are allowed"
     )
 
 
@@ -302,4 +378,6 @@ def _serialize_value(value: Any, externalized: tuple[type, ...]) -> Any:
         return _serialize_frozen(value, externalized)
     if isinstance(value, tuple):
         return [_serialize_value(item, externalized) for item in value]
+    if isinstance(value, _JSON_CONVERTIBLE):
+        return to_jsonable_python(value)
     return value
