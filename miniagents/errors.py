@@ -42,11 +42,13 @@ __all__ = [
     "LLMConnectionError",
     "LLMError",
     "LLMIncompleteResponseError",
+    "LLMOutputValidationError",
     "LLMRateLimitError",
     "LLMResponseError",
     "LLMServerError",
     "LLMStatusError",
     "LLMTimeoutError",
+    "LLMToolRoundsError",
     "MessageNotFoundError",
     "MiniAgentsError",
     "NestingDepthError",
@@ -140,6 +142,14 @@ class LLMConnectionError(LLMError, ConnectionError):
 
 class LLMIncompleteResponseError(LLMError):
     """The response stream ended without a finish / stop reason: the reply may be cut short."""
+
+
+class LLMToolRoundsError(LLMError):
+    """The model kept calling tools past `max_tool_rounds`."""
+
+
+class LLMOutputValidationError(LLMError, ValueError):
+    """Typed output (`response_format=SomeModel`) still failed validation after `max_validation_retries`."""
 
 
 class LLMResponseError(LLMError, ValueError):

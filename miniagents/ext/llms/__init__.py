@@ -21,11 +21,13 @@ if TYPE_CHECKING:
         LLMConnectionError,
         LLMError,
         LLMIncompleteResponseError,
+        LLMOutputValidationError,
         LLMRateLimitError,
         LLMResponseError,
         LLMServerError,
         LLMStatusError,
         LLMTimeoutError,
+        LLMToolRoundsError,
     )
     from miniagents.ext.llms.anthropic_agent import DEFAULT_ANTHROPIC_MAX_TOKENS, AnthropicAgent, AnthropicProvider
     from miniagents.ext.llms.clients import (
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         aprepare_dicts_for_openai,
         message_to_llm_dict,
     )
+    from miniagents.ext.llms.tools import ToolSpec
     from miniagents.ext.llms.usage import UsageTotals, normalized_usage
 
 __all__ = [
@@ -73,6 +76,7 @@ __all__ = [
     "LLMConnectionError",
     "LLMError",
     "LLMIncompleteResponseError",
+    "LLMOutputValidationError",
     "LLMProvider",
     "LLMRateLimitError",
     "LLMRequest",
@@ -80,10 +84,12 @@ __all__ = [
     "LLMServerError",
     "LLMStatusError",
     "LLMTimeoutError",
+    "LLMToolRoundsError",
     "OpenAIAgent",
     "OpenAIMessage",
     "OpenAIProvider",
     "SystemMessage",
+    "ToolSpec",
     "UsageTotals",
     "UserMessage",
     "aprepare_dicts_for_anthropic",
@@ -110,6 +116,7 @@ __getattr__, __dir__ = lazy_exports(
             "LLMRequest",
         ],
         "miniagents.ext.llms.openai_compatible": ["openai_compatible_agent"],
+        "miniagents.ext.llms.tools": ["ToolSpec"],
         "miniagents.ext.llms.usage": ["UsageTotals", "normalized_usage"],
         "miniagents.ext.llms.clients": [
             "OFFLINE_ENV_VAR",
@@ -121,11 +128,13 @@ __getattr__, __dir__ = lazy_exports(
             "LLMConnectionError",
             "LLMError",
             "LLMIncompleteResponseError",
+            "LLMOutputValidationError",
             "LLMRateLimitError",
             "LLMResponseError",
             "LLMServerError",
             "LLMStatusError",
             "LLMTimeoutError",
+            "LLMToolRoundsError",
         ],
         "miniagents.ext.llms.llm_logger": ["markdown_llm_logger_agent", "render_llm_log"],
         "miniagents.ext.llms.messages": [

@@ -14,12 +14,15 @@ to use the real Anthropic API, nothing else changes. A client of your own goes i
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
+
 from miniagents.agents import InteractionContext
 from miniagents.ext.llms.clients import default_anthropic_client
 from miniagents.ext.llms.llm_agent import LLMAgent, LLMProvider, LLMRequest
 from miniagents.ext.llms.llm_call import fit_to_sdk_method
 from miniagents.ext.llms.messages import AnthropicMessage
 from miniagents.ext.llms.prepare import aprepare_dicts_for_anthropic
+from miniagents.ext.llms.tools import ToolCall, ToolResult, ToolSpec, parse_arguments
 from miniagents.messages import Message
 
 __all__ = ["DEFAULT_ANTHROPIC_MAX_TOKENS", "AnthropicAgent", "AnthropicProvider"]
@@ -65,6 +68,32 @@ class AnthropicProvider(LLMProvider):
             message_dicts=[*system_dicts, *prepared],
         )
 
+    def tools_kwargs(self, specs: list[ToolSpec]) -> dict[str, Any]:
+        return {
+            "tools": [
+                {"name": spec.name, "description": spec.description, "input_schema": spec.parameters} for spec in specs
+            ]
+        }
+
+    def tool_round_messages(self, text: str, results: list[ToolResult]) -> list[dict[str, Any]]:
+        text_blocks = [{"type": "text", "text": text}] if text else []
+        tool_uses = [
+            {"type": "tool_use", "id": result.call.id, "name": result.call.name, "input": _arguments_object(result)}
+            for result in results
+        ]
+        tool_results = [
+            {"type": "tool_result", "tool_use_id": result.call.id, "content": result.text, "is_error": result.is_error}
+            for result in results
+        ]
+        return [
+            {"role": "assistant", "content": [*text_blocks, *tool_uses]},
+            {"role": "user", "content": tool_results},
+        ]
+
+    def response_format_kwargs(self, output_type: type[BaseModel]) -> dict[str, Any]:
+        schema = output_type.model_json_schema()
+        return {"output_config": {"format": {"type": "json_schema", "schema": schema}}}
+
     async def astream_response(
         self, client: Any, request: dict[str, Any], stream: bool, response_fields: dict[str, Any]
     ) -> AsyncIterator[str]:
@@ -79,6 +108,17 @@ class AnthropicProvider(LLMProvider):
             if text:
                 yield text
         response_fields.update(final_message.model_dump(exclude=_EXCLUDED_RESPONSE_FIELDS, exclude_none=True))
+        tool_calls = [
+            ToolCall(block.id, block.name, parse_arguments(block.input))
+            for block in final_message.content
+            if block.type == "tool_use"
+        ]
+        if tool_calls:
+            response_fields["tool_calls"] = tool_calls
+
+
+def _arguments_object(result: ToolResult) -> dict[str, Any]:
+    return result.call.arguments if isinstance(result.call.arguments, dict) else {}
 
 
 AnthropicAgent: LLMAgent = LLMAgent(AnthropicProvider(), alias="AnthropicAgent")

@@ -18,6 +18,7 @@ OpenAI-compatible server is `openai_compatible_agent(base_url=...)` (`miniagents
 """
 
 import asyncio
+import logging
 import random
 import weakref
 from abc import ABC, abstractmethod
@@ -26,23 +27,30 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
+from pydantic import BaseModel, ValidationError
+
 from miniagents.agents import InteractionContext, MiniAgent
 from miniagents.errors import (
     LLMConnectionError,
     LLMError,
     LLMIncompleteResponseError,
+    LLMOutputValidationError,
     LLMRateLimitError,
     LLMServerError,
     LLMStatusError,
     LLMTimeoutError,
+    LLMToolRoundsError,
 )
 from miniagents.ext.llms.llm_call import arun_llm_call, choose_stream, pick_response_metadata, require_model
+from miniagents.ext.llms.tools import ToolResult, ToolSpec, arun_tool_calls, tool_specs
 from miniagents.ext.llms.usage import normalized_usage
 from miniagents.messages import Message
 
 __all__ = [
     "DEFAULT_LLM_MAX_RETRIES",
     "DEFAULT_LLM_TIMEOUT",
+    "DEFAULT_MAX_TOOL_ROUNDS",
+    "DEFAULT_MAX_VALIDATION_RETRIES",
     "LLMAgent",
     "LLMProvider",
     "LLMRequest",
@@ -55,6 +63,14 @@ sets its own `timeout`. The SDKs' default is 600 s, far too long for a stalled p
 
 DEFAULT_LLM_MAX_RETRIES = 2
 """Retries after the first attempt for retryable errors (429, 5xx, timeouts, connection errors)."""
+
+DEFAULT_MAX_TOOL_ROUNDS = 10
+"""Rounds of tool calls an LLM call may make before it is an `LLMToolRoundsError`."""
+
+DEFAULT_MAX_VALIDATION_RETRIES = 2
+"""Times a typed-output validation error goes back to the model before it is an `LLMOutputValidationError`."""
+
+_LOGGER = logging.getLogger(__name__)
 
 _BACKOFF_BASE_SECONDS = 0.5
 _BACKOFF_MAX_SECONDS = 30.0
@@ -103,6 +119,18 @@ class LLMProvider(ABC):
         """The SDK's own default timeout: a client still using it gets `DEFAULT_LLM_TIMEOUT` instead."""
         return None
 
+    def tools_kwargs(self, specs: "list[ToolSpec]") -> dict[str, Any]:
+        """The SDK keyword arguments that offer `specs` to the model."""
+        raise NotImplementedError(f"{type(self).__name__} does not support tools yet.")
+
+    def tool_round_messages(self, text: str, results: "list[ToolResult]") -> list[dict[str, Any]]:
+        """The messages to append after a round in which the model called tools: its turn, then the results."""
+        raise NotImplementedError(f"{type(self).__name__} does not support tools yet.")
+
+    def response_format_kwargs(self, output_type: type[BaseModel]) -> dict[str, Any]:
+        """The SDK keyword arguments that ask for JSON matching `output_type`'s schema."""
+        raise NotImplementedError(f"{type(self).__name__} does not support typed output yet.")
+
 
 class LLMAgent(MiniAgent):
     """An agent that answers its input messages with one reply of `provider`'s model, streamed token by token.
@@ -124,7 +152,8 @@ class LLMAgent(MiniAgent):
             _llm_agent_function(provider),
             alias=alias or f"{type(provider).__name__.removesuffix('Provider')}Agent",
             description=description,
-            non_freezable_kwargs=non_freezable_kwargs,
+            # tools (agents, functions) and output types (classes) are passed as they are, never frozen
+            non_freezable_kwargs={"tools": None, "response_format": None, **(non_freezable_kwargs or {})},
             **kwargs_to_freeze,
         )
 
@@ -139,6 +168,11 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         async_client: Any = None,
         max_retries: int = DEFAULT_LLM_MAX_RETRIES,
         max_concurrency: int | None = None,
+        tools: Any = None,
+        max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
+        tool_errors: str = "to_model",
+        response_format: Any = None,
+        max_validation_retries: int = DEFAULT_MAX_VALIDATION_RETRIES,
         reply_metadata: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -147,46 +181,126 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         `model` is required; `system` is the system prompt; `stream` defaults to
         `MiniAgents.stream_llm_tokens_by_default`; `response_metadata` fields are added to the reply message (and are
         known before it completes); `max_retries` retries 429s, 5xx, timeouts and connection errors with backoff;
-        `max_concurrency` limits how many requests to this provider and model run at once; other keyword arguments
-        (`temperature`, `max_tokens`, `timeout`, …) go to the provider's SDK as they are.
+        `max_concurrency` limits how many requests to this provider and model run at once; `tools` (agents or
+        `async def` functions) may be called by the model, each call a child agent call, for up to
+        `max_tool_rounds` rounds; `response_format=SomePydanticModel` asks for JSON of that schema, validated (the
+        reply's `parsed` field), the validation error going back to the model up to `max_validation_retries` times;
+        other keyword arguments (`temperature`, `max_tokens`, `timeout`, …) go to the provider's SDK as they are.
         """
         from miniagents.ext.llms.prepare import thaw_value
 
         agent_alias = ctx.this_agent.alias
         model = require_model(model, agent_alias, example=provider.example_model)
+        if tool_errors not in ("to_model", "raise"):
+            raise ValueError(f"`tool_errors` must be 'to_model' or 'raise', got {tool_errors!r}.")
         stream = choose_stream(stream)
         response_metadata = pick_response_metadata(response_metadata, reply_metadata)
         client = _request_client(provider, async_client or provider.default_client())
         request = await provider.aprepare_request(ctx, model, system, thaw_value(kwargs))
         limiter = _concurrency_limiter(provider.name, model, max_concurrency)
-        attempt_count = 0
+        specs = tool_specs(tools)
+        output_type = (
+            response_format if isinstance(response_format, type) and issubclass(response_format, BaseModel) else None
+        )
+        base_kwargs = dict(request.sdk_kwargs)
+        if specs:
+            base_kwargs.update(provider.tools_kwargs(specs))
+        if output_type is not None:
+            base_kwargs.update(provider.response_format_kwargs(output_type))
+        elif response_format is not None:
+            base_kwargs["response_format"] = thaw_value(response_format)
+        where = f"`{agent_alias}` ({provider.name}, model {model!r})"
+        common = {"agent": agent_alias, "provider": provider.name, "model": model}
 
-        async def stream_response(response_fields: dict[str, Any]) -> AsyncIterator[str]:
-            nonlocal attempt_count
-            attempt_count += 1
+        async def attempt(sdk_kwargs: dict[str, Any], round_fields: dict[str, Any]) -> AsyncIterator[str]:
             async with limiter:
                 try:
-                    async for token in provider.astream_response(client, request.sdk_kwargs, stream, response_fields):
+                    async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
                         yield token
                 except LLMError:
                     raise
                 except Exception as error:
-                    wrapped = wrap_provider_error(error, agent=agent_alias, provider=provider.name, model=model)
+                    wrapped = wrap_provider_error(error, **common)
                     if wrapped is None:
                         raise
                     raise wrapped from error
-            if stream and not response_fields.get(provider.finish_field):
+            if stream and not round_fields.get(provider.finish_field):
                 raise LLMIncompleteResponseError(
-                    f"`{agent_alias}` ({provider.name}, model {model!r}): the response stream ended without a "
-                    f"`{provider.finish_field}`, so the reply may be cut short (a dropped connection or a proxy that "
-                    "closed the stream). Retry the call.",
-                    agent=agent_alias,
-                    provider=provider.name,
-                    model=model,
+                    f"{where}: the response stream ended without a `{provider.finish_field}`, so the reply may be "
+                    "cut short (a dropped connection or a proxy that closed the stream). Retry the call.",
+                    **common,
                 )
-            usage = normalized_usage(response_fields.get("usage"))
-            if usage is not None:
-                response_fields["token_usage"] = usage
+
+        async def one_round(sdk_kwargs: dict[str, Any], round_fields: dict[str, Any]) -> AsyncIterator[str]:
+            """One request, retried (with backoff) while it has yielded nothing."""
+            retry_number = 0
+            while True:
+                round_fields.clear()
+                yielded = False
+                try:
+                    async for token in attempt(sdk_kwargs, round_fields):
+                        yielded = True
+                        yield token
+                    return
+                except Exception as error:
+                    retry_number += 1
+                    delay = None if yielded else _retry_delay(error, retry_number, max_retries)
+                    if delay is None:
+                        raise
+                    _LOGGER.info("%s: %s; retry %d in %.2f s", agent_alias, error, retry_number, delay)
+                    await asyncio.sleep(delay)
+
+        async def stream_response(response_fields: dict[str, Any]) -> AsyncIterator[str]:
+            messages = list(base_kwargs.get("messages") or [])
+            total_usage: dict[str, int] | None = None
+            tool_rounds = 0
+            validation_failures = 0
+            while True:
+                round_fields: dict[str, Any] = {}
+                text_parts: list[str] = []
+                async for token in one_round({**base_kwargs, "messages": messages}, round_fields):
+                    text_parts.append(token)
+                    if output_type is None:  # typed output is sent once it validates
+                        yield token
+                text = "".join(text_parts)
+                tool_calls = round_fields.pop("tool_calls", None)
+                response_fields.update(round_fields)
+                usage = normalized_usage(round_fields.get("usage"))
+                if usage is not None:
+                    total_usage = _added(total_usage, usage)
+                    response_fields["token_usage"] = total_usage
+                if tool_calls and specs:
+                    tool_rounds += 1
+                    if tool_rounds > max_tool_rounds:
+                        raise LLMToolRoundsError(
+                            f"{where} was still calling tools after {max_tool_rounds} rounds "
+                            f"(`max_tool_rounds={max_tool_rounds}`); it last called "
+                            f"{', '.join(call.name for call in tool_calls)}. Raise `max_tool_rounds` or make the "
+                            "tools' results say when to stop.",
+                            **common,
+                        )
+                    results = await arun_tool_calls(tool_calls, specs, raise_errors=tool_errors == "raise")
+                    messages.extend(provider.tool_round_messages(text, results))
+                    response_fields["tool_rounds"] = tool_rounds
+                    continue
+                if output_type is None:
+                    return
+                try:
+                    parsed = output_type.model_validate_json(text)
+                except ValidationError as error:
+                    validation_failures += 1
+                    if validation_failures > max_validation_retries:
+                        raise LLMOutputValidationError(
+                            f"{where} did not reply with a valid {output_type.__name__} after "
+                            f"{validation_failures} attempts: {error}",
+                            **common,
+                        ) from error
+                    messages.extend(_validation_retry_messages(text, output_type, error))
+                    continue
+                response_fields["parsed"] = parsed.model_dump(mode="json")
+                response_fields["validation_retries"] = validation_failures
+                yield text
+                return
 
         await arun_llm_call(
             ctx,
@@ -205,11 +319,29 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
                     if name not in ("messages", "system", "stream")
                 },
             },
-            retry_delay=lambda error, retry_number: _retry_delay(error, retry_number, max_retries),
         )
 
     llm_agent.llm_provider = provider  # type: ignore[attr-defined]  # how observers tell LLM calls (usage totals)
     return llm_agent
+
+
+def _added(total: dict[str, int] | None, usage: dict[str, int]) -> dict[str, int]:
+    if total is None:
+        return dict(usage)
+    return {key: total.get(key, 0) + value for key, value in usage.items()}
+
+
+def _validation_retry_messages(
+    text: str, output_type: type[BaseModel], error: ValidationError
+) -> list[dict[str, Any]]:
+    return [
+        {"role": "assistant", "content": text},
+        {
+            "role": "user",
+            "content": f"That reply is not a valid {output_type.__name__}: {error}\n"
+            "Reply again with only the JSON object, matching the schema.",
+        },
+    ]
 
 
 def _request_client(provider: LLMProvider, client: Any) -> Any:

@@ -19,10 +19,8 @@ How one call goes, and why:
    (or the error) are handed to the logger agent, which writes in the background.
 """
 
-import asyncio
 import inspect
 import json
-import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import datetime
@@ -46,8 +44,6 @@ __all__ = [
     "pick_response_metadata",
     "require_model",
 ]
-
-_LOGGER = logging.getLogger(__name__)
 
 ResponseStreamer = Callable[[dict[str, Any]], AsyncIterator[str]]
 """`streamer(response_fields)` yields the response's text tokens and, at the end, puts its metadata in the dict."""
@@ -106,32 +102,20 @@ async def arun_llm_call(
     response_metadata: dict[str, Any],
     request_dicts: list[dict[str, Any]],
     request_metadata: dict[str, Any],
-    retry_delay: Callable[[Exception, int], float | None] | None = None,
 ) -> None:
-    """Reply with the LLM's response as one streamed `message_class` message (see the module docstring).
-
-    A failure before the first token is retried after `retry_delay(error, retry_number)` seconds, unless that is None.
-    """
+    """Reply with the LLM's response as one streamed `message_class` message (see the module docstring)."""
     started_at = datetime.now().astimezone()
     started = time.perf_counter()
-    retry_number = 0
-    while True:
-        response_fields: dict[str, Any] = {}
-        tokens: StreamedPromise[str, tuple[str, ...]] = StreamedPromise(
-            streamer=lambda _, fields=response_fields: response_streamer(fields), start_soon=True
-        )
-        try:
-            await _afirst_token(tokens)
-            break
-        except Exception as error:
-            retry_number += 1
-            delay = retry_delay(error, retry_number) if retry_delay is not None else None
-            if delay is None:
-                _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
-                _raise_as_response_error_if_malformed(ctx, error, request_metadata)
-                raise
-            _LOGGER.info("%s: %s; retry %d in %.2f s", ctx.this_agent.alias, error, retry_number, delay)
-            await asyncio.sleep(delay)
+    response_fields: dict[str, Any] = {}
+    tokens: StreamedPromise[str, tuple[str, ...]] = StreamedPromise(
+        streamer=lambda _: response_streamer(response_fields), start_soon=True
+    )
+    try:
+        await _afirst_token(tokens)
+    except Exception as error:
+        _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
+        _raise_as_response_error_if_malformed(ctx, error, request_metadata)
+        raise
     try:
         reply = message_class.promise(
             start_soon=True,

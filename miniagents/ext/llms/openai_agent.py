@@ -9,8 +9,11 @@ timeouts, limits, errors). Without `OPENAI_API_KEY` the agent talks to the offli
 in through `OpenAIAgent.fork(non_freezable_kwargs={"async_client": AsyncOpenAI(...)})`.
 """
 
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 from miniagents.agents import InteractionContext
 from miniagents.ext.llms.clients import default_openai_client
@@ -18,6 +21,7 @@ from miniagents.ext.llms.llm_agent import LLMAgent, LLMProvider, LLMRequest
 from miniagents.ext.llms.llm_call import fit_to_sdk_method
 from miniagents.ext.llms.messages import OpenAIMessage
 from miniagents.ext.llms.prepare import aprepare_dicts_for_openai
+from miniagents.ext.llms.tools import ToolCall, ToolResult, ToolSpec, parse_arguments
 from miniagents.messages import Message
 
 __all__ = ["OpenAIAgent", "OpenAIProvider"]
@@ -58,6 +62,41 @@ class OpenAIProvider(LLMProvider):
             sdk_kwargs={"model": model, "messages": message_dicts, **options}, message_dicts=message_dicts
         )
 
+    def tools_kwargs(self, specs: list[ToolSpec]) -> dict[str, Any]:
+        return {
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {"name": spec.name, "description": spec.description, "parameters": spec.parameters},
+                }
+                for spec in specs
+            ]
+        }
+
+    def tool_round_messages(self, text: str, results: list[ToolResult]) -> list[dict[str, Any]]:
+        assistant_turn = {
+            "role": "assistant",
+            "content": text or None,
+            "tool_calls": [
+                {
+                    "id": result.call.id,
+                    "type": "function",
+                    "function": {"name": result.call.name, "arguments": _arguments_text(result.call.arguments)},
+                }
+                for result in results
+            ],
+        }
+        tool_turns = [{"role": "tool", "tool_call_id": result.call.id, "content": result.text} for result in results]
+        return [assistant_turn, *tool_turns]
+
+    def response_format_kwargs(self, output_type: type[BaseModel]) -> dict[str, Any]:
+        return {
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": output_type.__name__, "schema": output_type.model_json_schema()},
+            }
+        }
+
     async def astream_response(
         self, client: Any, request: dict[str, Any], stream: bool, response_fields: dict[str, Any]
     ) -> AsyncIterator[str]:
@@ -67,11 +106,17 @@ class OpenAIProvider(LLMProvider):
             choice = _single_choice(completion.choices)
             response_fields.update(completion.model_dump(include=_RESPONSE_FIELDS, exclude_none=True))
             response_fields["finish_reason"] = choice.finish_reason
+            if choice.message.tool_calls:
+                response_fields["tool_calls"] = [
+                    ToolCall(call.id, call.function.name, parse_arguments(call.function.arguments))
+                    for call in choice.message.tool_calls
+                ]
             if choice.message.content:
                 yield choice.message.content
             return
         request = {**request, "stream": True}
         request.setdefault("stream_options", {"include_usage": True})  # usage arrives in the last chunk
+        tool_call_parts: dict[int, dict[str, str]] = {}
         chunks = await create(**fit_to_sdk_method(create, request))
         async with chunks:  # closes the HTTP response even if the stream breaks midway
             async for chunk in chunks:
@@ -80,8 +125,23 @@ class OpenAIProvider(LLMProvider):
                     choice = _single_choice(chunk.choices)
                     if choice.finish_reason:
                         response_fields["finish_reason"] = choice.finish_reason
+                    for call_delta in choice.delta.tool_calls or ():
+                        parts = tool_call_parts.setdefault(call_delta.index, {"id": "", "name": "", "arguments": ""})
+                        parts["id"] = call_delta.id or parts["id"]
+                        if call_delta.function is not None:
+                            parts["name"] += call_delta.function.name or ""
+                            parts["arguments"] += call_delta.function.arguments or ""
                     if choice.delta.content:
                         yield choice.delta.content
+        if tool_call_parts:
+            response_fields["tool_calls"] = [
+                ToolCall(parts["id"], parts["name"], parse_arguments(parts["arguments"]))
+                for _, parts in sorted(tool_call_parts.items())
+            ]
+
+
+def _arguments_text(arguments: dict[str, Any] | str) -> str:
+    return arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
 
 
 def _single_choice(choices: list[Any]) -> Any:

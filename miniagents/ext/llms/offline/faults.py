@@ -19,6 +19,10 @@ CUT_STREAM_MODEL = "offline-cut-stream"
 FLAKY_RATE_LIMIT_MODEL = "offline-flaky-429"
 """Answers the first request of each conversation with HTTP 429 and ``retry-after: 1``, the next ones normally."""
 FLAKY_RETRY_AFTER_SECONDS = 1
+TOOL_LOOP_MODEL = "offline-tool-loop"
+"""Calls the offered tools in every round, even after their results (to test a round limit)."""
+INVALID_OUTPUT_ONCE_MODEL = "offline-invalid-once"
+"""Answers a structured-output request with JSON that misses the schema the first time, validly once corrected."""
 SPLIT_CHARACTERS_MODEL = "offline-split-characters"
 """Streams every character outside the Basic Multilingual Plane (emoji, …) as its two UTF-16 halves in separate
 chunks, as some providers do: each chunk then decodes to a lone surrogate."""

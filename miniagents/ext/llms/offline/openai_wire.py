@@ -1,5 +1,6 @@
 """The OpenAI chat-completions protocol (``POST /v1/chat/completions``), as the ``openai`` SDK expects it."""
 
+import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -51,6 +52,8 @@ class OpenAIWire:
                 wants_json_object = True
 
         return Prompt(
+            tools=_offered_tools(body),
+            tool_results=_trailing_tool_results(messages),
             model=model,
             system="\n".join(system_texts),
             user=user_text,
@@ -62,6 +65,9 @@ class OpenAIWire:
         )
 
     def response_body(self, body: dict[str, Any], prompt: Prompt, reply: Reply, response_id: str) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
+        if reply.tool_calls:
+            message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": _tool_calls(reply)}
         return {
             "id": response_id,
             "object": "chat.completion",
@@ -71,9 +77,9 @@ class OpenAIWire:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": reply.text, "refusal": None},
+                    "message": message,
                     "logprobs": None,
-                    "finish_reason": "stop",
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
                 }
             ],
             "usage": _usage(prompt, reply),
@@ -96,13 +102,17 @@ class OpenAIWire:
             choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
             return sse_frame({**envelope, "choices": [choice]})
 
-        closing = [chunk({}, finish_reason="stop")]
+        closing = [chunk({}, finish_reason="tool_calls" if reply.tool_calls else "stop")]
         if include_usage:
             closing.append(sse_frame({**envelope, "choices": [], "usage": _usage(prompt, reply)}))
         closing.append(sse_frame("[DONE]"))
         return StreamPlan(
             opening_frames=(chunk({"role": "assistant", "content": "", "refusal": None}),),
-            token_frames=tuple(chunk({"content": token}) for token in reply.tokens),
+            token_frames=tuple(chunk({"content": token}) for token in reply.tokens)
+            + tuple(
+                chunk({"tool_calls": [{"index": index, **tool_call}]})
+                for index, tool_call in enumerate(_tool_calls(reply))
+            ),
             closing_frames=tuple(closing),
         )
 
@@ -114,9 +124,44 @@ class OpenAIWire:
         return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
+def _offered_tools(body: dict[str, Any]) -> tuple[tuple[str, Mapping[str, Any]], ...]:
+    tools = body.get("tools")
+    if not isinstance(tools, list):
+        return ()
+    offered = []
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, Mapping) else None
+        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
+            parameters = function.get("parameters")
+            offered.append((function["name"], parameters if isinstance(parameters, Mapping) else {}))
+    tool_choice = body.get("tool_choice")
+    if isinstance(tool_choice, Mapping) and isinstance(tool_choice.get("function"), Mapping):
+        forced = tool_choice["function"].get("name")
+        offered = [tool for tool in offered if tool[0] == forced]
+    if tool_choice == "none":
+        return ()
+    return tuple(offered)
+
+
+def _trailing_tool_results(messages: list[Any]) -> tuple[str, ...]:
+    results: list[str] = []
+    for message in reversed(messages):
+        if message.get("role") != "tool":
+            break
+        results.insert(0, content_to_text(message.get("content")))
+    return tuple(results)
+
+
+def _tool_calls(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(arguments)}}
+        for call_id, name, arguments in reply.tool_calls
+    ]
+
+
 def _usage(prompt: Prompt, reply: Reply) -> dict[str, int]:
     return {
         "prompt_tokens": prompt.prompt_token_count,
-        "completion_tokens": len(reply.tokens),
-        "total_tokens": prompt.prompt_token_count + len(reply.tokens),
+        "completion_tokens": len(reply.tokens) + len(reply.tool_calls),
+        "total_tokens": prompt.prompt_token_count + len(reply.tokens) + len(reply.tool_calls),
     }

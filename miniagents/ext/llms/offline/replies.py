@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from miniagents.ext.llms.offline.faults import INVALID_OUTPUT_ONCE_MODEL, TOOL_LOOP_MODEL
 from miniagents.ext.llms.offline.schema_examples import example_for_schema
 
 _QUESTION_PREVIEW_CHARS = 200
 _INSTRUCTIONS_PREVIEW_CHARS = 80
+_TOOL_RESULT_PREVIEW_CHARS = 120
 _TOKEN_PATTERN = re.compile(r"\s*\S+\s*|\s+")
 
 
@@ -29,14 +31,20 @@ class Prompt:
     api_key_env_var: str
     json_schema: Mapping[str, Any] | None = None
     wants_json_object: bool = False
+    tools: tuple[tuple[str, Mapping[str, Any]], ...] = ()
+    """The tools offered (name, parameters schema); only the forced one when the request forces a tool."""
+    tool_results: tuple[str, ...] = ()
+    """The texts of the tool results the request ends with (after the model called tools)."""
 
 
 @dataclass(frozen=True)
 class Reply:
-    """The reply text and the tokens it is streamed in (``"".join(tokens) == text``)."""
+    """The reply text and the tokens it is streamed in (``"".join(tokens) == text``), or the tools it calls."""
 
     text: str
     tokens: tuple[str, ...]
+    tool_calls: tuple[tuple[str, str, Any], ...] = ()
+    """(id, tool name, arguments) of each tool call, all at once (parallel tool calls)."""
 
 
 def split_astral_characters(reply: Reply) -> Reply:
@@ -107,8 +115,25 @@ def split_latest_user_turn(dialog: list[tuple[str, str]]) -> tuple[str, int]:
 
 
 def compose_reply(prompt: Prompt) -> Reply:
-    """Build the reply: JSON when the request asked for structured output, otherwise an echo of the prompt."""
-    if prompt.json_schema is not None:
+    """Build the reply: calls to every offered tool (until their results are in), JSON when the request asked for
+    structured output, otherwise an echo of the prompt (with the tool results, if any)."""
+    if prompt.tools and (not prompt.tool_results or prompt.model == TOOL_LOOP_MODEL):
+        tool_calls = tuple(
+            (
+                f"call_{prompt.earlier_message_count}_{index}",
+                name,
+                example_for_schema(schema, question=prompt.user) if schema else {},
+            )
+            for index, (name, schema) in enumerate(prompt.tools)
+        )
+        return Reply(text="", tokens=(), tool_calls=tool_calls)
+    if (
+        prompt.json_schema is not None
+        and prompt.model == INVALID_OUTPUT_ONCE_MODEL
+        and prompt.earlier_message_count == 0
+    ):
+        text = json.dumps({"note": "this misses the schema on purpose"})
+    elif prompt.json_schema is not None:
         value = example_for_schema(prompt.json_schema, question=prompt.user)
         text = json.dumps(value, ensure_ascii=False)
     elif prompt.wants_json_object:
@@ -126,6 +151,9 @@ def _echo_text(prompt: Prompt) -> str:
         parts.append("No user message was given.")
     if prompt.system.strip():
         parts.append(f"(Instructions: «{_preview(prompt.system, _INSTRUCTIONS_PREVIEW_CHARS)}».)")
+    if prompt.tool_results:
+        previews = " ".join(f"«{_preview(result, _TOOL_RESULT_PREVIEW_CHARS)}»" for result in prompt.tool_results)
+        parts.append(f"Tool results: {previews}.")
     if prompt.earlier_message_count == 1:
         parts.append("I can see 1 earlier message in this conversation.")
     elif prompt.earlier_message_count > 1:
