@@ -183,9 +183,10 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         known before it completes); `max_retries` retries 429s, 5xx, timeouts and connection errors with backoff;
         `max_concurrency` limits how many requests to this provider and model run at once; `tools` (agents or
         `async def` functions) may be called by the model, each call a child agent call, for up to
-        `max_tool_rounds` rounds; `response_format=SomePydanticModel` asks for JSON of that schema, validated (the
-        reply's `parsed` field), the validation error going back to the model up to `max_validation_retries` times;
-        other keyword arguments (`temperature`, `max_tokens`, `timeout`, …) go to the provider's SDK as they are.
+        `max_tool_rounds` rounds (a `tool_choice` applies to the first round only);
+        `response_format=SomePydanticModel` asks for JSON of that schema, validated (the reply's `parsed` field),
+        the validation error going back to the model up to `max_validation_retries` times; other keyword arguments
+        (`temperature`, `max_tokens`, `timeout`, …) go to the provider's SDK as they are.
         """
         from miniagents.ext.llms.prepare import thaw_value
 
@@ -281,6 +282,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
                         )
                     results = await arun_tool_calls(tool_calls, specs, raise_errors=tool_errors == "raise")
                     messages.extend(provider.tool_round_messages(text, results))
+                    base_kwargs.pop("tool_choice", None)  # a forced tool choice is for the first round only
                     response_fields["tool_rounds"] = tool_rounds
                     continue
                 if output_type is None:

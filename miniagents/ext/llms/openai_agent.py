@@ -38,8 +38,18 @@ class OpenAIProvider(LLMProvider):
     message_class: ClassVar[type[Message]] = OpenAIMessage
     finish_field: ClassVar[str] = "finish_reason"
 
-    def __init__(self, client_factory: Callable[[], Any] | None = None, name: str | None = None) -> None:
+    def __init__(
+        self,
+        client_factory: Callable[[], Any] | None = None,
+        name: str | None = None,
+        schema_format: str = "json_schema",
+    ) -> None:
+        """`schema_format` is how typed output asks for JSON: `"json_schema"` (OpenAI's `response_format`) or
+        `"json_object"` (`{"type": "json_object", "schema": ...}`, what llama.cpp's server takes)."""
+        if schema_format not in ("json_schema", "json_object"):
+            raise ValueError(f"`schema_format` must be 'json_schema' or 'json_object', got {schema_format!r}.")
         self._client_factory = client_factory or default_openai_client
+        self.schema_format = schema_format
         if name is not None:
             self.name = name
 
@@ -76,7 +86,7 @@ class OpenAIProvider(LLMProvider):
     def tool_round_messages(self, text: str, results: list[ToolResult]) -> list[dict[str, Any]]:
         assistant_turn = {
             "role": "assistant",
-            "content": text or None,
+            "content": text,  # "" rather than None: some compatible servers require a string
             "tool_calls": [
                 {
                     "id": result.call.id,
@@ -90,6 +100,8 @@ class OpenAIProvider(LLMProvider):
         return [assistant_turn, *tool_turns]
 
     def response_format_kwargs(self, output_type: type[BaseModel]) -> dict[str, Any]:
+        if self.schema_format == "json_object":
+            return {"response_format": {"type": "json_object", "schema": output_type.model_json_schema()}}
         return {
             "response_format": {
                 "type": "json_schema",
@@ -129,7 +141,7 @@ class OpenAIProvider(LLMProvider):
                         parts = tool_call_parts.setdefault(call_delta.index, {"id": "", "name": "", "arguments": ""})
                         parts["id"] = call_delta.id or parts["id"]
                         if call_delta.function is not None:
-                            parts["name"] += call_delta.function.name or ""
+                            parts["name"] = call_delta.function.name or parts["name"]  # some servers repeat it
                             parts["arguments"] += call_delta.function.arguments or ""
                     if choice.delta.content:
                         yield choice.delta.content

@@ -24,13 +24,16 @@ def openai_compatible_agent(
     api_key_env_var: str | None = None,
     provider_name: str = "openai-compatible",
     timeout: float = DEFAULT_LLM_TIMEOUT,
+    schema_format: str = "json_schema",
     **kwargs_to_freeze: Any,
 ) -> LLMAgent:
     """An `LLMAgent` for the OpenAI-compatible server at `base_url` (e.g. `http://127.0.0.1:8000/v1`).
 
     The key is `api_key`, else the environment variable `api_key_env_var`, else a placeholder (local servers
     usually need none). It is held by the client only, never in the agent's keyword arguments, so it is never
-    recorded. `kwargs_to_freeze` (`model=…`, `temperature=…`) are fixed for every call, as with `fork`.
+    recorded. `schema_format="json_object"` is for servers that take typed output's schema as
+    `{"type": "json_object", "schema": ...}` (llama.cpp's) rather than OpenAI's `json_schema`. `kwargs_to_freeze`
+    (`model=…`, `temperature=…`) are fixed for every call, as with `fork`.
     """
 
     def make_client() -> Any:
@@ -42,4 +45,5 @@ def openai_compatible_agent(
             lambda: openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=timeout),
         )
 
-    return LLMAgent(OpenAIProvider(client_factory=make_client, name=provider_name), alias=alias, **kwargs_to_freeze)
+    provider = OpenAIProvider(client_factory=make_client, name=provider_name, schema_format=schema_format)
+    return LLMAgent(provider, alias=alias, **kwargs_to_freeze)
