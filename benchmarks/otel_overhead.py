@@ -1,0 +1,80 @@
+"""OpenTelemetry export overhead: the fan-out workload with the exporting observer attached vs nothing attached.
+
+    python benchmarks/otel_overhead.py                  # 1,000 agents x 10 replies, 7 runs of each, alternating
+    python benchmarks/otel_overhead.py --agents 200 --repeat 3
+
+The observer sends its spans through the real SDK (a `BatchSpanProcessor`, as in production) to an exporter that
+drops them, so what is measured is the cost of making the spans, not of shipping them. Prints the medians and their
+ratio (the target is at most 1.3x).
+"""
+
+import argparse
+import asyncio
+import gc
+import statistics
+import time
+from collections.abc import Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+from miniagents import InteractionContext, MiniAgents, miniagent
+from miniagents.ext.otel import OpenTelemetryObserver
+
+__all__ = ["main"]
+
+
+class _DroppingExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+@miniagent
+async def fan_out_root(ctx: InteractionContext, agents: int, messages_per_agent: int) -> None:
+    for agent_index in range(agents):
+        ctx.reply(fan_out_leaf.trigger(agent_index=agent_index, messages_per_agent=messages_per_agent))
+
+
+@miniagent
+async def fan_out_leaf(ctx: InteractionContext, agent_index: int, messages_per_agent: int) -> None:
+    for message_index in range(messages_per_agent):
+        ctx.reply(f"{agent_index}.{message_index}")
+
+
+async def _fan_out(agents: int, messages_per_agent: int, provider: TracerProvider | None) -> float:
+    observers = [OpenTelemetryObserver(provider)] if provider is not None else []
+    gc.collect()
+    start = time.perf_counter()
+    async with MiniAgents(observers=observers):
+        replies = fan_out_root.trigger(agents=agents, messages_per_agent=messages_per_agent)
+        count = len([await message_promise async for message_promise in replies])
+    elapsed = time.perf_counter() - start
+    assert count == agents * messages_per_agent
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--agents", type=int, default=1000)
+    parser.add_argument("--messages-per-agent", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=7)
+    arguments = parser.parse_args()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(_DroppingExporter(), max_queue_size=100_000))
+    plain: list[float] = []
+    exported: list[float] = []
+    asyncio.run(_fan_out(arguments.agents, arguments.messages_per_agent, None))  # warm-up
+    for _ in range(arguments.repeat):
+        plain.append(asyncio.run(_fan_out(arguments.agents, arguments.messages_per_agent, None)))
+        exported.append(asyncio.run(_fan_out(arguments.agents, arguments.messages_per_agent, provider)))
+    provider.shutdown()
+    plain_median, exported_median = statistics.median(plain), statistics.median(exported)
+    print(
+        f"fan-out {arguments.agents:,} agents x {arguments.messages_per_agent} replies, median of {arguments.repeat}: "
+        f"nothing attached {plain_median * 1000:.1f} ms, OpenTelemetry export {exported_median * 1000:.1f} ms "
+        f"-> {exported_median / plain_median:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
