@@ -46,6 +46,7 @@ class AgentRun:
             self.replies = agent.trigger(messages, **(kwargs or {}))
         live = in_kernel() if live is None else live
         self.reply_view = StreamView(self.replies, live=live)
+        self.reply_view.show_when_awaited = False  # its widget is part of the run's own live output
         self.calls_view = make_calls_view(self.trace, live=live)
         self.messages: tuple[Message, ...] = ()
         self.error: BaseException | None = None

@@ -113,6 +113,15 @@ class StreamView:
         self._version = 0
         self._sent_version = -1
         self._display_id: str | None = None
+        self.show_when_awaited = True
+        """Whether `await view` shows the live widget when no output shows the view yet (`False` for a widget embedded
+        in another view, such as a `%%miniagent` run's)."""
+        self._shown_while_awaited = False
+        """Whether `await view` put the live widget in the cell's output (it had not been displayed)."""
+        self._cell_over = False
+        """Whether the cell that awaited the view has ended (set only when `_shown_while_awaited`)."""
+        self._result_shown = False
+        """Whether the view was displayed as a static result (e.g. as the last line of the cell that awaited it)."""
         self._throttle: UpdateThrottle | None = None
         self._consumer: asyncio.Task[None] | None = None
         self._finished = False
@@ -267,17 +276,52 @@ class StreamView:
         self._throttle.cancel()
         from IPython.display import update_display
 
-        update_display(self._static_bundle(), raw=True, display_id=self._display_id)
+        # awaited in a cell that goes on: the cell's result is the view, shown once, so the live output steps aside
+        awaited_result_follows = self._shown_while_awaited and not self._cell_over
+        update_display({} if awaited_result_follows else self._static_bundle(), raw=True, display_id=self._display_id)
 
     async def wait(self) -> Self:
-        """Wait until the stream is complete and the final state was sent (driving the stream if nothing does)."""
+        """Wait until the stream is complete and the final state was sent (driving the stream if nothing does).
+
+        In a kernel, a live view that no output shows yet shows itself while it is awaited, so that `await
+        stream(replies)` streams as it runs; at the end that live output makes way for the cell's result (the view,
+        static), or, if the cell does not show the view, becomes its static snapshot when the cell ends.
+        """
         if self._consumer is None:
             if is_complete(self.source):
                 self._finished = True
                 return self
             self._consumer = self._start_consumer(asyncio.get_running_loop())
+        self._show_while_awaited()
         await asyncio.shield(self._consumer)
         return self
+
+    def _show_while_awaited(self) -> None:
+        shows_elsewhere = not self.show_when_awaited or self._display_id is not None
+        if shows_elsewhere or self.widget is None or self._finished or not in_kernel():
+            return
+        from IPython import get_ipython
+        from IPython.display import display
+
+        shell = get_ipython()
+        self._display_id = f"miniagents-stream-{self.widget.model_id}"
+        self._shown_while_awaited = True
+        # only the widget: a first-shown partial `text/plain` would be what nbval compares
+        display(
+            {WIDGET_VIEW_MIMETYPE: self.widget._repr_mimebundle_()[WIDGET_VIEW_MIMETYPE]},
+            raw=True,
+            display_id=self._display_id,
+        )
+
+        def cell_ended(*_: Any) -> None:
+            shell.events.unregister("post_execute", cell_ended)
+            self._cell_over = True
+            if self._finished and not self._result_shown:
+                from IPython.display import update_display
+
+                update_display(self._static_bundle(), raw=True, display_id=self._display_id)
+
+        shell.events.register("post_execute", cell_ended)
 
     def __await__(self) -> Any:
         return self.wait().__await__()
@@ -308,6 +352,7 @@ class StreamView:
         bundle = self._repr_mimebundle_()
         if WIDGET_VIEW_MIMETYPE not in bundle:
             display(bundle, raw=True)
+            self._result_shown = True
             return
         if self._display_id is None:
             self._display_id = f"miniagents-stream-{self.widget.model_id}"
@@ -324,7 +369,7 @@ def stream(
     """Replay `source` — a `MessagePromise`, a `MessageSequencePromise` such as `agent.trigger(...)`, any other
     `StreamedPromise`, or a `Message` — into a view that shows it live (display it, or make it a cell's last line).
 
-    `await stream(source)` waits for the end and shows the whole result, which is what a notebook validated by
-    nbval should do (a live output is compared as it was when it was first shown).
+    `await stream(source)` shows it live too while it waits for the end, then leaves the whole result as the cell's
+    output (what a saved notebook and nbval see: the live output is a widget, which nbval does not compare).
     """
     return StreamView(source, live=live, max_updates_per_second=max_updates_per_second)

@@ -167,9 +167,17 @@ class LabNotebook:
         assert bundle is not None, f"{element} is not inside an output of {self.path}"
         return bundle
 
+    def start_running_all_cells(self) -> None:
+        """Start running every cell and return at once (`is_running()` says when they are done)."""
+        self.page.evaluate(_START_RUN_ALL_JS, self.path)
+
+    def is_running(self) -> bool:
+        """Whether the cells `start_running_all_cells()` started are not all done yet."""
+        return self.page.evaluate("() => window.__e2eRunAll === undefined")
+
     def run_all_cells(self, timeout_ms: float = 60_000) -> None:
         """Run every cell, wait for all replies and an idle kernel; fails with the error outputs if a cell failed."""
-        self.page.evaluate(_START_RUN_ALL_JS, self.path)
+        self.start_running_all_cells()
         self.page.wait_for_function("() => window.__e2eRunAll !== undefined", timeout=timeout_ms, polling=250)
         outcome = self.page.evaluate("() => window.__e2eRunAll")
         if outcome != "ok":

@@ -99,3 +99,39 @@ def test_clicking_a_call_shows_its_messages(lab_root: Path, open_notebook: Calla
     text = _details_text(inspector)
     assert not any(garbage in text for garbage in GARBAGE), text
     assert notebook.page_errors() == []
+
+
+STREAMED_WORDS = [f"word{index}" for index in range(40)]
+STREAM_CELLS = (
+    "%load_ext miniagents_notebook",
+    "import asyncio\n"
+    "from miniagents import InteractionContext, TextMessage, miniagent\n"
+    "from miniagents_notebook import stream\n\n"
+    "@miniagent\n"
+    "async def slow_writer(ctx: InteractionContext) -> None:\n"
+    "    async def words(metadata_so_far):\n"
+    "        for index in range(40):\n"
+    "            await asyncio.sleep(0.1)\n"
+    "            yield f'word{index} '\n"
+    "    ctx.reply(TextMessage.promise(message_token_streamer=words))\n\n"
+    "await stream(slow_writer.trigger())",
+)
+
+
+def test_awaited_stream_shows_text_while_it_streams(lab_root: Path, open_notebook: Callable[..., LabNotebook]) -> None:
+    _write_notebook(lab_root / "e2e_awaited_stream.ipynb", *STREAM_CELLS)
+    notebook = open_notebook("e2e_awaited_stream.ipynb")
+    page = notebook.page
+    notebook.start_running_all_cells()
+
+    output = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea")
+    expect(output).to_contain_text(STREAMED_WORDS[3], timeout=RENDER_TIMEOUT_MS)
+    partial = output.inner_text()
+    assert notebook.is_running(), "the run ended before any text was shown: the stream was not live"
+    assert STREAMED_WORDS[-1] not in partial, partial
+
+    page.wait_for_function("() => window.__e2eRunAll !== undefined", timeout=60_000, polling=250)
+    final = output.inner_text()
+    assert all(word in final for word in STREAMED_WORDS), final
+    assert final.count(STREAMED_WORDS[0]) == 1, final  # shown once: the live output gave way to the result
+    assert notebook.page_errors() == []
