@@ -147,13 +147,22 @@ async def test_llm_calls_are_chat_spans_with_model_usage_and_finish_reason(
         openai_client, anthropic_client = server.openai_client(), server.anthropic_client()
         openai_agent = OpenAIAgent.fork(non_freezable_kwargs={"async_client": openai_client})
         anthropic_agent = AnthropicAgent.fork(non_freezable_kwargs={"async_client": anthropic_client})
+
+        @miniagent
+        async def asking(ctx: InteractionContext) -> None:  # relays an LLM reply: still an agent span, not a chat
+            ctx.reply(anthropic_agent.trigger("Which river flows through Vienna?", model="claude-3-5-haiku-latest"))
+
         async with MiniAgents(observers=[OpenTelemetryObserver(provider)]):
             await openai_agent.trigger("Which river flows through Vienna?", model="gpt-4o-mini")
-            await anthropic_agent.trigger("Which river flows through Vienna?", model="claude-3-5-haiku-latest")
+            await asking.trigger()
         await openai_client.close()
         await anthropic_client.close()
 
-    spans = {span.attributes["gen_ai.request.model"]: span for span in memory.get_finished_spans()}
+    finished = memory.get_finished_spans()
+    assert [span.name for span in finished if "gen_ai.request.model" not in span.attributes] == ["invoke_agent asking"]
+    spans = {
+        span.attributes["gen_ai.request.model"]: span for span in finished if "gen_ai.request.model" in span.attributes
+    }
     openai_span, anthropic_span = spans["gpt-4o-mini"], spans["claude-3-5-haiku-latest"]
     assert openai_span.name == "chat gpt-4o-mini" and anthropic_span.name == "chat claude-3-5-haiku-latest"
     for span, provider_name, finish in ((openai_span, "openai", "stop"), (anthropic_span, "anthropic", "end_turn")):

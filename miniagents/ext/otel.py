@@ -86,6 +86,7 @@ class OpenTelemetryObserver:
         self._tracer = trace.get_tracer("miniagents", __version__, tracer_provider=tracer_provider)
         self.capture_content = capture_content
         self._spans: dict[int, Span] = {}
+        self._aliases: dict[int, str] = {}
 
     # --- the observer protocol -----------------------------------------------------------------------------------
 
@@ -115,6 +116,7 @@ class OpenTelemetryObserver:
     async def aclose(self) -> None:
         await self.aflush()
         self._spans.clear()
+        self._aliases.clear()
 
     # --- spans ----------------------------------------------------------------------------------------------------
 
@@ -132,6 +134,7 @@ class OpenTelemetryObserver:
             attributes["gen_ai.request.model"] = model
         if self.capture_content:
             attributes.update({f"miniagents.kwargs.{name}": value for name, value in _redacted(event.kwargs).items()})
+        self._aliases[event.call_id] = event.agent_alias
         self._spans[event.call_id] = self._tracer.start_span(
             f"invoke_agent {event.agent_alias}",
             context=parent_context,
@@ -146,7 +149,8 @@ class OpenTelemetryObserver:
             return
         model = message.get("model")
         usage = message.get("token_usage")
-        if isinstance(model, str) and usage is not None:  # a reply from an LLM: this call is a chat
+        made_here = message.get("agent_alias") == self._aliases.get(event.call_id)  # not relayed from a sub-call
+        if isinstance(model, str) and usage is not None and made_here:  # this call's own LLM reply: it is a chat
             span.update_name(f"chat {model}")
             span.set_attribute("gen_ai.operation.name", "chat")
             span.set_attribute("gen_ai.response.model", model)
@@ -169,7 +173,7 @@ class OpenTelemetryObserver:
         span.add_event("reply message resolved", attributes, timestamp=_nanoseconds(event.time))
 
     def _finish(self, span: Span, event: CallFinished) -> None:
-        del self._spans[event.call_id]
+        del self._spans[event.call_id], self._aliases[event.call_id]
         error = event.error
         if error is not None:
             cancelled = _is_cancellation(error)
