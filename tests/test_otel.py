@@ -172,3 +172,32 @@ async def test_llm_calls_are_chat_spans_with_model_usage_and_finish_reason(
         assert span.attributes["gen_ai.usage.output_tokens"] > 0
         assert span.attributes["gen_ai.response.finish_reasons"] == (finish,)
         assert span.status.status_code is not StatusCode.ERROR
+
+
+async def test_tool_calls_are_execute_tool_spans_under_the_chat_span(
+    exporter: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from miniagents.ext.llms import OFFLINE_ENV_VAR, OpenAIAgent
+    from miniagents.ext.llms.offline import start_offline_llm_server
+
+    for variable in ("OPENAI_API_KEY", "OPENAI_BASE_URL", OFFLINE_ENV_VAR):
+        monkeypatch.delenv(variable, raising=False)
+
+    @miniagent
+    async def weather_agent(ctx: InteractionContext, city: str) -> None:
+        """The current weather in a city."""
+        ctx.reply(f"Sunny in {city}")
+
+    provider, memory = exporter
+    with start_offline_llm_server(token_delay=0) as server:
+        client = server.openai_client()
+        agent = OpenAIAgent.fork(non_freezable_kwargs={"async_client": client})
+        async with MiniAgents(observers=[OpenTelemetryObserver(provider)]):
+            await agent.trigger("Weather in Paris?", model="gpt-4o-mini", tools=[weather_agent])
+        await client.close()
+
+    spans = memory.get_finished_spans()
+    (chat,) = [span for span in spans if span.name == "chat gpt-4o-mini"]
+    tools = [span for span in spans if span.name == "execute_tool weather_agent"]
+    assert tools and all(span.parent.span_id == chat.context.span_id for span in tools)
+    assert all(span.attributes["gen_ai.tool.name"] == "weather_agent" for span in tools)

@@ -8,7 +8,8 @@
 
 Each agent call becomes a span (`invoke_agent <alias>`) whose parent is the span of the call that made it, so the
 call tree is the trace tree. A call whose reply comes from an LLM becomes a `chat <model>` span with the model, the
-token usage and the finish reason (`gen_ai.*` attributes of the OpenTelemetry GenAI semantic conventions). Errors and
+token usage and the finish reason (`gen_ai.*` attributes of the OpenTelemetry GenAI semantic conventions); a tool the
+model calls (an agent call made by an LLM call given `tools=`) is an `execute_tool <name>` span under it. Errors and
 cancellations set the span's status and record the exception; messages appearing are span events.
 
 Spans go to the tracer provider you give, else to the global one (`opentelemetry.trace.set_tracer_provider`), so
@@ -87,6 +88,7 @@ class OpenTelemetryObserver:
         self.capture_content = capture_content
         self._spans: dict[int, Span] = {}
         self._aliases: dict[int, str] = {}
+        self._offering_tools: set[int] = set()  # running LLM calls that were given tools
 
     # --- the observer protocol -----------------------------------------------------------------------------------
 
@@ -117,6 +119,7 @@ class OpenTelemetryObserver:
         await self.aflush()
         self._spans.clear()
         self._aliases.clear()
+        self._offering_tools.clear()
 
     # --- spans ----------------------------------------------------------------------------------------------------
 
@@ -124,11 +127,17 @@ class OpenTelemetryObserver:
         parent = self._spans.get(event.parent_call_id) if event.parent_call_id is not None else None
         # a top-level call nests under whatever span is current where it was triggered (the caller's request, …)
         parent_context = trace.set_span_in_context(parent) if parent is not None else otel_context.get_current()
+        # a call made by an LLM call that was offered tools is the execution of a tool the model called
+        is_tool = event.parent_call_id in self._offering_tools
         attributes: dict[str, Any] = {
-            "gen_ai.operation.name": "invoke_agent",
+            "gen_ai.operation.name": "execute_tool" if is_tool else "invoke_agent",
             "gen_ai.agent.name": event.agent_alias,
             "miniagents.call_id": event.call_id,
         }
+        if is_tool:
+            attributes["gen_ai.tool.name"] = event.agent_alias
+        if event.kwargs.get("tools"):
+            self._offering_tools.add(event.call_id)
         model = event.kwargs.get("model")
         if isinstance(model, str):
             attributes["gen_ai.request.model"] = model
@@ -136,7 +145,7 @@ class OpenTelemetryObserver:
             attributes.update({f"miniagents.kwargs.{name}": value for name, value in _redacted(event.kwargs).items()})
         self._aliases[event.call_id] = event.agent_alias
         self._spans[event.call_id] = self._tracer.start_span(
-            f"invoke_agent {event.agent_alias}",
+            f"{attributes['gen_ai.operation.name']} {event.agent_alias}",
             context=parent_context,
             kind=SpanKind.INTERNAL,
             attributes=attributes,
@@ -174,6 +183,7 @@ class OpenTelemetryObserver:
 
     def _finish(self, span: Span, event: CallFinished) -> None:
         del self._spans[event.call_id], self._aliases[event.call_id]
+        self._offering_tools.discard(event.call_id)
         error = event.error
         if error is not None:
             cancelled = _is_cancellation(error)
