@@ -299,3 +299,40 @@ def test_openai_and_anthropic_agents_are_llm_agents() -> None:
     assert isinstance(AnthropicAgent, LLMAgent)
     assert OpenAIAgent.provider.name == "openai"
     assert AnthropicAgent.provider.name == "anthropic"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_requests_per_minute_spreads_the_requests_and_the_wait_is_on_the_reply(
+    provider: str, monkeypatch: pytest.MonkeyPatch, agent_for: Callable[..., MiniAgent]
+) -> None:
+    from miniagents.ext.llms import llm_agent as llm_agent_module
+
+    monkeypatch.setattr(llm_agent_module, "_RATE_WINDOW_SECONDS", 0.4)  # "per minute" made short for the test
+    agent = agent_for(provider).fork(model="rate-limited", requests_per_minute=2)
+    started = time.perf_counter()
+    async with MiniAgents():
+        replies = await asyncio.gather(*(agent.trigger(f"question {number}") for number in range(6)))
+    elapsed = time.perf_counter() - started
+
+    assert elapsed >= 0.8  # 6 requests, 2 per 0.4 s window: the third window starts after 0.8 s
+    queued = sorted(reply[0].queued_seconds for reply in replies)
+    assert queued[:2] == [pytest.approx(0, abs=0.05)] * 2
+    assert queued[-1] >= 0.75
+
+
+def test_cost_comes_from_genai_prices_for_known_models() -> None:
+    from miniagents.ext.llms.usage import usage_cost_usd
+
+    pytest.importorskip("genai_prices")
+    usage = {"input_tokens": 1_000_000, "output_tokens": 1_000_000, "cached_tokens": 0}
+    assert usage_cost_usd(usage, model="gpt-4o-mini", provider="openai") == pytest.approx(0.75)
+    assert usage_cost_usd(usage, model="offline-model-nobody-prices", provider="openai") is None
+
+
+async def test_offline_replies_carry_usage_but_no_cost(agent_for: Callable[..., MiniAgent]) -> None:
+    async with MiniAgents():
+        [reply] = await agent_for("openai").trigger("What does it cost?", model="gpt-4o-mini")
+
+    assert reply.token_usage.output_tokens > 0
+    assert reply.get("cost_usd") is None  # the stand-in is free, and its replies stay the same with genai-prices
+    assert reply.get("queued_seconds") is None  # no limit asked for, nothing to report

@@ -20,9 +20,12 @@ OpenAI-compatible server is `openai_compatible_agent(base_url=...)` (`miniagents
 import asyncio
 import logging
 import random
+import time
 import weakref
 from abc import ABC, abstractmethod
+from collections import deque
 from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -43,7 +46,7 @@ from miniagents.errors import (
 )
 from miniagents.ext.llms.llm_call import arun_llm_call, choose_stream, pick_response_metadata, require_model
 from miniagents.ext.llms.tools import ToolResult, ToolSpec, arun_tool_calls, tool_specs
-from miniagents.ext.llms.usage import normalized_usage
+from miniagents.ext.llms.usage import normalized_usage, usage_cost_usd
 from miniagents.messages import Message
 
 __all__ = [
@@ -168,6 +171,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         async_client: Any = None,
         max_retries: int = DEFAULT_LLM_MAX_RETRIES,
         max_concurrency: int | None = None,
+        requests_per_minute: int | None = None,
         tools: Any = None,
         max_tool_rounds: int = DEFAULT_MAX_TOOL_ROUNDS,
         tool_errors: str = "to_model",
@@ -181,7 +185,8 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         `model` is required; `system` is the system prompt; `stream` defaults to
         `MiniAgents.stream_llm_tokens_by_default`; `response_metadata` fields are added to the reply message (and are
         known before it completes); `max_retries` retries 429s, 5xx, timeouts and connection errors with backoff;
-        `max_concurrency` limits how many requests to this provider and model run at once; `tools` (agents or
+        `max_concurrency` / `requests_per_minute` limit the requests to this provider and model (the reply's
+        `queued_seconds` says how long it waited for a slot); `tools` (agents or
         `async def` functions) may be called by the model, each call a child agent call, for up to
         `max_tool_rounds` rounds (a `tool_choice` applies to the first round only);
         `response_format=SomePydanticModel` asks for JSON of that schema, validated (the reply's `parsed` field),
@@ -198,7 +203,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         response_metadata = pick_response_metadata(response_metadata, reply_metadata)
         client = _request_client(provider, async_client or provider.default_client())
         request = await provider.aprepare_request(ctx, model, system, thaw_value(kwargs))
-        limiter = _concurrency_limiter(provider.name, model, max_concurrency)
+        limiter = _request_limiter(provider.name, model, max_concurrency, requests_per_minute)
         specs = tool_specs(tools)
         output_type = (
             response_format if isinstance(response_format, type) and issubclass(response_format, BaseModel) else None
@@ -214,7 +219,8 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         common = {"agent": agent_alias, "provider": provider.name, "model": model}
 
         async def attempt(sdk_kwargs: dict[str, Any], round_fields: dict[str, Any]) -> AsyncIterator[str]:
-            async with limiter:
+            async with limiter.slot() as waited_seconds:
+                round_fields["queued_seconds"] = round(waited_seconds, 3)
                 try:
                     async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
                         yield token
@@ -254,6 +260,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         async def stream_response(response_fields: dict[str, Any]) -> AsyncIterator[str]:
             messages = list(base_kwargs.get("messages") or [])
             total_usage: dict[str, int] | None = None
+            queued_seconds = 0.0
             tool_rounds = 0
             validation_failures = 0
             while True:
@@ -265,11 +272,17 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
                         yield token
                 text = "".join(text_parts)
                 tool_calls = round_fields.pop("tool_calls", None)
+                queued_seconds += round_fields.pop("queued_seconds", 0.0)
+                if limiter is not _NO_LIMIT:
+                    response_fields["queued_seconds"] = round(queued_seconds, 3)
                 response_fields.update(round_fields)
                 usage = normalized_usage(round_fields.get("usage"))
                 if usage is not None:
                     total_usage = _added(total_usage, usage)
                     response_fields["token_usage"] = total_usage
+                    cost = usage_cost_usd(total_usage, model=model, provider=provider.name)
+                    if cost is not None and not _from_offline_stand_in(round_fields):
+                        response_fields["cost_usd"] = cost
                 if tool_calls and specs:
                     tool_rounds += 1
                     if tool_rounds > max_tool_rounds:
@@ -325,6 +338,11 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
 
     llm_agent.llm_provider = provider  # type: ignore[attr-defined]  # how observers tell LLM calls (usage totals)
     return llm_agent
+
+
+def _from_offline_stand_in(response_fields: dict[str, Any]) -> bool:
+    """The offline stand-in's replies cost nothing (and notebooks must not depend on `genai-prices` being there)."""
+    return "offline" in str(response_fields.get("id", ""))
 
 
 def _added(total: dict[str, int] | None, usage: dict[str, int]) -> dict[str, int]:
@@ -435,25 +453,62 @@ def _retry_after_seconds(response: Any) -> float | None:
         return None
 
 
-class _NoLimit:
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *_: object) -> None:
-        return None
+_RATE_WINDOW_SECONDS = 60.0
 
 
-_NO_LIMIT = _NoLimit()
-_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str, int], asyncio.Semaphore]]" = (
+class _RequestLimiter:
+    """At most `max_concurrency` requests at once and `requests_per_minute` starts in any 60 s (each if not None)."""
+
+    def __init__(self, max_concurrency: int | None, requests_per_minute: int | None) -> None:
+        self._semaphore = asyncio.Semaphore(max_concurrency) if max_concurrency is not None else None
+        self._requests_per_minute = requests_per_minute
+        self._starts: deque[float] = deque()
+        self._rate_lock = asyncio.Lock()
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold a slot for one request; yields the seconds spent waiting for it."""
+        waiting_since = time.monotonic()
+        if self._semaphore is not None:
+            await self._semaphore.acquire()
+        try:
+            if self._requests_per_minute is not None:
+                await self._await_rate()
+            yield time.monotonic() - waiting_since
+        finally:
+            if self._semaphore is not None:
+                self._semaphore.release()
+
+    async def _await_rate(self) -> None:
+        assert self._requests_per_minute is not None
+        async with self._rate_lock:
+            while True:
+                now = time.monotonic()
+                while self._starts and now - self._starts[0] >= _RATE_WINDOW_SECONDS:
+                    self._starts.popleft()
+                if len(self._starts) < self._requests_per_minute:
+                    break
+                await asyncio.sleep(_RATE_WINDOW_SECONDS - (now - self._starts[0]))
+            self._starts.append(time.monotonic())
+
+
+_NO_LIMIT = _RequestLimiter(None, None)
+_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any, ...], _RequestLimiter]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _concurrency_limiter(provider: str, model: str, max_concurrency: int | None) -> Any:
-    """One semaphore per provider, model and limit in this event loop, shared by every call that asks for it."""
-    if max_concurrency is None:
+def _request_limiter(
+    provider: str, model: str, max_concurrency: int | None, requests_per_minute: int | None
+) -> _RequestLimiter:
+    """One limiter per provider, model and limits in this event loop, shared by every call that asks for it."""
+    for name, value in (("max_concurrency", max_concurrency), ("requests_per_minute", requests_per_minute)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"`{name}` must be a positive number of requests, got {value!r}.")
+    if max_concurrency is None and requests_per_minute is None:
         return _NO_LIMIT
-    if not isinstance(max_concurrency, int) or max_concurrency < 1:
-        raise ValueError(f"`max_concurrency` must be a positive number of requests, got {max_concurrency!r}.")
     by_key = _limiters.setdefault(asyncio.get_running_loop(), {})
-    return by_key.setdefault((provider, model, max_concurrency), asyncio.Semaphore(max_concurrency))
+    key = (provider, model, max_concurrency, requests_per_minute)
+    if key not in by_key:
+        by_key[key] = _RequestLimiter(max_concurrency, requests_per_minute)
+    return by_key[key]

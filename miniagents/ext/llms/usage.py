@@ -6,7 +6,7 @@ provider's raw `usage`. `UsageTotals` (an observer) sums them per call — *incl
     totals = UsageTotals()
     async with MiniAgents(observers=[totals]):
         await research_agent.trigger("...")
-    totals.run_total          # {"input_tokens": ..., "output_tokens": ..., "cached_tokens": ..., "llm_calls": ...}
+    totals.run_total  # {"input_tokens": …, "output_tokens": …, "cached_tokens": …, "llm_calls": …, "cost_usd": …}
     totals.for_call(call_id)  # the same for one call and everything it called
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from miniagents.lifecycle import CallInitiated, ReplyMessageResolved
 from miniagents.promising.ext.frozen import Frozen
 
-__all__ = ["USAGE_KEYS", "UsageTotals", "normalized_usage"]
+__all__ = ["USAGE_KEYS", "UsageTotals", "normalized_usage", "usage_cost_usd"]
 
 USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 
@@ -49,14 +49,38 @@ def normalized_usage(raw_usage: Any) -> dict[str, int] | None:
     return None
 
 
+def usage_cost_usd(usage: Mapping[str, int], model: str, provider: str | None = None) -> float | None:
+    """The price in US dollars of `usage` with `model`, from the `genai-prices` package (`pip install genai-prices`).
+
+    None when the package is not installed or does not know the model (a local or offline model, say).
+    """
+    try:
+        from genai_prices import Usage, calc_price
+    except ImportError:
+        return None
+    try:
+        price = calc_price(
+            Usage(
+                input_tokens=usage.get("input_tokens", 0),
+                cache_read_tokens=usage.get("cached_tokens", 0),
+                output_tokens=usage.get("output_tokens", 0),
+            ),
+            model_ref=model,
+            provider_id=provider if provider in ("openai", "anthropic") else None,
+        )
+    except (LookupError, ValueError):
+        return None
+    return float(price.total_price)
+
+
 class UsageTotals:
-    """An observer that sums `token_usage` of LLM replies per call (with its sub-calls) and per run."""
+    """An observer summing `token_usage` (and `cost_usd`) of LLM replies per call (with its sub-calls) and per run."""
 
     def __init__(self) -> None:
         self._parents: dict[int, int | None] = {}
         self._own: dict[int, dict[str, int]] = {}
         self._llm_calls: set[int] = set()
-        self.run_total: dict[str, int] = _zero()
+        self.run_total: dict[str, Any] = _zero()
 
     def on_call_event(self, event: Any) -> None:
         if isinstance(event, CallInitiated):
@@ -67,7 +91,7 @@ class UsageTotals:
             # only in the LLM call itself: callers that pass its reply on reply with the same message
             usage = _plain(event.message.get("token_usage")) if event.message is not None else None
             if isinstance(usage, Mapping):
-                self._add(event.call_id, usage)
+                self._add(event.call_id, usage, event.message.get("cost_usd"))
 
     async def aflush(self) -> None:
         return None
@@ -75,7 +99,7 @@ class UsageTotals:
     async def aclose(self) -> None:
         return None
 
-    def for_call(self, call_id: int) -> dict[str, int]:
+    def for_call(self, call_id: int) -> dict[str, Any]:
         """Usage of one call's own LLM replies plus those of every call below it."""
         total = _zero()
         for descendant, own in self._own.items():
@@ -84,13 +108,16 @@ class UsageTotals:
                     total[key] += value
         return total
 
-    def _add(self, call_id: int, usage: Mapping[str, Any]) -> None:
+    def _add(self, call_id: int, usage: Mapping[str, Any], cost: Any) -> None:
         own = self._own.setdefault(call_id, _zero())
         for key in USAGE_KEYS:
             own[key] += _int(usage.get(key))
             self.run_total[key] += _int(usage.get(key))
         own["llm_calls"] += 1
         self.run_total["llm_calls"] += 1
+        if isinstance(cost, float):
+            own["cost_usd"] += cost
+            self.run_total["cost_usd"] += cost
 
     def _is_within(self, call_id: int | None, ancestor: int) -> bool:
         seen = 0
@@ -102,8 +129,8 @@ class UsageTotals:
         return False
 
 
-def _zero() -> dict[str, int]:
-    return {**dict.fromkeys(USAGE_KEYS, 0), "llm_calls": 0}
+def _zero() -> dict[str, Any]:
+    return {**dict.fromkeys(USAGE_KEYS, 0), "llm_calls": 0, "cost_usd": 0.0}
 
 
 def _plain(value: Any) -> Any:
