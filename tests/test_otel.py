@@ -84,6 +84,7 @@ async def test_the_research_run_is_one_trace_whose_tree_is_the_call_tree(
     failed = [span for span in spans if span.status.status_code is StatusCode.ERROR]
     assert len(failed) == 1 and failed[0].attributes["error.type"] == "ValueError"
     assert any(event.name == "exception" for event in failed[0].events)
+    assert all(span.attributes["miniagents.reply_count"] >= 1 for span in spans)
     # no content unless asked: no kwargs values, no message text, and never the secret
     for span in spans:
         assert not any(name.startswith("miniagents.kwargs.") for name in span.attributes)
@@ -201,3 +202,16 @@ async def test_tool_calls_are_execute_tool_spans_under_the_chat_span(
     tools = [span for span in spans if span.name == "execute_tool weather_agent"]
     assert tools and all(span.parent.span_id == chat.context.span_id for span in tools)
     assert all(span.attributes["gen_ai.tool.name"] == "weather_agent" for span in tools)
+
+
+async def test_message_events_are_span_events_when_asked(
+    exporter: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, memory = exporter
+    async with MiniAgents(observers=[OpenTelemetryObserver(provider, message_events=True)]):
+        await page_scraper_agent.trigger(url="https://dummy.com/c", api_key="x")
+
+    (span,) = memory.get_finished_spans()
+    names = [event.name for event in span.events]
+    assert names.count("reply message appeared") == 2 and names.count("reply message resolved") == 2
+    assert "message.content" not in str([event.attributes for event in span.events])

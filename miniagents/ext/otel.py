@@ -10,7 +10,9 @@ Each agent call becomes a span (`invoke_agent <alias>`) whose parent is the span
 call tree is the trace tree. A call whose reply comes from an LLM becomes a `chat <model>` span with the model, the
 token usage and the finish reason (`gen_ai.*` attributes of the OpenTelemetry GenAI semantic conventions); a tool the
 model calls (an agent call made by an LLM call given `tools=`) is an `execute_tool <name>` span under it. Errors and
-cancellations set the span's status and record the exception; messages appearing are span events.
+cancellations set the span's status and record the exception. Each span counts its replies
+(`miniagents.reply_count`); with `message_events=True` every message appearing and resolving is also a span event
+(they cost the most: off by default).
 
 Spans go to the tracer provider you give, else to the global one (`opentelemetry.trace.set_tracer_provider`), so
 any exporter works: OTLP/HTTP to Langfuse, Phoenix, Jaeger, Tempo, your vendor's. A span that is current when a
@@ -80,34 +82,43 @@ class OpenTelemetryObserver:
 
     on_persist_message = None  # spans come from lifecycle events alone: no records need to be built for this
 
-    def __init__(self, tracer_provider: TracerProvider | None = None, capture_content: bool = False) -> None:
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        capture_content: bool = False,
+        message_events: bool = False,
+    ) -> None:
         from miniagents import __version__
 
         self._tracer_provider = tracer_provider
         self._tracer = trace.get_tracer("miniagents", __version__, tracer_provider=tracer_provider)
         self.capture_content = capture_content
+        self.message_events = message_events
+        self._reply_counts: dict[int, int] = {}
         self._spans: dict[int, Span] = {}
         self._aliases: dict[int, str] = {}
         self._offering_tools: set[int] = set()  # running LLM calls that were given tools
+        self._model_calls: set[int] = set()  # running calls made with a `model` (LLM calls, most likely)
 
     # --- the observer protocol -----------------------------------------------------------------------------------
 
     def on_call_event(self, event: AgentCallEvent) -> None:
-        if isinstance(event, CallInitiated):
-            self._start(event)
+        if event.__class__ is CallInitiated:
+            self._start(event)  # type: ignore[arg-type]
             return
         span = self._spans.get(event.call_id)
         if span is None:
             return
-        if isinstance(event, CallStarted):
+        kind = event.__class__
+        if kind is ReplyMessageResolved:
+            self._reply_resolved(span, event)  # type: ignore[arg-type]
+        elif kind is CallFinished:
+            self._finish(span, event)  # type: ignore[arg-type]
+        elif kind is CallStarted:
             span.add_event("call started", timestamp=_nanoseconds(event.time))
-        elif isinstance(event, (InputMessageAppeared, ReplyMessageAppeared)):
-            kind = "input" if isinstance(event, InputMessageAppeared) else "reply"
-            span.add_event(f"{kind} message appeared", {"index": event.index}, timestamp=_nanoseconds(event.time))
-        elif isinstance(event, ReplyMessageResolved):
-            self._reply_resolved(span, event)
-        elif isinstance(event, CallFinished):
-            self._finish(span, event)
+        elif self.message_events and kind in (InputMessageAppeared, ReplyMessageAppeared):
+            name = "input message appeared" if kind is InputMessageAppeared else "reply message appeared"
+            span.add_event(name, {"index": event.index}, timestamp=_nanoseconds(event.time))  # type: ignore[attr-defined]
 
     async def aflush(self) -> None:
         provider = self._tracer_provider or trace.get_tracer_provider()
@@ -119,6 +130,8 @@ class OpenTelemetryObserver:
         await self.aflush()
         self._spans.clear()
         self._aliases.clear()
+        self._reply_counts.clear()
+        self._model_calls.clear()
         self._offering_tools.clear()
 
     # --- spans ----------------------------------------------------------------------------------------------------
@@ -141,6 +154,7 @@ class OpenTelemetryObserver:
         model = event.kwargs.get("model")
         if isinstance(model, str):
             attributes["gen_ai.request.model"] = model
+            self._model_calls.add(event.call_id)
         if self.capture_content:
             attributes.update({f"miniagents.kwargs.{name}": value for name, value in _redacted(event.kwargs).items()})
         self._aliases[event.call_id] = event.agent_alias
@@ -156,10 +170,20 @@ class OpenTelemetryObserver:
         message = event.message
         if message is None:
             return
+        self._reply_counts[event.call_id] = self._reply_counts.get(event.call_id, 0) + 1
+        if event.call_id in self._model_calls:  # called with a `model`: its own LLM reply makes it a chat
+            self._maybe_chat(span, event.call_id, message)
+        if self.message_events or self.capture_content:
+            attributes: dict[str, Any] = {"index": event.index, "message.class": type(message).__name__}
+            if self.capture_content:
+                attributes["message.content"] = str(message)[:_CONTENT_LIMIT]
+            span.add_event("reply message resolved", attributes, timestamp=_nanoseconds(event.time))
+
+    def _maybe_chat(self, span: Span, call_id: int, message: Any) -> None:
         model = message.get("model")
         usage = message.get("token_usage")
-        made_here = message.get("agent_alias") == self._aliases.get(event.call_id)  # not relayed from a sub-call
-        if isinstance(model, str) and usage is not None and made_here:  # this call's own LLM reply: it is a chat
+        made_here = message.get("agent_alias") == self._aliases.get(call_id)  # not relayed from a sub-call
+        if isinstance(model, str) and usage is not None and made_here:
             span.update_name(f"chat {model}")
             span.set_attribute("gen_ai.operation.name", "chat")
             span.set_attribute("gen_ai.response.model", model)
@@ -176,14 +200,12 @@ class OpenTelemetryObserver:
             response_id = message.get("id")
             if isinstance(response_id, str):
                 span.set_attribute("gen_ai.response.id", response_id)
-        attributes: dict[str, Any] = {"index": event.index, "message.class": type(message).__name__}
-        if self.capture_content:
-            attributes["message.content"] = str(message)[:_CONTENT_LIMIT]
-        span.add_event("reply message resolved", attributes, timestamp=_nanoseconds(event.time))
 
     def _finish(self, span: Span, event: CallFinished) -> None:
         del self._spans[event.call_id], self._aliases[event.call_id]
         self._offering_tools.discard(event.call_id)
+        self._model_calls.discard(event.call_id)
+        span.set_attribute("miniagents.reply_count", self._reply_counts.pop(event.call_id, 0))
         error = event.error
         if error is not None:
             cancelled = _is_cancellation(error)
@@ -197,7 +219,9 @@ def instrument(
     mini_agents: MiniAgents | None = None,
     tracer_provider: TracerProvider | None = None,
     capture_content: bool = False,
+    message_events: bool = False,
 ) -> OpenTelemetryObserver:
     """Attach an `OpenTelemetryObserver` to `mini_agents` (default: the active one) and return it."""
     mini_agents = mini_agents if mini_agents is not None else MiniAgents.get_current()
-    return mini_agents.attach(OpenTelemetryObserver(tracer_provider, capture_content=capture_content))
+    observer = OpenTelemetryObserver(tracer_provider, capture_content=capture_content, message_events=message_events)
+    return mini_agents.attach(observer)

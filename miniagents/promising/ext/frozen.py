@@ -213,7 +213,7 @@ class Frozen(BaseModel):
         return dict(self._frozen_fields_and_values(exclude_class=exclude_class))
 
     def _frozen_fields_and_values(self, exclude_class: bool) -> Iterator[tuple[str, Any]]:
-        for name in type(self).model_fields:
+        for name in type(self).__pydantic_fields__:
             if not (exclude_class and name == "class_"):
                 yield name, getattr(self, name)
         if self.__pydantic_extra__:
@@ -221,7 +221,7 @@ class Frozen(BaseModel):
 
     def get(self, field: str, default: Any = None) -> Any:
         """The value of `field` (declared or extra), or `default` when the model has no such field."""
-        if field in type(self).model_fields:
+        if field in type(self).__pydantic_fields__:
             return getattr(self, field)
         extra = self.__pydantic_extra__
         return extra.get(field, default) if extra else default
@@ -239,7 +239,7 @@ class Frozen(BaseModel):
 
     def __len__(self) -> int:
         """The number of fields, `class_` included (the length of `keys()`)."""
-        return len(type(self).model_fields) + len(self.__pydantic_extra__ or ())
+        return len(type(self).__pydantic_fields__) + len(self.__pydantic_extra__ or ())
 
     def __getitem__(self, field: str) -> Any:
         """Dict-style access to a field, so frozen dicts read like the dicts they were made from."""
@@ -251,7 +251,7 @@ class Frozen(BaseModel):
 
     def __contains__(self, field: object) -> bool:
         return isinstance(field, str) and (
-            field in type(self).model_fields or bool(self.__pydantic_extra__ and field in self.__pydantic_extra__)
+            field in type(self).__pydantic_fields__ or bool(self.__pydantic_extra__ and field in self.__pydantic_extra__)
         )
 
     @model_validator(mode="before")
