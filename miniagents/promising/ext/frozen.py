@@ -250,9 +250,10 @@ class Frozen(BaseModel):
         return value
 
     def __contains__(self, field: object) -> bool:
-        return isinstance(field, str) and (
-            field in type(self).__pydantic_fields__ or bool(self.__pydantic_extra__ and field in self.__pydantic_extra__)
-        )
+        if not isinstance(field, str):
+            return False
+        extra = self.__pydantic_extra__
+        return field in type(self).__pydantic_fields__ or bool(extra and field in extra)
 
     @model_validator(mode="before")
     @classmethod
