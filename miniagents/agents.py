@@ -10,6 +10,7 @@ import contextlib
 import inspect
 import itertools
 import logging
+import re
 import time
 from collections.abc import Awaitable, Mapping
 from contextvars import ContextVar
@@ -59,12 +60,15 @@ def miniagent(
     interaction_metadata: Mapping[str, Any] | None = None,
     non_freezable_kwargs: Mapping[str, Any] | None = None,
     await_reply_persistence: bool = False,
+    normalize_func_or_class_name: bool | Sentinel = DEFAULT,
     **kwargs_to_freeze: Any,
 ) -> Any:
     """Turn an `async def agent(ctx, **kwargs)` (or a class with `async def __call__`) into a `MiniAgent`.
 
     Use bare (`@miniagent`) or with options (`@miniagent(alias="WRITER", model="gpt-4o")`); extra keyword
     arguments are frozen and passed to every call (`non_freezable_kwargs` are passed as they are, unfrozen).
+    Without `alias` the agent is named after the function or class as written; `normalize_func_or_class_name=True`
+    names it as MiniAgents does by default (`research_agent` → `RESEARCH_AGENT`, `OpenAIAgent` → `OPENAI_AGENT`).
     """
 
     def decorate(function: Any) -> MiniAgent:
@@ -77,6 +81,7 @@ def miniagent(
             interaction_metadata=interaction_metadata,
             non_freezable_kwargs=non_freezable_kwargs,
             await_reply_persistence=await_reply_persistence,
+            normalize_func_or_class_name=normalize_func_or_class_name,
             **kwargs_to_freeze,
         )
 
@@ -123,6 +128,14 @@ def _call_depth_message(run: "_AgentCallRun") -> str:
     )
 
 
+_WORD_BOUNDARY = re.compile(r"(?<=[a-zA-Z])(?=[A-Z][a-z])")
+
+
+def _normalized_name(name: str) -> str:
+    """MiniAgents' agent names: upper snake case, words split where a capital starts one (`OpenAIAgent`)."""
+    return _WORD_BOUNDARY.sub("_", name).upper()
+
+
 def _checked_alias(alias: Any) -> str:
     if not isinstance(alias, str):
         raise TypeError(f"An agent alias must be a str, got {type(alias).__name__}.")
@@ -159,6 +172,7 @@ class MiniAgent:
         interaction_metadata: Mapping[str, Any] | None = None,
         non_freezable_kwargs: Mapping[str, Any] | None = None,
         await_reply_persistence: bool = False,
+        normalize_func_or_class_name: bool | Sentinel = DEFAULT,
         **kwargs_to_freeze: Any,
     ) -> None:
         _check_agent_function(func)
@@ -167,7 +181,9 @@ class MiniAgent:
         self._is_class = inspect.isclass(func)
         if alias is None:
             alias = getattr(func, "__name__", type(func).__name__)
-            if uppercase_func_name:
+            if not is_default(normalize_func_or_class_name) and normalize_func_or_class_name:
+                alias = _normalized_name(alias)
+            elif uppercase_func_name:
                 alias = alias.upper()
         self.alias: str = _checked_alias(alias)
         if description is None:

@@ -12,9 +12,20 @@ import contextlib
 import io
 import json
 import runpy
+import signal
 import sys
 import warnings
 from pathlib import Path
+
+SCENARIO_TIMEOUT_SECONDS = 20
+
+
+class _ScenarioTimeoutError(BaseException):
+    pass
+
+
+def _on_alarm(*_: object) -> None:
+    raise _ScenarioTimeoutError
 
 
 def _builtin_base(error: BaseException) -> type:
@@ -26,10 +37,15 @@ def _run_one(script: Path) -> str:
     output = io.StringIO()
     with contextlib.redirect_stdout(output), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        signal.alarm(SCENARIO_TIMEOUT_SECONDS)  # a scenario that hangs is reported, the others still run
         try:
             runpy.run_path(str(script), run_name="__main__")
+        except _ScenarioTimeoutError:
+            print(f"!! timed out after {SCENARIO_TIMEOUT_SECONDS} s")
         except BaseException as error:
             print(f"!! escaped: {_builtin_base(error).__name__}")
+        finally:
+            signal.alarm(0)
     return output.getvalue()
 
 
@@ -37,6 +53,7 @@ def main() -> None:
     scenario_dir, output_path = Path(sys.argv[1]), Path(sys.argv[2])
     import miniagents
 
+    signal.signal(signal.SIGALRM, _on_alarm)
     results = {"__package__": str(Path(miniagents.__file__).resolve().parent)}
     for script in sorted(scenario_dir.glob("s*.py")):
         results[script.stem] = _run_one(script)
