@@ -14,7 +14,7 @@ from typing import Any, Self
 
 from miniagents import Message, MessageType, MiniAgent
 from miniagents_notebook.calls_view import make_calls_view
-from miniagents_notebook.kernel import in_kernel
+from miniagents_notebook.kernel import as_current_cell, in_kernel
 from miniagents_notebook.stream_view import WIDGET_VIEW_MIMETYPE, StreamView
 from miniagents_notebook.trace import Trace
 
@@ -84,7 +84,7 @@ class AgentRun:
         self.calls_view.flush()
         self.is_finished = True
         if self._live_display is not None:
-            self._live_display.update({}, raw=True)
+            as_current_cell(self._live_display.update, {}, raw=True)
         return self
 
     async def _aleave_final_copy(self) -> None:
@@ -95,7 +95,7 @@ class AgentRun:
     def _leave_static_copy(self) -> None:
         if self._live_display is not None:
             self.calls_view.flush()
-            self._live_display.update({"text/plain": self.text, "text/html": self.html}, raw=True)
+            as_current_cell(self._live_display.update, {"text/plain": self.text, "text/html": self.html}, raw=True)
 
     # --- display ---------------------------------------------------------------------------------------------------
 

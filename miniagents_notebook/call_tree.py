@@ -11,6 +11,7 @@ of a thousand calls never floods the front end. Every view also puts a static HT
 """
 
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from miniagents_notebook._style import widget_css_variables
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, DEFAULT_MAX_ROWS, CallTreeModel
 from miniagents_notebook._unicode import replace_lone_surrogates, replace_lone_surrogates_in
 from miniagents_notebook._view_format import CLOCK_INTERVAL
+from miniagents_notebook.kernel import as_current_cell
 from miniagents_notebook.mermaid import call_tree_to_mermaid
 from miniagents_notebook.snapshot import text_so_far
 from miniagents_notebook.static_html import render_call_tree
@@ -30,6 +32,26 @@ from miniagents_notebook.throttle import UpdateThrottle
 __all__ = ["CallTree", "CallTreeModelView", "LiveView", "render_call_tree_html"]
 
 _STATIC = Path(__file__).parent / "_static"
+
+
+_displayed_views: "weakref.WeakSet[LiveView]" = weakref.WeakSet()
+"""Live views displayed in this kernel: each cell's end brings their static copies up to date (`_at_cell_end`)."""
+_cell_end_hooked_shells: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _at_cell_end(*_: Any) -> None:
+    """Send every displayed view's state and static copy before the cell's reply, if they changed since last sent:
+    what the calls did during the cell is then in the saved notebook even if nothing runs after it (nbclient stops
+    listening when the cell ends; a front end saves what it received)."""
+    for view in list(_displayed_views):
+        if not view.is_current:
+            view.flush()
+
+
+def _hook_cell_end(shell: Any) -> None:
+    if shell not in _cell_end_hooked_shells:
+        shell.events.register("post_execute", _at_cell_end)
+        _cell_end_hooked_shells.add(shell)
 
 
 def _asset(name: str) -> str:
@@ -119,23 +141,32 @@ class LiveView(anywidget.AnyWidget):
         from IPython import get_ipython
         from IPython.display import display
 
-        in_kernel = getattr(get_ipython(), "kernel", None) is not None
+        shell = get_ipython()
+        in_kernel = getattr(shell, "kernel", None) is not None
         data, metadata = self._repr_mimebundle_()
         handle = display(data, metadata=metadata, raw=True, display_id=in_kernel or None)
         if in_kernel and handle is not None:
             self._display_handles.append(handle)
             self._displays_are_current = True
+            _displayed_views.add(self)
+            _hook_cell_end(shell)
+
+    @property
+    def is_current(self) -> bool:
+        """Whether every output showing this view shows its current state (no update is pending)."""
+        return self._displays_are_current and not self._throttle.is_pending
 
     def _update_displays(self) -> None:
         if not self._display_handles:
             return
         data, metadata = self._repr_mimebundle_()
         for handle in self._display_handles:
-            handle.update(data, metadata=metadata, raw=True)
+            as_current_cell(handle.update, data, metadata=metadata, raw=True)
         self._displays_are_current = True
 
     def close(self) -> None:
         self._throttle.cancel()
+        _displayed_views.discard(self)
         super().close()
 
 

@@ -18,7 +18,7 @@ import dataclasses
 from typing import Any, Self
 
 from miniagents import Message, MessagePromise, MessageSequencePromise, StreamedPromise
-from miniagents_notebook.kernel import in_kernel, running_loop_or_none
+from miniagents_notebook.kernel import as_current_cell, in_kernel, running_loop_or_none
 from miniagents_notebook.rendering import (
     MessageView,
     item_html,
@@ -278,7 +278,8 @@ class StreamView:
 
         # awaited in a cell that goes on: the cell's result is the view, shown once, so the live output steps aside
         awaited_result_follows = self._shown_while_awaited and not self._cell_over
-        update_display({} if awaited_result_follows else self._static_bundle(), raw=True, display_id=self._display_id)
+        bundle = {} if awaited_result_follows else self._static_bundle()
+        as_current_cell(update_display, bundle, raw=True, display_id=self._display_id)
 
     async def wait(self) -> Self:
         """Wait until the stream is complete and the final state was sent (driving the stream if nothing does).
@@ -319,7 +320,7 @@ class StreamView:
             if self._finished and not self._result_shown:
                 from IPython.display import update_display
 
-                update_display(self._static_bundle(), raw=True, display_id=self._display_id)
+                as_current_cell(update_display, self._static_bundle(), raw=True, display_id=self._display_id)
 
         shell.events.register("post_execute", cell_ended)
 

@@ -64,6 +64,11 @@ class UpdateThrottle:
         full interval, like after a flush."""
         self._next_allowed = self._now() + self.interval
 
+    @property
+    def is_pending(self) -> bool:
+        """Whether a flush is scheduled (requested and not yet done)."""
+        return self._handle is not None
+
     def flush_now(self) -> None:
         """Flush right away (the final state, or an answer to the user), cancelling a pending flush."""
         self.cancel()

@@ -100,7 +100,9 @@ def test_run_works_inside_the_kernels_running_loop(notebook) -> None:
 def test_background_agent_keeps_streaming_into_its_view_after_the_cell_finished(notebook) -> None:
     notebook.assert_no_errors("background", "background later")
     (shown,) = notebook.data_outputs("background")
-    assert WIDGET_VIEW_MIMETYPE in shown  # live when its cell ended
+    # live when its cell ended; when the stream ended (during a later cell) its final static copy replaced it
+    assert WIDGET_VIEW_MIMETYPE not in shown
+    assert shown["text/plain"] == "TextMessage\nfirst more0 more1 more2 "
     assert notebook.stdout("background later").splitlines() == [
         "False 'TextMessage (streaming…)\\nfirst '",
         "True 'TextMessage\\nfirst more0 more1 more2 '",
