@@ -19,6 +19,7 @@ from miniagents.ext.llms import (
     OpenAIAgent,
     OpenAIProvider,
     UsageTotals,
+    configure_llm_limits,
     openai_compatible_agent,
 )
 from miniagents.ext.llms.offline import (
@@ -158,6 +159,22 @@ async def test_a_fan_out_of_20_calls_runs_at_most_4_at_once(
     assert len(answers) == 20
     assert all(len(answer) == 1 for answer in answers)
     assert server.max_concurrent_requests == 4  # observed by the server: the limit held, and was used
+
+
+async def test_limits_configured_on_miniagents_apply_to_its_calls(
+    server: OfflineLLMServer, agent_for: Callable[..., MiniAgent]
+) -> None:
+    server.token_delay = 0.01
+    openai_agent, anthropic_agent = agent_for("openai"), agent_for("anthropic")
+    async with MiniAgents() as mini_agents:
+        configure_llm_limits(mini_agents, provider="openai", max_concurrency=2)
+        configure_llm_limits(mini_agents, provider="anthropic", model="claude-x", max_concurrency=3)
+        await asyncio.gather(*(openai_agent.trigger(f"q{number}", model="gpt-x") for number in range(8)))
+        assert server.max_concurrent_requests == 2
+        await asyncio.gather(*(anthropic_agent.trigger(f"q{number}", model="claude-x") for number in range(8)))
+        assert server.max_concurrent_requests == 3
+        with pytest.raises(ValueError, match="`max_concurrency` must be a positive number"):
+            configure_llm_limits(mini_agents, max_concurrency=0)
 
 
 # --- usage -------------------------------------------------------------------------------------------------------
@@ -336,3 +353,24 @@ async def test_offline_replies_carry_usage_but_no_cost(agent_for: Callable[..., 
     assert reply.token_usage.output_tokens > 0
     assert reply.get("cost_usd") is None  # the stand-in is free, and its replies stay the same with genai-prices
     assert reply.get("queued_seconds") is None  # no limit asked for, nothing to report
+
+
+def test_usage_is_normalised_from_both_providers_shapes_with_cached_tokens() -> None:
+    from miniagents.ext.llms import normalized_usage
+
+    openai_usage = {
+        "prompt_tokens": 100,
+        "completion_tokens": 20,
+        "total_tokens": 120,
+        "prompt_tokens_details": {"cached_tokens": 60},
+    }
+    anthropic_usage = {
+        "input_tokens": 40,
+        "output_tokens": 20,
+        "cache_read_input_tokens": 60,
+        "cache_creation_input_tokens": 0,
+    }
+    expected = {"input_tokens": 100, "output_tokens": 20, "cached_tokens": 60}
+    assert normalized_usage(openai_usage) == expected
+    assert normalized_usage(anthropic_usage) == expected
+    assert normalized_usage(None) is None

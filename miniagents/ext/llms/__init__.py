@@ -9,6 +9,12 @@ Offline by default: without `OPENAI_API_KEY` / `ANTHROPIC_API_KEY` the agents (a
 deterministically. Set the key to use the real provider; nothing else changes. `MINIAGENTS_LLM_OFFLINE=1` forces the
 stand-in even when a key is set.
 
+Every LLM agent is an `LLMAgent` around an `LLMProvider` (`OpenAIProvider`, `AnthropicProvider`; any OpenAI-compatible
+server is `openai_compatible_agent(base_url)`), and so shares tools as agents (`tools=[...]`), typed output
+(`response_format=SomeModel`), normalised `token_usage` (and `cost_usd`; `UsageTotals` sums them), limits
+(`max_concurrency=`, `requests_per_minute=`, `configure_llm_limits`), retries and timeouts, the `LLMError` family, and
+redaction of credentials. See `miniagents.ext.llms.llm_agent`.
+
 The names below are imported on first use: `import miniagents.ext.llms.offline` (say) does not load the agents.
 """
 
@@ -42,6 +48,7 @@ if TYPE_CHECKING:
         LLMAgent,
         LLMProvider,
         LLMRequest,
+        configure_llm_limits,
     )
     from miniagents.ext.llms.llm_logger import markdown_llm_logger_agent, render_llm_log
     from miniagents.ext.llms.messages import (
@@ -94,6 +101,7 @@ __all__ = [
     "UserMessage",
     "aprepare_dicts_for_anthropic",
     "aprepare_dicts_for_openai",
+    "configure_llm_limits",
     "default_anthropic_client",
     "default_openai_client",
     "llm_offline_forced",
@@ -114,6 +122,7 @@ __getattr__, __dir__ = lazy_exports(
             "LLMAgent",
             "LLMProvider",
             "LLMRequest",
+            "configure_llm_limits",
         ],
         "miniagents.ext.llms.openai_compatible": ["openai_compatible_agent"],
         "miniagents.ext.llms.tools": ["ToolSpec"],

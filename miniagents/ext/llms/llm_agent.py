@@ -48,6 +48,7 @@ from miniagents.ext.llms.llm_call import arun_llm_call, choose_stream, pick_resp
 from miniagents.ext.llms.tools import ToolResult, ToolSpec, arun_tool_calls, tool_specs
 from miniagents.ext.llms.usage import normalized_usage, usage_cost_usd
 from miniagents.messages import Message
+from miniagents.runtime import MiniAgents
 
 __all__ = [
     "DEFAULT_LLM_MAX_RETRIES",
@@ -57,6 +58,7 @@ __all__ = [
     "LLMAgent",
     "LLMProvider",
     "LLMRequest",
+    "configure_llm_limits",
     "wrap_provider_error",
 ]
 
@@ -203,6 +205,8 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         response_metadata = pick_response_metadata(response_metadata, reply_metadata)
         client = _request_client(provider, async_client or provider.default_client())
         request = await provider.aprepare_request(ctx, model, system, thaw_value(kwargs))
+        if max_concurrency is None and requests_per_minute is None:
+            max_concurrency, requests_per_minute = _configured_limits(provider.name, model)
         limiter = _request_limiter(provider.name, model, max_concurrency, requests_per_minute)
         specs = tool_specs(tools)
         output_type = (
@@ -498,13 +502,17 @@ _limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[Any,
 )
 
 
+def _request_limiter_check(max_concurrency: int | None, requests_per_minute: int | None) -> None:
+    for name, value in (("max_concurrency", max_concurrency), ("requests_per_minute", requests_per_minute)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"`{name}` must be a positive number of requests, got {value!r}.")
+
+
 def _request_limiter(
     provider: str, model: str, max_concurrency: int | None, requests_per_minute: int | None
 ) -> _RequestLimiter:
     """One limiter per provider, model and limits in this event loop, shared by every call that asks for it."""
-    for name, value in (("max_concurrency", max_concurrency), ("requests_per_minute", requests_per_minute)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"`{name}` must be a positive number of requests, got {value!r}.")
+    _request_limiter_check(max_concurrency, requests_per_minute)
     if max_concurrency is None and requests_per_minute is None:
         return _NO_LIMIT
     by_key = _limiters.setdefault(asyncio.get_running_loop(), {})
@@ -512,3 +520,39 @@ def _request_limiter(
     if key not in by_key:
         by_key[key] = _RequestLimiter(max_concurrency, requests_per_minute)
     return by_key[key]
+
+
+_LimitSettings = dict[tuple[str | None, str | None], tuple[int | None, int | None]]
+_configured: "weakref.WeakKeyDictionary[MiniAgents, _LimitSettings]" = weakref.WeakKeyDictionary()
+
+
+def configure_llm_limits(
+    mini_agents: MiniAgents | None = None,
+    *,
+    provider: str | None = None,
+    model: str | None = None,
+    max_concurrency: int | None = None,
+    requests_per_minute: int | None = None,
+) -> None:
+    """Limit the LLM requests of every call under `mini_agents` (the active one by default): for one provider
+    (`"openai"`, `"anthropic"`, …) and model, one provider's every model, or (neither given) every provider.
+
+        async with MiniAgents() as mini_agents:
+            configure_llm_limits(mini_agents, provider="openai", max_concurrency=8, requests_per_minute=500)
+
+    A call's own `max_concurrency=` / `requests_per_minute=` win; otherwise the most specific setting applies. Calls
+    with the same provider, model and limits share their slots.
+    """
+    _request_limiter_check(max_concurrency, requests_per_minute)
+    target = mini_agents if mini_agents is not None else MiniAgents.get_current()
+    _configured.setdefault(target, {})[(provider, model)] = (max_concurrency, requests_per_minute)
+
+
+def _configured_limits(provider: str, model: str) -> tuple[int | None, int | None]:
+    settings = _configured.get(MiniAgents.get_current())
+    if not settings:
+        return None, None
+    for key in ((provider, model), (provider, None), (None, model), (None, None)):
+        if key in settings:
+            return settings[key]
+    return None, None
