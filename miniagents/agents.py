@@ -36,7 +36,7 @@ from miniagents.message_sequence import MessageSequence, MessageSequencePromise
 from miniagents.messages import Message, MessagePromise
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
-from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text
+from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text, register_frozen_type
 from miniagents.promising.promising import Promise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, Sentinel, is_default
 from miniagents.records import AgentCallNode, AgentReplyNode
@@ -126,6 +126,15 @@ def _call_depth_message(run: "_AgentCallRun") -> str:
         f"(an agent that calls itself without end?). The call chain, outermost first: {' → '.join(chain)}. "
         "Raise the limit with `MiniAgents(max_call_depth=...)` if the depth is intended."
     )
+
+
+def _agent_as_json(agent: "MiniAgent") -> dict[str, Any]:
+    return {
+        "class_": "MiniAgent",
+        "alias": agent.alias,
+        "description": agent.description,
+        "interaction_metadata": agent.interaction_metadata.serialize(),
+    }
 
 
 _WORD_BOUNDARY = re.compile(r"(?<=[a-zA-Z])(?=[A-Z][a-z])")
@@ -290,6 +299,10 @@ class MiniAgent:
 
     def __repr__(self) -> str:
         return f"<MiniAgent {self.alias}>"
+
+
+# agents are immutable: they can be passed to other agents (`trigger(helper=agent)`), as in MiniAgents
+register_frozen_type(MiniAgent, _agent_as_json)
 
 
 class _AgentCallRun:

@@ -27,6 +27,7 @@ __all__ = [
     "externalized_children",
     "freeze_value",
     "normalize_text",
+    "register_frozen_type",
 ]
 
 FrozenType = Union[
@@ -74,6 +75,18 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _freezing = threading.local()
 _repr_state = threading.local()
 _REPR_DEPTH = 20
+
+
+_REGISTERED_TYPES: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_frozen_type(value_type: type, to_json: Callable[[Any], Any]) -> None:
+    """Let values of `value_type` (immutable objects of a layer above this one, e.g. agents) be frozen as they are.
+
+    `to_json(value)` is what such a value becomes in `serialize()`, and so what its part of a hash key is computed
+    from.
+    """
+    _REGISTERED_TYPES[value_type] = to_json
 
 
 def cached_privately(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
@@ -342,6 +355,8 @@ def freeze_value(value: Any, field: str) -> Any:
         return normalize_text(value)
     if isinstance(value, (*_ALLOWED_SCALARS, Frozen, *_JSON_CONVERTIBLE)):
         return value
+    if _REGISTERED_TYPES and isinstance(value, tuple(_REGISTERED_TYPES)):
+        return value
     if isinstance(value, (list, tuple)):
         with _one_level_deeper(field):
             return tuple(freeze_value(item, f"{field}[{index}]") for index, item in enumerate(value))
@@ -381,4 +396,7 @@ def _serialize_value(value: Any, externalized: tuple[type, ...]) -> Any:
         return [_serialize_value(item, externalized) for item in value]
     if isinstance(value, _JSON_CONVERTIBLE):
         return to_jsonable_python(value)
+    for registered_type, to_json in _REGISTERED_TYPES.items():
+        if isinstance(value, registered_type):
+            return to_json(value)
     return value

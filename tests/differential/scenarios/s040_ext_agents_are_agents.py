@@ -1,6 +1,7 @@
 """console_user_agent, console_output_agent and MarkdownHistoryAgent are MiniAgents agents."""
 
-# known gap: these agents are not importable from `miniagents.ext` yet (see s065)
+# known gap: `MarkdownHistoryAgent` and the agent `console_user_agent` are not importable from `miniagents.ext` yet
+#   (see s065)
 
 from miniagents import MiniAgent
 from miniagents.ext import MarkdownHistoryAgent, console_output_agent, console_user_agent

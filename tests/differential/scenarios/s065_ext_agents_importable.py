@@ -1,8 +1,7 @@
 """Agents that MiniAgents users import from miniagents.ext."""
 
-# known gap: `miniagents.ext` does not export `console_user_agent`, `console_output_agent`, `dialog_loop`,
-#   `agent_loop`, `MarkdownHistoryAgent`, `markdown_llm_logger_agent` as agents yet (they exist here as modules,
-#   loop functions and chat histories with other signatures)
+# known gap: `miniagents.ext` has no `MarkdownHistoryAgent` yet, and `miniagents.ext.console_user_agent` is the module
+#   of that name (holding the agent, whose signature differs from MiniAgents' USER_AGENT)
 import miniagents.ext
 
 for name in [
