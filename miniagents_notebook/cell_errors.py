@@ -1,33 +1,43 @@
-"""Interrupt = cancel: interrupting the kernel stops the agent calls the interrupted cell started.
+"""What a cell shows when it fails or is interrupted: the user's code, not the framework's.
 
-The notebook session is process-wide, so the agents a cell triggers run in tasks of the session, not of the cell:
-interrupting the kernel cancels the cell's own task (ipykernel cancels an awaiting cell on SIGINT; a blocking cell gets
-`KeyboardInterrupt`), and without more the agents would go on running — and streaming into the cell's output — in the
-background. `CellCalls` is an observer of the session's `MiniAgents` that knows which cell started which call:
+**Interrupt = cancel.** The notebook session is process-wide, so the agents a cell triggers run in tasks of the
+session, not of the cell: interrupting the kernel cancels the cell's own task (ipykernel cancels an awaiting cell on
+SIGINT; a blocking cell gets `KeyboardInterrupt`), and without more the agents would go on running — and streaming into
+the cell's output — in the background. `CellCalls` is an observer of the session's `MiniAgents` that knows which cell
+started which call:
 
 - a call made outside any agent belongs to the cell that runs when it is initiated (`pre_run_cell` counts cells);
 - a call made by an agent belongs to the cell of the call that made it;
 - `CallStarted` is announced from the task that runs the agent function (`miniagents.lifecycle`), so that task is what
   cancels the call.
 
-`install_interrupt_handling` registers IPython's custom exception handler for `KeyboardInterrupt` and
-`CancelledError`: when the cell was interrupted, it cancels the cell's unfinished calls (their consumers get
-`ProducerCancelledError`, the views mark them as cancelled; calls started by other cells keep running) and shows one
-line — `Interrupted: 2 agent calls cancelled` — instead of a traceback through the framework. A call of the cell that
-has not started yet is cancelled as soon as it starts. Any other `CancelledError` gets its usual traceback.
+When the cell was interrupted, its unfinished calls are cancelled (their consumers get `ProducerCancelledError`, the
+views mark them as cancelled; calls started by other cells keep running; a call of the cell that has not started yet
+is cancelled as soon as it starts) and the cell shows one line — `Interrupted: 2 agent calls cancelled` — instead of a
+traceback through the framework.
+
+**Errors.** An agent's error travels through promises and sequences before it reaches the cell that awaits it, and
+each of them adds its frames; the cell's traceback leaves out every frame of `miniagents` and `miniagents_notebook`
+(and the line a `%%miniagent` cell was rewritten into), so that it shows the user's lines: the cell's and the agent
+functions'. An error raised by the framework itself keeps the user's line that called it, and its own message.
+
+`install_cell_error_handling` puts both in IPython's custom exception handler (`set_custom_exc`).
 """
 
 import asyncio
+import os
 from collections.abc import Callable
-from types import TracebackType
+from pathlib import Path
+from types import FrameType, TracebackType
 from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
 
+import miniagents
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallStarted
 from miniagents_notebook.rendering import count_text
 
-__all__ = ["CellCalls", "install_interrupt_handling", "interrupted_message"]
+__all__ = ["CellCalls", "hide_framework_frames", "install_cell_error_handling", "interrupted_message"]
 
 
 class CellCalls:
@@ -97,8 +107,49 @@ def _cell_task_is_cancelled() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-def install_interrupt_handling(shell: InteractiveShell, cell_calls: CellCalls) -> Callable[[], None]:
-    """Make an interrupted cell cancel its agent calls and say so in one line; returns the function that undoes it."""
+_FRAMEWORK_DIRS = (str(Path(miniagents.__file__).parent) + os.sep, str(Path(__file__).parent) + os.sep)
+
+
+def _is_framework_frame(frame: FrameType, cell_hook_name: str) -> bool:
+    code = frame.f_code
+    return code.co_filename.startswith(_FRAMEWORK_DIRS) or cell_hook_name in code.co_names
+
+
+def _without_framework_frames(traceback: TracebackType | None, cell_hook_name: str) -> TracebackType | None:
+    """`traceback` without the framework's frames; `None` if nothing but framework frames would be left."""
+    kept = []
+    while traceback is not None:
+        if not _is_framework_frame(traceback.tb_frame, cell_hook_name):
+            kept.append((traceback.tb_frame, traceback.tb_lasti, traceback.tb_lineno))
+        traceback = traceback.tb_next
+    if not kept:
+        return None
+    shortened = None
+    for frame, lasti, lineno in reversed(kept):
+        shortened = TracebackType(shortened, frame, lasti, lineno)
+    return shortened
+
+
+def hide_framework_frames(error: BaseException) -> None:
+    """Leave the frames of `miniagents` / `miniagents_notebook` out of `error`'s traceback and those it chains to."""
+    from miniagents_notebook.magics import CELL_HOOK_NAME  # the magics need the session, which needs this module
+
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        shortened = _without_framework_frames(current.__traceback__, CELL_HOOK_NAME)
+        if shortened is not None:
+            current.__traceback__ = shortened
+        pending += [current.__cause__, current.__context__]
+
+
+def install_cell_error_handling(shell: InteractiveShell, cell_calls: CellCalls) -> Callable[[], None]:
+    """Make an interrupted cell cancel its agent calls and say so in one line, and a failed cell show the user's
+    frames only; returns the function that undoes it."""
     previous_exceptions, previous_handler = shell.custom_exceptions, shell.CustomTB
 
     def handle(
@@ -117,10 +168,13 @@ def install_interrupt_handling(shell: InteractiveShell, cell_calls: CellCalls) -
         if interrupted:
             message = interrupted_message(cell_calls.cancel_cell(cell_calls.cell))
             error._render_traceback_ = lambda: [message]  # type: ignore[attr-defined]
+        else:
+            hide_framework_frames(error)
+            traceback = error.__traceback__
         shell.showtraceback((error_type, error, traceback), tb_offset=tb_offset)
 
     shell.events.register("pre_run_cell", cell_calls.new_cell)
-    shell.set_custom_exc((KeyboardInterrupt, asyncio.CancelledError), handle)
+    shell.set_custom_exc((Exception, KeyboardInterrupt, asyncio.CancelledError), handle)
 
     def undo() -> None:
         shell.events.unregister("pre_run_cell", cell_calls.new_cell)

@@ -1,8 +1,8 @@
 """`load_ipython_extension` / `unload_ipython_extension`: what `%load_ext miniagents_notebook` sets up and takes down.
 
 Loading opens the notebook-wide session, registers the displays and the magics, makes an interrupted cell cancel the
-agent calls it started (`interrupts`), and installs the engine's blocking
-runner for a running event loop (`miniagents.promising.runner`), so that `MiniAgents().run()`, `run_agent()`,
+agent calls it started and a failed cell show only the user's frames (`cell_errors`), and installs the engine's
+blocking runner for a running event loop (`miniagents.promising.runner`), so that `MiniAgents().run()`, `run_agent()`,
 `chain_loop()` and `dialog_loop()` work in a cell (nest-asyncio is applied only when such a call actually happens).
 Unloading finalizes the session (cancelling what it still runs), removes the displays, the magics and the runner,
 and undoes nest-asyncio's patches.
@@ -14,9 +14,9 @@ from collections.abc import Callable
 
 from IPython.core.interactiveshell import InteractiveShell
 
+from miniagents_notebook.cell_errors import install_cell_error_handling
 from miniagents_notebook.displays import register_displays
 from miniagents_notebook.event_loop import ReentrancyPatch, install_nesting_runner
-from miniagents_notebook.interrupts import install_interrupt_handling
 from miniagents_notebook.kernel import in_kernel
 from miniagents_notebook.magics import MiniAgentsMagics, register_magics
 from miniagents_notebook.session import NotebookSession
@@ -33,7 +33,7 @@ class _LoadedExtension:
         self.session = NotebookSession()
         self._undo.append(register_displays(shell))
         self._undo.append(register_magics(shell, MiniAgentsMagics(shell, self.session)))
-        self._undo.append(install_interrupt_handling(shell, self.session.cell_calls))
+        self._undo.append(install_cell_error_handling(shell, self.session.cell_calls))
 
     def unload(self) -> None:
         try:

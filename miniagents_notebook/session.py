@@ -16,7 +16,7 @@ notebook that runs for days must not grow by a few KB with every call, so the ol
 inspector says how many were.
 
 It also knows which cell started which call (`cell_calls`), so that interrupting the kernel cancels the calls of the
-interrupted cell and no other (`miniagents_notebook.interrupts`).
+interrupted cell and no other (`miniagents_notebook.cell_errors`).
 """
 
 import asyncio
@@ -27,8 +27,8 @@ from typing import Any
 
 from miniagents import MiniAgent, MiniAgents
 from miniagents.history import DEFAULT_MAX_CALLS, InMemoryHistory, check_max_calls
+from miniagents_notebook.cell_errors import CellCalls
 from miniagents_notebook.inspector import HistoryInspector
-from miniagents_notebook.interrupts import CellCalls
 from miniagents_notebook.kernel import running_loop_or_none
 
 __all__ = ["SETTINGS", "NotebookSession"]
@@ -98,7 +98,7 @@ class NotebookSession:
         self.settings.update({name: _check_setting(name, value) for name, value in settings.items()})
         self.history = InMemoryHistory(self.settings["history_limit"])
         self.cell_calls = CellCalls()
-        """Which cell started which call, so that interrupting a cell cancels its calls (`interrupts`)."""
+        """Which cell started which call, so that interrupting a cell cancels its calls (`cell_errors`)."""
         self.mini_agents = self._open()
         self.is_closed = False
 

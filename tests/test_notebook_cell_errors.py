@@ -1,8 +1,10 @@
-"""Interrupting the kernel stops the agents of the interrupted cell (issue 16): a real kernel, a real SIGINT.
+"""What a cell shows when it is interrupted or an agent fails (issue 16), in a real kernel.
 
-The kernel runs agents that count (`ticks`) as long as they run; the test interrupts a cell that awaits one of them
-(and, separately, a `%%miniagent --run` cell that streams), then checks what the cell showed and that the counter
-stopped growing, while an agent started by another cell kept going and the next cell runs.
+Interrupting the kernel (a real SIGINT through jupyter_client) stops the agents of the interrupted cell: the kernel
+runs agents that count (`ticks`) as long as they run; the tests interrupt a cell that awaits one of them (and,
+separately, a bare `%%miniagent` cell that streams), then check what the cell showed and that the counter stopped
+growing, while an agent started by another cell kept going and the next cell runs. An agent's error shows the user's
+lines only.
 """
 
 import time
@@ -28,6 +30,11 @@ async def ticker(ctx: InteractionContext, name: str = "ticker") -> None:
     while True:
         ticks[name] += 1
         await asyncio.sleep(0.01)
+
+@miniagent
+async def failing(ctx: InteractionContext) -> None:
+    ctx.reply("about to fail")
+    raise ValueError("the agent broke")
 
 @miniagent
 async def greet(ctx: InteractionContext) -> None:
@@ -155,3 +162,24 @@ def test_interrupting_a_streaming_miniagent_cell_stops_it_and_keeps_what_it_show
     assert "reply 0" in final["text/plain"] and "reply 5" in final["text/plain"]
     assert "reply 0" in final["text/html"]
     assert final["text/plain"].endswith("Calls:\ncell_agent [cancelled]")
+
+
+@pytest.mark.parametrize(
+    ("cell", "cell_line"),
+    [
+        ("await failing.trigger()", "----> 1 await failing.trigger()"),
+        ("%%miniagent\nctx.reply('start')\nctx.reply(failing.trigger())", None),
+        ("from miniagents import MiniAgents\nMiniAgents().run_agent(failing)", "----> 2 MiniAgents().run_agent("),
+    ],
+    ids=["awaited", "bare miniagent cell", "blocking run"],
+)
+def test_an_agent_error_shows_the_users_lines_only(kernel: Kernel, cell: str, cell_line: str | None) -> None:
+    error = _error(kernel.outputs(kernel.start(cell)))
+    traceback = strip_ansi("\n".join(error["traceback"]))
+    assert (error["ename"], error["evalue"]) == ("ValueError", "the agent broke")
+    assert "miniagents/" not in traceback and "miniagents_notebook/" not in traceback, traceback
+    assert "_miniagent_cell_" not in traceback and "hidden" not in traceback, traceback
+    assert 'raise ValueError("the agent broke")' in traceback  # the agent function's line
+    assert traceback.count("ValueError: the agent broke") == 1, traceback
+    if cell_line is not None:
+        assert cell_line in traceback, traceback
