@@ -183,10 +183,16 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
         delimiter: str | None = "\n\n",
         strip_leading_newlines: bool = False,
         start_soon: bool | Sentinel = DEFAULT,
+        reference_original_messages: bool = False,
         **message_fields: Any,
     ) -> MessagePromise:
-        """One text message joining the texts of all messages of the sequence (streamed as they arrive)."""
-        return self._join(False, delimiter, strip_leading_newlines, start_soon, message_fields)
+        """One text message joining the texts of all messages of the sequence (streamed as they arrive).
+
+        As in MiniAgents, the joined message has the fields of the messages it joins (the later ones winning, the
+        ones given here above all). With `reference_original_messages=True` (MiniAgents' default) it also refers to
+        them in `original_messages`; by default it does not, so records and stores keep only what was said.
+        """
+        return self._join(reference_original_messages, delimiter, strip_leading_newlines, start_soon, message_fields)
 
     def as_single_promise(
         self,
@@ -488,6 +494,9 @@ class MessageSequence:
             await self._aflatten_item(sub_item)
 
 
+_NOT_INHERITED_BY_JOINED = ("content", "content_template", "original_messages")
+
+
 def join_messages(
     messages: MessageType,
     delimiter: str | None = "\n\n",
@@ -500,12 +509,15 @@ def join_messages(
     """Join the texts of `messages` into one streamed `TextMessage`, `delimiter` between them.
 
     `strip_leading_newlines` removes newlines an LLM may put at the start of each message;
-    `reference_original_messages` keeps the originals in the `original_messages` field of the joined message.
+    `reference_original_messages` keeps the originals in the `original_messages` field of the joined message. The
+    joined message has the other fields of the originals too (a later message's field wins over an earlier one's,
+    `message_fields` over both), as in MiniAgents: a user message and an assistant message joined keep a role.
     """
     start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
 
     async def stream_tokens(metadata_so_far: dict[str, Any]) -> AsyncIterator[Any]:
         originals: list[Message] = []
+        inherited: dict[str, Any] = {}
         first = True
         async for message_promise in MessageSequence.turn_into_sequence_promise(messages):
             if delimiter and not first:
@@ -519,8 +531,15 @@ def join_messages(
                         continue
                     stripping = False
                 yield token
+            original = await message_promise
+            inherited.update(original.frozen_fields_and_values())
             if reference_original_messages:
-                originals.append(await message_promise)
+                originals.append(original)
+        for field in _NOT_INHERITED_BY_JOINED:
+            inherited.pop(field, None)
+        for field, value in inherited.items():
+            if field not in message_fields:
+                metadata_so_far[field] = value
         if reference_original_messages:
             metadata_so_far["original_messages"] = tuple(originals)
 

@@ -1,8 +1,5 @@
 """A user and an assistant message joined with as_single_text_promise, then sent to OpenAI."""
 
-# known gap: the joined text is sent with the role `user` here; MiniAgents sends it as `assistant` (the joined
-#   message keeps a role from the messages it joins)
-
 import fake_openai
 
 from miniagents import MessageSequence, MiniAgents
