@@ -265,15 +265,19 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
             messages = list(base_kwargs.get("messages") or [])
             total_usage: dict[str, int] | None = None
             queued_seconds = 0.0
+            replied_text = False
             tool_rounds = 0
             validation_failures = 0
             while True:
                 round_fields: dict[str, Any] = {}
                 text_parts: list[str] = []
                 async for token in one_round({**base_kwargs, "messages": messages}, round_fields):
-                    text_parts.append(token)
                     if output_type is None:  # typed output is sent once it validates
+                        if not text_parts and replied_text:
+                            yield "\n\n"  # what the model said before calling tools, then its answer
                         yield token
+                    text_parts.append(token)
+                replied_text = replied_text or bool(text_parts)
                 text = "".join(text_parts)
                 tool_calls = round_fields.pop("tool_calls", None)
                 queued_seconds += round_fields.pop("queued_seconds", 0.0)
