@@ -24,8 +24,12 @@ def warn_deprecated(old: str, new: str, stacklevel: int = 3) -> None:
 
 
 def pick_renamed_argument(new_value: Any, old_value: Any, old: str, new: str, default: Any = DEFAULT) -> Any:
-    """Resolve an argument that was renamed: the old spelling wins only when the new one was not given (and warns)."""
-    if old_value is default or old_value is NO_VALUE:
+    """Resolve an argument that was renamed: the old spelling wins only when the new one was not given (and warns).
+
+    `NO_VALUE` means "not given" too, and so does `None` for the `start_asap` of older versions (where it meant "the
+    default"), as in MiniAgents.
+    """
+    if old_value is default or old_value is NO_VALUE or (old_value is None and old.startswith("start_")):
         return new_value
     warn_deprecated(old, new, stacklevel=4)
     if new_value is not default:
