@@ -457,9 +457,10 @@ class CallTreeModel:
             bar["segments"] = bar_segments(bar["start"], bar["run"], end, span)
             bar["title"] = bar_title(bar, end)
             bars.append(bar)
+        shown = f" ({len(bars):,} shown)" if hidden else ""
         return {
             "bars": bars,
-            "calls_text": count_text(len(bars), "call"),
+            "calls_text": count_text(len(self.calls), "call") + shown,
             "span": span,
             "span_text": format_seconds(span),
             "now": now,

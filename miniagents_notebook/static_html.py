@@ -113,11 +113,12 @@ def render_timeline(snapshot: Mapping[str, Any]) -> str:
             f'<div title="{title}" style="position:absolute;top:2px;bottom:2px;left:{running["left"]};'
             f'width:{running["width"]};background:{color};border-radius:2px"></div>',
         ]
+        kwargs = f' <span style="{_MUTED}">({escape(bar["kwargs"])})</span>' if bar.get("kwargs") else ""
         lines.append(
             '<div style="display:flex;align-items:center;height:20px">'
             f'<div style="width:220px;flex:none;padding-left:{bar["depth"] * 12}px;white-space:nowrap;overflow:hidden;'
             f'text-overflow:ellipsis;box-sizing:border-box" title="{title}">{badge} '
-            f"{escape(bar['alias'])}</div>"
+            f"{escape(bar['alias'])}{kwargs}</div>"
             f'<div style="position:relative;flex:1;height:20px;background:{PALETTE["bg-alt"]}">{"".join(segments)}'
             "</div></div>"
         )

@@ -25,15 +25,27 @@ class Timeline(CallTreeModelView):
 
     timeline = traitlets.Dict().tag(sync=True)
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
+    expansions = traitlets.Int(0).tag(sync=True)
+    """How many times "… N more calls not shown" was clicked: each shows `EXPANSION_ROWS` more calls per parent and
+    in all."""
 
-    _synced_state: tuple[int, int | None] | None = None
+    EXPANSION_ROWS = 200
+
+    _synced_state: tuple[int, int | None, int] | None = None
+
+    def __init__(self, model: Any, **options: Any) -> None:
+        super().__init__(model, **options)
+        self.observe(lambda _change: self.flush(), names=["expansions"])
 
     def _snapshot(self) -> dict[str, Any]:
-        return self.model.timeline_snapshot(time.time(), child_limit=self.child_limit, max_rows=self.max_rows)
+        extra = self.EXPANSION_ROWS * self.expansions
+        return self.model.timeline_snapshot(
+            time.time(), child_limit=self.child_limit + extra, max_rows=self.max_rows + extra
+        )
 
     def _sync(self) -> bool:
         # events change what is sent, and so does the clock while bars of unfinished calls grow
-        state = (self.model.version, self._clock())
+        state = (self.model.version, self._clock(), self.expansions)
         if state == self._synced_state:
             return False
         self._synced_state = state

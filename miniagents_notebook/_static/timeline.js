@@ -26,7 +26,13 @@ function render({ model, el }) {
             model.save_changes();
           },
         },
-        h("div", { class: "ma-label", style: { paddingLeft: `${bar.depth * 12}px` } }, statusBadge(bar.status, bar.icon), " ", bar.alias),
+        h(
+          "div",
+          { class: "ma-label", style: { paddingLeft: `${bar.depth * 12}px` }, title: bar.title },
+          statusBadge(bar.status, bar.icon),
+          " ",
+          callLabel(bar.alias, bar.kwargs),
+        ),
         h(
           "div",
           { class: "ma-track", title: bar.title },
@@ -35,7 +41,13 @@ function render({ model, el }) {
         ),
       ),
     );
-    if (timeline.hidden) elements.push(h("div", { class: "ma-muted" }, `… ${timeline.hidden} more calls not shown`));
+    if (timeline.hidden) {
+      const showMore = () => {
+        model.set("expansions", (model.get("expansions") || 0) + 1);
+        model.save_changes();
+      };
+      elements.push(h("div", { class: "ma-row ma-more", onclick: showMore }, `… ${timeline.hidden} more calls not shown (click for more)`));
+    }
     if (!bars.length) elements.push(h("div", { class: "ma-muted" }, "(no agent calls yet)"));
     fill(rowsBox, ...elements);
     const chosen = bars.find((bar) => bar.id === selected);

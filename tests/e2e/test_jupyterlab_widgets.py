@@ -166,7 +166,7 @@ def _check_timeline(notebook: LabNotebook, timeline: "Locator") -> list[tuple[st
     """The calls the timeline shows, each with a visible bar; as for the tree, the kernel's calls in its order."""
     expect(timeline.locator(".ma-timeline-row").first).to_be_visible(timeout=RENDER_TIMEOUT_MS)
     expect(timeline.locator(UNFINISHED)).to_have_count(0, timeout=RENDER_TIMEOUT_MS)
-    shown = _shown_calls(timeline, ".ma-timeline-row", ".ma-label")
+    shown = _shown_calls(timeline, ".ma-timeline-row", ".ma-label .ma-alias")
     assert shown == _calls_in_text(notebook.kernel_output(timeline)["text/plain"])
     widths = timeline.locator(".ma-timeline-row .ma-bar:not(.ma-bar-waiting)").evaluate_all(
         "bars => bars.map(bar => bar.getBoundingClientRect().width)"

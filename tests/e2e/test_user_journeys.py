@@ -135,3 +135,51 @@ def test_awaited_stream_shows_text_while_it_streams(lab_root: Path, open_noteboo
     assert all(word in final for word in STREAMED_WORDS), final
     assert final.count(STREAMED_WORDS[0]) == 1, final  # shown once: the live output gave way to the result
     assert notebook.page_errors() == []
+
+
+TIMELINE = f"{LIVE_OUTPUT} .ma-timeline"
+FAN_OUT_200_CELLS = (
+    "%load_ext miniagents_notebook",
+    "import asyncio\n"
+    "from miniagents import InteractionContext, miniagent\n"
+    "from miniagents_notebook import trace\n\n"
+    "@miniagent\n"
+    "async def worker(ctx: InteractionContext, i: int) -> None:\n"
+    "    ctx.reply(f'worker {i} done')\n\n"
+    "@miniagent\n"
+    "async def boss(ctx: InteractionContext) -> None:\n"
+    "    ctx.reply([worker.trigger(i=i) for i in range(200)])\n\n"
+    "with trace() as run:\n"
+    "    replies = boss.trigger()\n"
+    "await replies",
+    "run.call_tree()",
+    "run.timeline()",
+)
+
+
+def test_a_200_call_fan_out_reads_and_expands(lab_root: Path, open_notebook: Callable[..., LabNotebook]) -> None:
+    _write_notebook(lab_root / "e2e_fan_out.ipynb", *FAN_OUT_200_CELLS)
+    notebook = open_notebook("e2e_fan_out.ipynb")
+    notebook.run_all_cells()
+    page = notebook.page
+
+    tree = page.locator(CALL_TREE).first
+    expect(tree.locator(".ma-header")).to_contain_text("Agent calls: 201", timeout=RENDER_TIMEOUT_MS)
+    expect(tree.locator(".ma-header")).to_contain_text("201 done")
+    expect(tree.locator(".ma-row", has_text="worker (i=7)")).to_have_count(1)
+    expect(tree.locator(".ma-row", has_text="worker (i=199)")).to_have_count(0)
+    tree.locator(".ma-more", has_text="150 more").click()
+    expect(tree.locator(".ma-row", has_text="worker (i=199)")).to_have_count(1, timeout=RENDER_TIMEOUT_MS)
+    expect(tree.locator(".ma-more")).to_have_count(0)
+
+    timeline = page.locator(TIMELINE).first
+    header = timeline.locator(".ma-header")
+    expect(header).to_contain_text("Timeline: 201 calls (51 shown)", timeout=RENDER_TIMEOUT_MS)
+    expect(header).to_contain_text("201 done")
+    expect(timeline.locator(".ma-timeline-row", has_text="worker (i=7)")).to_have_count(1)
+    timeline.locator(".ma-more", has_text="150 more calls not shown").click()
+    expect(timeline.locator(".ma-timeline-row")).to_have_count(201, timeout=RENDER_TIMEOUT_MS)
+    expect(timeline.locator(".ma-timeline-row", has_text="worker (i=199)")).to_have_count(1)
+    expect(header).to_contain_text("Timeline: 201 calls")
+    expect(header).not_to_contain_text("shown")
+    assert notebook.page_errors() == []
