@@ -1,7 +1,5 @@
 """Agents that MiniAgents users import from miniagents.ext."""
 
-# known gap: `miniagents.ext` has no `MarkdownHistoryAgent` yet, and `miniagents.ext.console_user_agent` is the module
-#   of that name (holding the agent, whose signature differs from MiniAgents' USER_AGENT)
 import miniagents.ext
 
 for name in [
