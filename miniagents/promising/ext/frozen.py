@@ -51,10 +51,11 @@ FrozenType = Union[
 ]
 
 MAX_NESTING_DEPTH = 100
-"""How deeply values (dicts, lists, messages inside messages) and sequences of messages may be nested.
+"""How deeply dicts and lists may be nested in a message's fields, and lists of messages in what is sent or replied.
 
-Hashing, serialising and rendering walk nested structures recursively; past this depth they would fail with a bare
+Hashing, serialising and rendering walk such structures recursively; past this depth they would fail with a bare
 `RecursionError` somewhere deep inside, so a deeper structure is refused up front with a `NestingDepthError`.
+Messages inside messages do not count: they are hashed and walked without recursion, so chains of any length work.
 """
 
 _ALLOWED_SCALARS = (int, float, bool, type(None))
