@@ -5,6 +5,7 @@ classes are a convenience: `UserMessage("Hi")` is the same as `TextMessage("Hi",
 """
 
 from miniagents.messages import TextMessage
+from miniagents.promising.ext.frozen import Frozen
 
 __all__ = ["AnthropicMessage", "AssistantMessage", "OpenAIMessage", "SystemMessage", "UserMessage"]
 
@@ -31,6 +32,17 @@ class AssistantMessage(TextMessage):
 
 class OpenAIMessage(AssistantMessage):
     """A reply of `OpenAIAgent`; extra fields hold the provider's metadata (`finish_reason`, `usage`, `id`, …)."""
+
+    @property
+    def choices(self) -> tuple[Frozen, ...]:
+        """The metadata in the provider's shape, as MiniAgents gives it: `message.choices[0].finish_reason`.
+
+        Computed from `finish_reason` (a `choices` field of the message itself, if any, is returned instead).
+        """
+        extra = self.__pydantic_extra__ or {}
+        if "choices" in extra:
+            return extra["choices"]
+        return (Frozen(finish_reason=self.get("finish_reason")),)
 
 
 class AnthropicMessage(AssistantMessage):

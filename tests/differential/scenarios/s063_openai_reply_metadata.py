@@ -1,8 +1,5 @@
 """The metadata on an OpenAI reply (finish reason) as MiniAgents exposes it."""
 
-# known gap: an OpenAI reply here carries `model`, `finish_reason` and `token_usage` as flat fields; MiniAgents keeps
-#   the provider's shape (`message.choices[0].finish_reason`)
-
 import fake_openai
 
 from miniagents import MiniAgents
