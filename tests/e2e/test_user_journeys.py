@@ -183,3 +183,49 @@ def test_a_200_call_fan_out_reads_and_expands(lab_root: Path, open_notebook: Cal
     expect(header).to_contain_text("Timeline: 201 calls")
     expect(header).not_to_contain_text("shown")
     assert notebook.page_errors() == []
+
+
+INTERRUPT_CELLS = (
+    "%load_ext miniagents_notebook",
+    "import asyncio\n"
+    "from miniagents import InteractionContext, miniagent\n\n"
+    "ticks = {'n': 0}\n\n"
+    "@miniagent\n"
+    "async def ticker(ctx: InteractionContext) -> None:\n"
+    "    while True:\n"
+    "        ticks['n'] += 1\n"
+    "        await asyncio.sleep(0.01)",
+    "await ticker.trigger()",
+    "before = ticks['n']\nawait asyncio.sleep(0.5)\nprint('growth after the interrupt:', ticks['n'] - before)",
+)
+
+_RUN_CELL_JS = """
+([path, index]) => {
+    const app = window.jupyterapp;
+    const panel = Array.from(app.shell.widgets('main')).find(w => w.context && w.context.path === path);
+    panel.content.activeCellIndex = index;
+    return app.commands.execute('notebook:run-cell');
+}
+"""
+
+
+def test_interrupting_the_kernel_stops_the_cells_agents(
+    lab_root: Path, open_notebook: Callable[..., LabNotebook]
+) -> None:
+    _write_notebook(lab_root / "e2e_interrupt.ipynb", *INTERRUPT_CELLS)
+    notebook = open_notebook("e2e_interrupt.ipynb")
+    page = notebook.page
+    notebook.start_running_all_cells()
+    page.wait_for_timeout(2_000)  # the ticker runs
+    assert notebook.is_running()
+    page.evaluate("() => window.jupyterapp.commands.execute('kernelmenu:interrupt')")  # the ■ button's command
+
+    interrupted = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea")
+    expect(interrupted).to_have_text("Interrupted: 1 agent call cancelled", timeout=RENDER_TIMEOUT_MS)
+    page.wait_for_function("() => window.__e2eRunAll !== undefined", timeout=RENDER_TIMEOUT_MS, polling=250)
+
+    page.evaluate(_RUN_CELL_JS, [notebook.path, 3])  # the next cell runs, and the ticker stays stopped
+    expect(page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea")).to_have_text(
+        "growth after the interrupt: 0", timeout=RENDER_TIMEOUT_MS
+    )
+    assert notebook.page_errors() == []
