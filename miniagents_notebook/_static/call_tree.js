@@ -77,6 +77,7 @@ function render({ model, el }) {
 
   function drawDetails() {
     const details = model.get("details") || {};
+    detailsBox.classList.toggle("ma-details-empty", details.id === undefined);
     if (details.id === undefined) {
       fill(detailsBox, h("div", { class: "ma-muted" }, "Select a call to see its messages."));
       return;

@@ -62,6 +62,13 @@ FAN_OUT_CELLS = (
 )
 
 
+def _rows_share_of_width(view: "Locator") -> float:
+    return view.evaluate(
+        "view => view.querySelector('.ma-split > .ma-rows').getBoundingClientRect().width"
+        " / view.querySelector('.ma-split').getBoundingClientRect().width"
+    )
+
+
 def _details_text(view: "Locator") -> str:
     return view.locator(".ma-details").inner_text()
 
@@ -75,6 +82,8 @@ def test_clicking_a_call_shows_its_messages(lab_root: Path, open_notebook: Calla
     tree = page.locator(CALL_TREE).first
     row = tree.locator(".ma-row", has_text="worker (i=7)").first
     expect(row).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    # with nothing selected, the rows (and their previews) take most of the width
+    assert _rows_share_of_width(tree) > 0.75
     row.click()
     details = tree.locator(".ma-details")
     expect(details).to_contain_text("worker (i=7)", timeout=RENDER_TIMEOUT_MS)
