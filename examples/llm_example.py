@@ -18,12 +18,13 @@ mini_agents = MiniAgents()
 
 
 @mini_agents.on_persist_messages
-async def persist_message(_, message: Message) -> None:
+async def persist_messages(messages: list[Message]) -> None:
     """Print each complete message once: its hash key, its class and its serialized fields."""
-    print("HASH KEY:", message.hash_key)
-    print(type(message).__name__)
-    pprint(message.serialize(), width=119)
-    print()
+    for message in messages:
+        print("HASH KEY:", message.hash_key)
+        print(type(message).__name__)
+        pprint(message.serialize(), width=119)
+        print()
 
 
 async def amain() -> None:
