@@ -19,6 +19,7 @@ from miniagents_notebook._unicode import replace_lone_surrogates
 from miniagents_notebook.markdown import render_markdown
 
 __all__ = [
+    "SHOWN_MESSAGES",
     "TEXT_PLAIN_CHARS",
     "MessageView",
     "agent_html",
@@ -237,13 +238,26 @@ def join_text(parts: Sequence[str], complete: bool = True) -> str:
     return "\n\n".join(parts) if parts else "(no messages)"
 
 
+SHOWN_MESSAGES = 20
+"""How many messages of a sequence a view shows before it folds the rest into a "… N more messages" block (a fan-out
+to 200 agents would otherwise fill thousands of pixels, with what follows far below)."""
+
+
 def join_html(parts: Sequence[str], complete: bool = True) -> str:
+    """The messages of a sequence, the ones after the first `SHOWN_MESSAGES` folded (one click opens them)."""
     tail = ""
     if not complete:
         tail = '<div style="opacity:0.6">…</div>'
     elif not parts:
         tail = '<div style="opacity:0.6"><i>(no messages)</i></div>'
-    return f'<div class="miniagents-messages">{"".join(parts)}{tail}</div>'
+    shown, folded = parts[:SHOWN_MESSAGES], parts[SHOWN_MESSAGES:]
+    more = ""
+    if folded:
+        more = (
+            '<details class="miniagents-more"><summary style="cursor:pointer;opacity:0.75">'
+            f"… {count_text(len(folded), 'more message')}</summary>{''.join(folded)}</details>"
+        )
+    return f'<div class="miniagents-messages">{"".join(shown)}{more}{tail}</div>'
 
 
 # --- agents --------------------------------------------------------------------------------------------------------

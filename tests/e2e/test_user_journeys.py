@@ -238,3 +238,30 @@ def test_interrupting_the_kernel_stops_the_cells_agents(
         "growth after the interrupt: 0", timeout=RENDER_TIMEOUT_MS
     )
     assert notebook.page_errors() == []
+
+
+BIG_RUN_CELLS = (
+    "%load_ext miniagents_notebook",
+    "from miniagents import InteractionContext, miniagent\n\n"
+    "@miniagent\n"
+    "async def worker(ctx: InteractionContext, i: int) -> None:\n"
+    "    ctx.reply(f'worker {i} done')",
+    "%%miniagent\nctx.reply([worker.trigger(i=i) for i in range(200)])",
+)
+
+
+def test_a_run_with_200_replies_folds_most_of_them(lab_root: Path, open_notebook: Callable[..., LabNotebook]) -> None:
+    _write_notebook(lab_root / "e2e_big_run.ipynb", *BIG_RUN_CELLS)
+    notebook = open_notebook("e2e_big_run.ipynb")
+    notebook.run_all_cells()
+    output = notebook.page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea")
+
+    more = output.locator("summary", has_text="… 180 more messages")
+    expect(more).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    expect(output.get_by_text("worker 19 done", exact=True)).to_be_visible()
+    expect(output.get_by_text("worker 199 done", exact=True)).to_be_hidden()
+    height = output.evaluate("node => node.getBoundingClientRect().height")
+    assert height < 2_000, height  # the calls below the replies are in reach
+    more.click()
+    expect(output.get_by_text("worker 199 done", exact=True)).to_be_visible()
+    assert notebook.page_errors() == []
