@@ -7,12 +7,14 @@ file, or one of your own. Messages travel in their serialised form (`Message.ser
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import traitlets
 
 from miniagents.history import HistorySource, InMemoryHistory, RecordedCall, eviction_note
 from miniagents_notebook._eviction import with_eviction_note
+from miniagents_notebook._view_format import status_icon
 from miniagents_notebook.call_tree import LiveView, _asset
 from miniagents_notebook.rendering import count_text, shorten
 from miniagents_notebook.static_html import render_inspector
@@ -199,8 +201,17 @@ class HistoryInspector(LiveView):
             )
         return super().__new__(cls, source, *args, **kwargs)
 
-    def __init__(self, source: HistorySource, *, throttle_interval: float = 0.1, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        source: HistorySource,
+        *,
+        call_status: Callable[[str], tuple[str, str | None] | None] | None = None,
+        throttle_interval: float = 0.1,
+        **kwargs: Any,
+    ) -> None:
         self.source = source
+        self.call_status = call_status
+        """How a call ended, `(status, error)` by call id, if known (records do not say; a trace's calls do)."""
         super().__init__(throttle_interval=throttle_interval, **kwargs)
         add_listener = getattr(source, "add_change_listener", None)
         if add_listener is not None:
@@ -210,8 +221,10 @@ class HistoryInspector(LiveView):
 
     def _sync(self) -> bool:
         snapshot = inspector_snapshot(self.source, self.agent_filter or None, self.text_filter or None)
+        for summary in snapshot["calls"]:
+            self._add_status(summary)
         if self.selected is not None:
-            snapshot["details"] = call_record_details(self.source, self.selected)
+            snapshot["details"] = self._details(self.selected)
         changed = {name: value for name, value in snapshot.items() if getattr(self, name) != value}
         for name, value in changed.items():
             setattr(self, name, value)
@@ -226,14 +239,28 @@ class HistoryInspector(LiveView):
         self.flush()
 
     def _on_selected_changed(self, change: Any) -> None:
-        self.details = {} if change["new"] is None else call_record_details(self.source, change["new"])
+        self.details = {} if change["new"] is None else self._details(change["new"])
+
+    def _details(self, call_id: str) -> dict[str, Any]:
+        details = call_record_details(self.source, call_id)
+        for summary in [details.get("summary"), *details.get("sub_calls", ())]:
+            if summary is not None:
+                self._add_status(summary)
+        return details
+
+    def _add_status(self, summary: dict[str, Any]) -> None:
+        """A failed call shows ✗ and its error next to its records (when `call_status` knows how it ended)."""
+        known = None if self.call_status is None else self.call_status(summary["id"])
+        if known is not None:
+            status, error = known
+            summary.update(status=status, icon=status_icon(status), error=error)
 
     def to_text(self) -> str:
         return _agent_counts_text(self.source)
 
     def to_html(self) -> str:
         calls = self.source.list_calls()
-        details = [call_record_details(self.source, call.call_id) for call in calls[:_STATIC_LIMIT]]
+        details = [self._details(call.call_id) for call in calls[:_STATIC_LIMIT]]
         return with_eviction_note(render_inspector(details, total=len(calls)), _history_eviction_note(self.source))
 
     def close(self) -> None:

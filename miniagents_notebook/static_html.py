@@ -185,11 +185,15 @@ def render_inspector(calls: Sequence[Mapping[str, Any]], total: int | None = Non
         preview = f' <span style="{_MUTED}">— {escape(summary["preview"])}</span>' if summary["preview"] else ""
         parent = call.get("parent")
         sub_calls = call.get("sub_calls", [])
+        badge = _status_badge(summary["status"], summary["icon"]) + " " if summary.get("status") else ""
         lines.append(
-            f'<details id="{anchor}" style="margin:2px 0"><summary>{_call_label(summary["alias"], summary["kwargs"])} '
+            f'<details id="{anchor}" style="margin:2px 0"><summary>{badge}'
+            f"{_call_label(summary['alias'], summary['kwargs'])} "
             f'<span style="{_MUTED}">↓{summary["inputs"]} ↑{summary["replies"]}</span>{preview}</summary>'
             '<div style="padding:2px 0 6px 16px">'
         )
+        if summary.get("error"):
+            lines.append(f'<div style="color:{ERROR_COLOR};white-space:pre-wrap">{escape(summary["error"])}</div>')
         if parent:
             lines.append(f"<div>Called by: {link(parent['id'], escape(parent['alias']))}</div>")
         if sub_calls:

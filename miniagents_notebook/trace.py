@@ -229,7 +229,11 @@ class Trace:
         """A `HistoryInspector` of the records of the recorded calls."""
         if not self.record_history:
             raise ValueError("This trace does not collect records: create it with `trace(record_history=True)`.")
-        return HistoryInspector(self.history, **options)
+        return HistoryInspector(self.history, call_status=self._call_status, **options)
+
+    def _call_status(self, call_id: str) -> tuple[str, str | None] | None:
+        call = self.model.calls.get(int(call_id)) if call_id.isdigit() else None
+        return None if call is None else (call.status, call.error)
 
     def to_mermaid(self, child_limit: int = DEFAULT_CHILD_LIMIT) -> str:
         """The call tree as Mermaid text (`graph TD`)."""

@@ -58,7 +58,8 @@ function render({ model, el }) {
     const rows = calls.map((call) =>
       h(
         "div",
-        { class: `ma-row${call.id === selected ? " ma-selected" : ""}`, onclick: () => select(call.id) },
+        { class: `ma-row${call.id === selected ? " ma-selected" : ""}`, onclick: () => select(call.id), title: call.error || "" },
+        call.status ? [statusBadge(call.status, call.icon), " "] : null,
         callLabel(call.alias, call.kwargs),
         h("span", { class: "ma-muted ma-counts" }, ` ↓${call.inputs} ↑${call.replies}`),
         call.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${call.preview}`) : null,
@@ -100,7 +101,13 @@ function render({ model, el }) {
     }
     fill(
       detailsBox,
-      h("div", { class: "ma-details-title" }, callLabel(details.alias, details.summary.kwargs)),
+      h(
+        "div",
+        { class: "ma-details-title" },
+        details.summary.status ? [statusBadge(details.summary.status, details.summary.icon), " "] : null,
+        callLabel(details.alias, details.summary.kwargs),
+      ),
+      details.summary.error ? h("div", { class: "ma-error" }, details.summary.error) : null,
       details.parent ? h("div", {}, "Called by: ", callLink(details.parent)) : h("div", { class: "ma-muted" }, "Called from outside any agent"),
       details.sub_calls.length
         ? h("div", {}, `Sub-calls (${details.sub_calls.length}): `, details.sub_calls.map((call, position) => [position ? ", " : "", callLink(call)]))

@@ -101,6 +101,10 @@ def test_clicking_a_call_shows_its_messages(lab_root: Path, open_notebook: Calla
     assert not any(garbage in text for garbage in GARBAGE), text
 
     inspector = page.locator(INSPECTOR).first
+    failed = inspector.locator(".ma-row", has_text="broken").first
+    expect(failed.locator(".ma-status")).to_have_text("✗", timeout=RENDER_TIMEOUT_MS)
+    failed.click()
+    expect(inspector.locator(".ma-details")).to_contain_text("ValueError: the broken agent broke")
     inspector.locator(".ma-row", has_text="worker (i=3)").first.click()
     inspector_details = inspector.locator(".ma-details")
     expect(inspector_details).to_contain_text("task 3", timeout=RENDER_TIMEOUT_MS)
