@@ -72,6 +72,7 @@ def display_agent_trace(agent_trace: Iterable[MiniAgent] | None = None) -> str:
         agent_trace = get_current_agent_trace()
     return " <- ".join(agent.alias for agent in agent_trace)
 
+
 # --- split_messages --------------------------------------------------------------------------------------------
 
 _SplitEvent = tuple[Literal["start", "text", "end"], str]
