@@ -2,7 +2,6 @@
 
 import importlib
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +17,7 @@ from miniagents.ext.llms import (
     UserMessage,
     message_to_llm_dict,
 )
-from miniagents.ext.llms.offline import OfflineLLMServer, get_offline_llm_server, start_offline_llm_server
+from miniagents.ext.llms.offline import OfflineLLMServer, get_offline_llm_server
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -33,12 +32,6 @@ def _offline_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.setenv(OFFLINE_ENV_VAR, "1")
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineLLMServer]:
-    with start_offline_llm_server(token_delay=0.001) as offline_server:
-        yield offline_server
 
 
 @pytest.fixture

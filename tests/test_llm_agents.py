@@ -4,7 +4,7 @@ import asyncio
 import json
 import logging
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +41,9 @@ from miniagents.ext.llms import (
     default_openai_client,
 )
 from miniagents.ext.llms import clients as clients_module
-from miniagents.ext.llms.offline import OfflineLLMServer, get_offline_llm_server, start_offline_llm_server
+from miniagents.ext.llms.offline import OfflineLLMServer, get_offline_llm_server
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_real_llm_providers")]
 
 QUESTION = "What is the tallest mountain in the Alps?"
 SYSTEM_PROMPT = "You are a concise geography tutor."
@@ -67,18 +67,6 @@ ANTHROPIC = Provider("anthropic", AnthropicAgent, AnthropicMessage, "stop_reason
 PROVIDERS = [pytest.param(OPENAI, id="openai"), pytest.param(ANTHROPIC, id="anthropic")]
 
 AgentFactory = Callable[..., MiniAgent]
-
-
-@pytest.fixture(autouse=True)
-def _never_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", OFFLINE_ENV_VAR):
-        monkeypatch.delenv(variable, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineLLMServer]:
-    with start_offline_llm_server(token_delay=0.001) as offline_server:
-        yield offline_server
 
 
 @pytest.fixture

@@ -1,32 +1,20 @@
 """`MiniAgents(llm_logger_agent=...)`: one readable markdown file per LLM call, written without delaying the call."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from miniagents import ErrorMessage, InteractionContext, Message, MiniAgent, MiniAgents, miniagent
-from miniagents.ext.llms import OFFLINE_ENV_VAR, AnthropicAgent, OpenAIAgent, SystemMessage
-from miniagents.ext.llms.offline import OfflineLLMServer, start_offline_llm_server
+from miniagents.ext.llms import AnthropicAgent, OpenAIAgent, SystemMessage
+from miniagents.ext.llms.offline import OfflineLLMServer
 
-pytestmark = pytest.mark.timeout(30)
+pytestmark = [pytest.mark.timeout(30), pytest.mark.usefixtures("no_real_llm_providers")]
 
 QUESTION = "Which river flows through Vienna?"
 SYSTEM_PROMPT = "Answer like a travel guide."
-
-
-@pytest.fixture(autouse=True)
-def _never_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", OFFLINE_ENV_VAR):
-        monkeypatch.delenv(variable, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineLLMServer]:
-    with start_offline_llm_server(token_delay=0.001) as offline_server:
-        yield offline_server
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ limit, usage summed over a tree of calls, credentials absent from everything rec
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,6 @@ import pytest
 from miniagents import CallInitiated, ErrorMessage, InteractionContext, MiniAgent, MiniAgents, miniagent
 from miniagents.errors import LLMIncompleteResponseError, LLMRateLimitError, LLMTimeoutError
 from miniagents.ext.llms import (
-    OFFLINE_ENV_VAR,
     AnthropicAgent,
     LLMAgent,
     OpenAIAgent,
@@ -27,26 +26,13 @@ from miniagents.ext.llms.offline import (
     FLAKY_RATE_LIMIT_MODEL,
     HANG_MODEL,
     OfflineLLMServer,
-    start_offline_llm_server,
 )
 from miniagents.redaction import REDACTED, redact_secrets
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_real_llm_providers")]
 
 PROVIDERS = ["openai", "anthropic"]
 AGENTS = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
-
-
-@pytest.fixture(autouse=True)
-def _never_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", OFFLINE_ENV_VAR):
-        monkeypatch.delenv(variable, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineLLMServer]:
-    with start_offline_llm_server(token_delay=0.001) as offline_server:
-        yield offline_server
 
 
 @pytest.fixture

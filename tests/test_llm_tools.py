@@ -3,7 +3,7 @@ are in) and both providers' real SDKs, streamed and not."""
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -11,12 +11,12 @@ from pydantic import BaseModel
 
 from miniagents import CallFinished, CallInitiated, InteractionContext, MiniAgent, MiniAgents, miniagent
 from miniagents.errors import LLMOutputValidationError, LLMToolRoundsError
-from miniagents.ext.llms import OFFLINE_ENV_VAR, AnthropicAgent, OpenAIAgent, ToolSpec
-from miniagents.ext.llms.offline import OfflineLLMServer, start_offline_llm_server
+from miniagents.ext.llms import AnthropicAgent, OpenAIAgent, ToolSpec
+from miniagents.ext.llms.offline import OfflineLLMServer
 from miniagents.ext.llms.offline.faults import INVALID_OUTPUT_ONCE_MODEL, TOOL_LOOP_MODEL
 from miniagents.ext.llms.tools import tool_specs
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_real_llm_providers")]
 
 AGENTS = {"openai": OpenAIAgent, "anthropic": AnthropicAgent}
 CASES = [
@@ -25,18 +25,6 @@ CASES = [
     for stream in (True, False)
 ]
 TOOL_PAUSE = 0.3
-
-
-@pytest.fixture(autouse=True)
-def _never_real_providers(monkeypatch: pytest.MonkeyPatch) -> None:
-    for variable in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", OFFLINE_ENV_VAR):
-        monkeypatch.delenv(variable, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineLLMServer]:
-    with start_offline_llm_server(token_delay=0.001) as offline_server:
-        yield offline_server
 
 
 @pytest.fixture

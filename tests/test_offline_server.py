@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal, Optional
 
 import anthropic
@@ -53,12 +53,6 @@ class WebPage(BaseModel):
 
 class WebPagesToBeRead(BaseModel):
     web_pages: tuple[WebPage, ...]
-
-
-@pytest.fixture
-def server() -> Iterator[OfflineLLMServer]:
-    with start_offline_llm_server(token_delay=0.001) as offline_server:
-        yield offline_server
 
 
 @pytest.fixture
