@@ -46,7 +46,7 @@ from miniagents.errors import (
 )
 from miniagents.ext.llms.llm_call import arun_llm_call, choose_stream, pick_response_metadata, require_model
 from miniagents.ext.llms.tools import ToolResult, ToolSpec, arun_tool_calls, tool_specs
-from miniagents.ext.llms.usage import normalized_usage, usage_cost_usd
+from miniagents.ext.llms.usage import check_token_prices, normalized_usage, priced_usage_usd, usage_cost_usd
 from miniagents.messages import Message
 from miniagents.runtime import MiniAgents
 
@@ -180,6 +180,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         response_format: Any = None,
         max_validation_retries: int = DEFAULT_MAX_VALIDATION_RETRIES,
         reply_metadata: Mapping[str, Any] | None = None,
+        usd_per_million_tokens: Mapping[str, float] | None = None,
         **kwargs: Any,
     ) -> None:
         """Answer the input messages with one reply of the model, streamed token by token.
@@ -192,7 +193,9 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         `async def` functions) may be called by the model, each call a child agent call, for up to
         `max_tool_rounds` rounds (a `tool_choice` applies to the first round only);
         `response_format=SomePydanticModel` asks for JSON of that schema, validated (the reply's `parsed` field),
-        the validation error going back to the model up to `max_validation_retries` times; other keyword arguments
+        the validation error going back to the model up to `max_validation_retries` times;
+        `usd_per_million_tokens={"input": …, "output": …, "cached_input": …}` prices the replies `genai-prices` cannot
+        (a local or self-hosted model, the offline stand-in: the reply's `cost_usd`); other keyword arguments
         (`temperature`, `max_tokens`, `timeout`, …) go to the provider's SDK as they are.
         """
         from miniagents.ext.llms.prepare import thaw_value
@@ -203,6 +206,7 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
             raise ValueError(f"`tool_errors` must be 'to_model' or 'raise', got {tool_errors!r}.")
         stream = choose_stream(stream)
         response_metadata = pick_response_metadata(response_metadata, reply_metadata)
+        token_prices = check_token_prices(usd_per_million_tokens)
         client = _request_client(provider, async_client or provider.default_client())
         request = await provider.aprepare_request(ctx, model, system, thaw_value(kwargs))
         if max_concurrency is None and requests_per_minute is None:
@@ -288,8 +292,14 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
                 if usage is not None:
                     total_usage = _added(total_usage, usage)
                     response_fields["token_usage"] = total_usage
-                    cost = usage_cost_usd(total_usage, model=model, provider=provider.name)
-                    if cost is not None and not _from_offline_stand_in(round_fields):
+                    cost = (
+                        None
+                        if _from_offline_stand_in(round_fields)
+                        else usage_cost_usd(total_usage, model=model, provider=provider.name)
+                    )
+                    if cost is None and token_prices is not None:
+                        cost = priced_usage_usd(total_usage, token_prices)
+                    if cost is not None:
                         response_fields["cost_usd"] = cost
                 if tool_calls and specs:
                     tool_rounds += 1

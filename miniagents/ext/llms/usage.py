@@ -16,7 +16,7 @@ from typing import Any
 from miniagents.lifecycle import CallInitiated, ReplyMessageResolved
 from miniagents.promising.ext.frozen import Frozen
 
-__all__ = ["USAGE_KEYS", "UsageTotals", "normalized_usage", "usage_cost_usd"]
+__all__ = ["USAGE_KEYS", "UsageTotals", "check_token_prices", "normalized_usage", "priced_usage_usd", "usage_cost_usd"]
 
 USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 
@@ -71,6 +71,43 @@ def usage_cost_usd(usage: Mapping[str, int], model: str, provider: str | None = 
     except (LookupError, ValueError):
         return None
     return float(price.total_price)
+
+
+TOKEN_PRICE_KEYS = ("input", "output", "cached_input")
+
+
+def check_token_prices(prices: Any) -> dict[str, float] | None:
+    """`usd_per_million_tokens` as given to an LLM agent, checked: `{"input": …, "output": …}` and optionally
+    `"cached_input"` (cached prompt tokens; the `"input"` price when not given), US dollars per million tokens."""
+    if prices is None:
+        return None
+    prices = _plain(prices)
+    if (
+        not isinstance(prices, Mapping)
+        or not {"input", "output"} <= set(prices)
+        or set(prices) - set(TOKEN_PRICE_KEYS)
+    ):
+        raise ValueError(
+            "`usd_per_million_tokens` must be a mapping with the keys 'input' and 'output' (and optionally "
+            f"'cached_input'): US dollars per million tokens, e.g. {{'input': 0.15, 'output': 0.6}}; got {prices!r}."
+        )
+    checked = {}
+    for key, value in prices.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"`usd_per_million_tokens[{key!r}]` must be a number >= 0 (dollars), got {value!r}.")
+        checked[key] = float(value)
+    return checked
+
+
+def priced_usage_usd(usage: Mapping[str, int], usd_per_million_tokens: Mapping[str, float]) -> float:
+    """The price of `usage` at prices you give (`check_token_prices`): for models `genai-prices` does not know."""
+    cached = usage.get("cached_tokens", 0)
+    cached_price = usd_per_million_tokens.get("cached_input", usd_per_million_tokens["input"])
+    return (
+        (usage.get("input_tokens", 0) - cached) * usd_per_million_tokens["input"]
+        + cached * cached_price
+        + usage.get("output_tokens", 0) * usd_per_million_tokens["output"]
+    ) / 1_000_000
 
 
 class UsageTotals:
