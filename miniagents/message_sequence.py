@@ -9,7 +9,7 @@ Out-of-order items bypass that queue: each is flattened by its own task and its 
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Self
 
 from pydantic import BaseModel
@@ -19,8 +19,6 @@ from miniagents.messages import ErrorMessage, Message, MessagePromise, TextMessa
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.context import PromisingContext
-from miniagents.promising.errors import NestingDepthError
-from miniagents.promising.ext.frozen import MAX_NESTING_DEPTH
 from miniagents.promising.promising import (
     AppenderBase,
     Promise,
@@ -38,12 +36,61 @@ logger = logging.getLogger(__name__)
 _READY_SINGLE_TYPES = (str, dict, BaseModel, MessagePromise, BaseException)
 
 
+def _leaves(item: list[Any] | tuple[Any, ...]) -> Iterator[Any]:
+    """The items of nested lists/tuples that are not lists/tuples themselves, in order, at any depth.
+
+    Walked with an explicit stack rather than recursion, so that nesting depth costs neither stack nor time per
+    level (each container is entered once); a list that contains itself would never end, so it is refused.
+    """
+    stack = [iter(item)]
+    open_lists = _OpenLists(item)
+    while stack:
+        for sub_item in stack[-1]:
+            if isinstance(sub_item, (list, tuple)):
+                open_lists.enter(sub_item)
+                stack.append(iter(sub_item))
+                break
+            yield sub_item
+        else:
+            stack.pop()
+            open_lists.leave()
+
+
+class _OpenLists:
+    """The lists (and tuples) being walked, innermost last: entering one that is already open means it holds itself."""
+
+    __slots__ = ("_ids", "_stack")
+
+    def __init__(self, outermost: Any = None) -> None:
+        self._stack: list[int | None] = [None if outermost is None else id(outermost)]
+        self._ids: set[int | None] = set(self._stack)
+
+    def enter(self, container: Any) -> None:
+        if isinstance(container, (list, tuple)):
+            container_id = id(container)
+            if container_id in self._ids:
+                raise ValueError(
+                    "A list of messages contains itself, so it can never be flattened; send a copy instead."
+                )
+        else:
+            container_id = None
+        self._stack.append(container_id)
+        self._ids.add(container_id)
+
+    def leave(self) -> None:
+        container_id = self._stack.pop()
+        if container_id is not None:
+            self._ids.discard(container_id)
+
+
+def _is_ready_single(item: Any) -> bool:
+    return isinstance(item, _READY_SINGLE_TYPES) or (isinstance(item, MessageSequencePromise) and item.is_streamed)
+
+
 def _is_ready(item: Any) -> bool:
-    if isinstance(item, _READY_SINGLE_TYPES):
-        return True
     if isinstance(item, (list, tuple)):
-        return all(_is_ready(sub_item) for sub_item in item)
-    return isinstance(item, MessageSequencePromise) and item.is_streamed
+        return all(_is_ready_single(leaf) for leaf in _leaves(item))
+    return _is_ready_single(item)
 
 
 def _unsupported(item: Any) -> UnsupportedMessageTypeError:
@@ -54,20 +101,29 @@ def _unsupported(item: Any) -> UnsupportedMessageTypeError:
     )
 
 
-def _check_supported(item: Any, depth: int = 1) -> None:
+def _is_plain_iterable(item: Any) -> bool:
+    """A list, tuple, generator or other sync iterable whose items are flattened (not a message, str or dict)."""
+    if isinstance(item, (list, tuple)):
+        return True
+    if isinstance(item, (_READY_SINGLE_TYPES, Promise, bytes, bytearray)) or hasattr(item, "__aiter__"):
+        return False
+    return hasattr(item, "__iter__")
+
+
+def _check_supported_single(item: Any) -> None:
     if isinstance(item, (_READY_SINGLE_TYPES, Promise)) or hasattr(item, "__aiter__"):
         return
     if hasattr(item, "__iter__") and not isinstance(item, (bytes, bytearray)):
-        if isinstance(item, (list, tuple)):
-            if depth > MAX_NESTING_DEPTH:
-                raise NestingDepthError(
-                    f"Messages were sent in lists/tuples nested more than {MAX_NESTING_DEPTH} levels deep; "
-                    "flatten the structure (a flat list of messages, or a generator) before sending it."
-                )
-            for sub_item in item:
-                _check_supported(sub_item, depth + 1)
-        return
+        return  # a generator or another iterable: its items are checked as they come
     raise _unsupported(item)
+
+
+def _check_supported(item: Any) -> None:
+    if isinstance(item, (list, tuple)):
+        for leaf in _leaves(item):
+            _check_supported_single(leaf)
+    else:
+        _check_supported_single(item)
 
 
 def message_from_dict(fields: dict[str, Any]) -> Message:
@@ -414,6 +470,13 @@ class MessageSequence:
             self._emitted += 1
 
     def _emit_ready(self, item: Any) -> None:
+        if isinstance(item, (list, tuple)):
+            for leaf in _leaves(item):
+                self._emit_ready_single(leaf)
+        else:
+            self._emit_ready_single(item)
+
+    def _emit_ready_single(self, item: Any) -> None:
         if isinstance(item, MessagePromise):
             self._emit(item)
         elif isinstance(item, Message):
@@ -426,40 +489,61 @@ class MessageSequence:
             self._emit(_message_from_model(item).as_promise)
         elif isinstance(item, BaseException):
             self._emit_error(item)
-        elif isinstance(item, MessageSequencePromise):
+        else:  # a complete MessageSequencePromise
             for piece in item.pieces_so_far:
                 if isinstance(piece, BaseException):
                     self._emit_error(piece)
                 else:
                     self._emit(piece)
-        else:
-            for sub_item in item:
-                self._emit_ready(sub_item)
 
     async def _aflatten_item(self, item: Any) -> None:
-        """Flatten one appended item; whatever goes wrong with it becomes an error at its position, never a hang."""
+        """Flatten one appended item; whatever goes wrong with it becomes an error at its position, never a hang.
+
+        Nested (sync) iterables — lists, tuples, generators — are walked with an explicit stack, so nesting depth
+        costs neither Python stack nor extra time per level; only async iterables and promises are awaited.
+        """
+        iterators: list[Iterator[Any]] = [iter((item,))]
+        open_lists = _OpenLists()
+        while iterators:
+            try:
+                sub_item = next(iterators[-1])
+            except StopIteration:
+                iterators.pop()
+                open_lists.leave()
+                continue
+            except Exception as error:  # a failing generator: stored at this position, the rest of it is lost
+                self._emit_error(error)
+                iterators.pop()
+                open_lists.leave()
+                continue
+            if _is_plain_iterable(sub_item):
+                try:
+                    open_lists.enter(sub_item)
+                except ValueError as error:
+                    self._emit_error(error)
+                    continue
+                try:
+                    iterators.append(iter(sub_item))
+                except Exception as error:  # e.g. an iterable whose iter() fails
+                    open_lists.leave()
+                    self._emit_error(error)
+            else:
+                await self._aflatten_single(sub_item)
+
+    async def _aflatten_single(self, item: Any) -> None:
         try:
-            _check_supported(item)
-            await self._aflatten(item)
+            if _is_ready_single(item):
+                self._emit_ready_single(item)
+            elif hasattr(item, "__aiter__"):
+                await self._aflatten_async_iterable(item)
+            elif isinstance(item, Promise):
+                await self._aflatten_item(await item)
+            else:
+                self._emit_error(_unsupported(item))
         except asyncio.CancelledError:
             raise
-        except BaseException as error:  # e.g. an unfreezable dict, or an iterable whose iter()/aiter() fails
+        except BaseException as error:  # e.g. an unfreezable dict, or an async iterable whose aiter() fails
             self._emit_error(error)
-
-    async def _aflatten(self, item: Any) -> None:
-        if _is_ready(item):
-            self._emit_ready(item)
-        elif isinstance(item, (list, tuple)):
-            for sub_item in item:
-                await self._aflatten_item(sub_item)
-        elif hasattr(item, "__aiter__"):
-            await self._aflatten_async_iterable(item)
-        elif isinstance(item, Promise):
-            await self._aflatten_item(await item)
-        elif hasattr(item, "__iter__") and not isinstance(item, (bytes, bytearray)):
-            await self._aflatten_iterable(item)
-        else:
-            self._emit_error(_unsupported(item))
 
     async def _aflatten_async_iterable(self, iterable: Any) -> None:
         replayable = isinstance(iterable, StreamedPromise)  # our iterators go on after an error, others stop
@@ -480,18 +564,6 @@ class MessageSequence:
                 self._emit(sub_item)
             else:
                 await self._aflatten_item(sub_item)
-
-    async def _aflatten_iterable(self, iterable: Any) -> None:
-        iterator = iter(iterable)
-        while True:
-            try:
-                sub_item = next(iterator)
-            except StopIteration:
-                return
-            except Exception as error:  # a failing generator: stored at this position
-                self._emit_error(error)
-                return
-            await self._aflatten_item(sub_item)
 
 
 _NOT_INHERITED_BY_JOINED = ("content", "content_template", "original_messages")

@@ -25,7 +25,7 @@ from miniagents import (
     miniagent,
 )
 from miniagents.promising.errors import NestingDepthError
-from miniagents.promising.ext.frozen import MAX_NESTING_DEPTH, normalize_text
+from miniagents.promising.ext.frozen import normalize_text
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -375,18 +375,27 @@ async def test_an_initiated_call_beyond_the_depth_limit_says_so_when_sent_a_mess
             await recurse.trigger()
 
 
-async def test_lists_nested_too_deep_are_refused_with_an_error_naming_the_depth() -> None:
+async def test_lists_and_generators_nested_thousands_deep_flatten_while_message_fields_are_capped() -> None:
     nested: list[Any] = ["innermost"]
-    for _ in range(400):
+    for _ in range(3000):
         nested = [nested]
+
+    def generators(depth: int) -> Any:
+        items: Any = iter(["deepest generator item"])
+        for level in range(depth):
+            items = (item for item in [f"generator level {level}", items])
+        return items
 
     @miniagent
     async def replier(ctx: InteractionContext) -> None:
         ctx.reply(nested)
+        ctx.reply(generators(3000))
 
     async with MiniAgents():
-        with pytest.raises(NestingDepthError, match=f"more than {MAX_NESTING_DEPTH} levels deep"):
-            await replier.trigger()
+        replies = await replier.trigger()
+    assert [str(reply) for reply in replies[:2]] == ["innermost", "generator level 2999"]
+    assert str(replies[-1]) == "deepest generator item" and len(replies) == 3002
+
     with pytest.raises(NestingDepthError, match=r"Field `rows\[0\]\[0\]"):
         Message(rows=nested)
     deep_dict: dict[str, Any] = {}
@@ -394,6 +403,25 @@ async def test_lists_nested_too_deep_are_refused_with_an_error_naming_the_depth(
         deep_dict = {"inner": deep_dict}
     with pytest.raises(NestingDepthError, match=r"Field `config\.inner\.inner"):
         Message(config=deep_dict)
+
+
+async def test_a_list_that_contains_itself_is_refused_at_the_call_site_and_in_a_generator() -> None:
+    looped: list[Any] = ["first"]
+    looped.append([looped])
+
+    @miniagent
+    async def replier(ctx: InteractionContext) -> None:
+        with pytest.raises(ValueError, match="contains itself"):
+            ctx.reply(looped)
+        ctx.reply(item for item in [looped, "after"])
+
+    async with MiniAgents(errors_as_messages=True):
+        replies = await replier.trigger()
+    assert [str(reply) for reply in replies] == [
+        "first",
+        "ValueError: A list of messages contains itself, so it can never be flattened; send a copy instead.",
+        "after",
+    ]
 
 
 def test_a_long_chain_of_messages_hashes_renders_and_walks_without_recursion_errors() -> None:

@@ -63,7 +63,7 @@ class ProducerCancelledError(PromisingError):
 
 
 class NestingDepthError(PromisingError, RecursionError):
-    """A value, a message or a sequence is nested deeper than `MAX_NESTING_DEPTH` levels.
+    """A value or a message is nested deeper than `MAX_NESTING_DEPTH` levels (sequences of messages nest freely).
 
     Such structures would otherwise fail somewhere deep inside hashing, serialising or rendering with a bare
     `RecursionError` that names nothing; this error says what was too deep instead.
