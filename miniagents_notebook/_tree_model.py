@@ -26,6 +26,16 @@ from miniagents.lifecycle import (
 from miniagents.messages import Message, MessagePromise
 from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls, eviction_note
 from miniagents_notebook._style import STATUS_ICONS
+from miniagents_notebook._usage_format import (
+    UsageSum,
+    queued_segment,
+    queued_text,
+    reply_queued_seconds,
+    reply_usage,
+    usage_details,
+    usage_text,
+    usage_title,
+)
 from miniagents_notebook._view_format import (
     bar_segments,
     bar_title,
@@ -92,6 +102,12 @@ class CallState:
     reply_promises: dict[int, MessagePromise] = field(default_factory=dict)
     resolved_replies: dict[int, str] = field(default_factory=dict)
     failed_replies: dict[int, str] = field(default_factory=dict)
+    own_usage: UsageSum | None = None
+    """Tokens and cost of the LLM replies this call's own agent produced."""
+    usage: UsageSum | None = None
+    """`own_usage` plus that of every call below it (evicted ones included)."""
+    queued_seconds: float | None = None
+    """How long this (LLM) call waited for a concurrency or rate-limit slot, as its replies say."""
 
     @property
     def kwargs_text(self) -> str:
@@ -148,6 +164,8 @@ class CallTreeModel:
         self._max_calls = check_max_calls(max_calls)
         self.evicted_calls = 0
         """How many finished calls were dropped to stay within `max_calls`."""
+        self.run_usage = UsageSum()
+        """Tokens and cost of every LLM reply of the calls in the model (evicted ones included)."""
         self._finished_order: deque[int] = deque()  # the eviction order
         self._evict_when_childless: set[int] = set()  # finished calls due for eviction that still have children
         self._streaming_replies: set[tuple[int, int]] = set()
@@ -206,11 +224,15 @@ class CallTreeModel:
             call.input_promises[event.index] = event.message_promise
         elif isinstance(event, ReplyMessageAppeared):
             call.reply_promises[event.index] = event.message_promise
+            call.queued_seconds = (
+                reply_queued_seconds(event.message_promise.known_beforehand, call.agent_alias) or call.queued_seconds
+            )
             if (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
                 self._streaming_replies.add((call.call_id, event.index))
         elif isinstance(event, ReplyMessageResolved):
             if event.message is not None:
                 call.resolved_replies[event.index] = str(event.message)
+                self._count_usage(call, event.message)
             else:
                 call.failed_replies[event.index] = error_text(event.error) if event.error is not None else "failed"
             self._streaming_replies.discard((call.call_id, event.index))
@@ -230,6 +252,24 @@ class CallTreeModel:
         else:
             return False
         return True
+
+    def _count_usage(self, call: CallState, message: Message) -> None:
+        """Add the tokens and cost of an LLM reply of the call's own agent to the call, every call above it and the
+        run."""
+        call.queued_seconds = reply_queued_seconds(message, call.agent_alias) or call.queued_seconds
+        usage = reply_usage(message, call.agent_alias)
+        if usage is None:
+            return
+        if call.own_usage is None:
+            call.own_usage = UsageSum()
+        call.own_usage.add(usage)
+        above: CallState | None = call
+        while above is not None:
+            if above.usage is None:
+                above.usage = UsageSum()
+            above.usage.add(usage)
+            above = self.calls.get(above.parent_call_id) if above.parent_call_id is not None else None
+        self.run_usage.add(usage)
 
     # --- eviction ----------------------------------------------------------------------------------------------
 
@@ -335,14 +375,18 @@ class CallTreeModel:
                 continue
             is_last = position + 1 >= len(siblings)
             call = self.calls[siblings[position]]
+            usage = usage_text(call.usage)
             lines.append(
                 f"{prefix}{'' if are_roots else '└─ ' if is_last else '├─ '}{call.agent_alias} [{call.status}]"
+                + (f" {usage}" if usage else "")
             )
             if position + 1 < len(siblings):
                 stack.append((siblings, position + 1, prefix, are_roots))
             if call.children:
                 child_prefix = prefix if are_roots else prefix + ("   " if is_last else "│  ")
                 stack.append((call.children, 0, child_prefix, False))
+        if self.run_usage.llm_replies:
+            lines.append(f"Run: {usage_title(self.run_usage)}")
         return "\n".join(lines)
 
     def tree_snapshot(
@@ -387,6 +431,8 @@ class CallTreeModel:
                     "children": len(call.children),
                     "preview": _one_line_tail(call.preview(), ROW_PREVIEW_CHARS),
                     "error": call.error,
+                    "usage_text": usage_text(call.usage),
+                    "usage_title": usage_title(call.usage),
                 }
             )
         if beyond_max_rows:
@@ -399,7 +445,12 @@ class CallTreeModel:
             "total": len(self.calls),
             "evicted": self.evicted_calls,
             "evicted_note": self.eviction_note,
+            **self._run_usage_texts(),
         }
+
+    def _run_usage_texts(self) -> dict[str, str]:
+        """The run's tokens and cost for a header: `usage_text` to show, `usage_title` to hover."""
+        return {"usage_text": usage_text(self.run_usage), "usage_title": usage_title(self.run_usage)}
 
     def timeline_snapshot(
         self,
@@ -416,6 +467,7 @@ class CallTreeModel:
             "count_labels": count_labels(counts),
             "evicted": self.evicted_calls,
             "evicted_note": self.eviction_note,
+            **self._run_usage_texts(),
         }
         if not self.calls:
             return {
@@ -455,7 +507,15 @@ class CallTreeModel:
             }
             end = bar["end"] if bar["end"] is not None else now
             bar["segments"] = bar_segments(bar["start"], bar["run"], end, span)
-            bar["title"] = bar_title(bar, end)
+            queued = queued_segment(bar["run"], call.queued_seconds, end, span)
+            if queued is not None:
+                bar["segments"]["queued"] = queued
+            bar["usage_text"] = usage_text(call.usage)
+            bar["title"] = " · ".join(
+                part
+                for part in (bar_title(bar, end), queued_text(call.queued_seconds), usage_title(call.usage))
+                if part
+            )
             bars.append(bar)
         shown = f" ({len(bars):,} shown)" if hidden else ""
         return {
@@ -516,6 +576,7 @@ class CallTreeModel:
             "replies": replies,
             "error": call.error,
             "traceback": call.traceback,
+            "usage": usage_details(call.own_usage, call.usage, call.queued_seconds),
         }
 
     def is_call_streaming(self, call_id: int) -> bool:

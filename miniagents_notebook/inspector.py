@@ -14,6 +14,7 @@ import traitlets
 
 from miniagents.history import HistorySource, InMemoryHistory, RecordedCall, eviction_note
 from miniagents_notebook._eviction import with_eviction_note
+from miniagents_notebook._usage_format import CallUsage, HistoryUsage, usage_details, usage_text, usage_title
 from miniagents_notebook._view_format import status_icon
 from miniagents_notebook.call_tree import LiveView, _asset
 from miniagents_notebook.rendering import count_text, shorten
@@ -169,6 +170,13 @@ def _agent_counts_text(source: HistorySource) -> str:
     return f"History: {count_text(len(calls), 'recorded call')} ({per_agent})" + (f"\n{note}" if note else "")
 
 
+def _add_usage(summary: dict[str, Any], usages: dict[str, CallUsage]) -> None:
+    """A call's tokens and cost with its sub-calls, as its row shows them (nothing without LLM replies below it)."""
+    usage = usages.get(summary["id"])
+    total = None if usage is None else usage.total
+    summary.update(usage_text=usage_text(total), usage_title=usage_title(total))
+
+
 class HistoryInspector(LiveView):
     """Browse recorded calls: filter by agent and text, open a call to see its records, follow parent and sub-calls.
 
@@ -210,6 +218,7 @@ class HistoryInspector(LiveView):
         **kwargs: Any,
     ) -> None:
         self.source = source
+        self._usage = HistoryUsage(source)
         self.call_status = call_status
         """How a call ended, `(status, error)` by call id, if known (records do not say; a trace's calls do)."""
         super().__init__(throttle_interval=throttle_interval, **kwargs)
@@ -221,10 +230,14 @@ class HistoryInspector(LiveView):
 
     def _sync(self) -> bool:
         snapshot = inspector_snapshot(self.source, self.agent_filter or None, self.text_filter or None)
+        usages, run_usage = self._usage.calls()
         for summary in snapshot["calls"]:
             self._add_status(summary)
+            _add_usage(summary, usages)
+        if run_usage.llm_replies:
+            snapshot["header"] += f" · {usage_text(run_usage)}"
         if self.selected is not None:
-            snapshot["details"] = self._details(self.selected)
+            snapshot["details"] = self._details(self.selected, usages)
         changed = {name: value for name, value in snapshot.items() if getattr(self, name) != value}
         for name, value in changed.items():
             setattr(self, name, value)
@@ -241,11 +254,16 @@ class HistoryInspector(LiveView):
     def _on_selected_changed(self, change: Any) -> None:
         self.details = {} if change["new"] is None else self._details(change["new"])
 
-    def _details(self, call_id: str) -> dict[str, Any]:
+    def _details(self, call_id: str, usages: dict[str, CallUsage] | None = None) -> dict[str, Any]:
         details = call_record_details(self.source, call_id)
+        usages = self._usage.calls()[0] if usages is None else usages
         for summary in [details.get("summary"), *details.get("sub_calls", ())]:
             if summary is not None:
                 self._add_status(summary)
+                _add_usage(summary, usages)
+        if details:
+            usage = usages.get(call_id, CallUsage())
+            details["usage"] = usage_details(usage.own, usage.total, usage.queued_seconds)
         return details
 
     def _add_status(self, summary: dict[str, Any]) -> None:
@@ -256,11 +274,15 @@ class HistoryInspector(LiveView):
             summary.update(status=status, icon=status_icon(status), error=error)
 
     def to_text(self) -> str:
-        return _agent_counts_text(self.source)
+        run_usage = self._usage.calls()[1]
+        first_line, *notes = _agent_counts_text(self.source).split("\n")
+        usage = f" · {usage_title(run_usage)}" if run_usage.llm_replies else ""
+        return "\n".join([first_line + usage, *notes])
 
     def to_html(self) -> str:
         calls = self.source.list_calls()
-        details = [self._details(call.call_id) for call in calls[:_STATIC_LIMIT]]
+        usages = self._usage.calls()[0]
+        details = [self._details(call.call_id, usages) for call in calls[:_STATIC_LIMIT]]
         return with_eviction_note(render_inspector(details, total=len(calls)), _history_eviction_note(self.source))
 
     def close(self) -> None:

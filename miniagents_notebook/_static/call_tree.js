@@ -25,7 +25,13 @@ function render({ model, el }) {
     const tree = model.get("tree") || {};
     const rows = tree.rows || [];
     const selected = model.get("selected");
-    fill(header, `Agent calls: ${tree.total || 0} `, ...countsLine(tree.count_labels), ...evictionNote(tree.evicted_note));
+    fill(
+      header,
+      `Agent calls: ${tree.total || 0} `,
+      ...countsLine(tree.count_labels),
+      usageBadge(tree.usage_text, tree.usage_title),
+      ...evictionNote(tree.evicted_note),
+    );
     const elements = [];
     let hiddenBelow = null; // depth under which rows are folded away
     for (const row of rows) {
@@ -65,6 +71,7 @@ function render({ model, el }) {
           callLabel(row.alias, row.kwargs),
           h("span", { class: "ma-muted ma-counts", title: "input messages ↓, reply messages ↑" }, ` ↓${row.inputs} ↑${row.replies}`),
           h("span", { class: "ma-duration" }, ` ${row.elapsed_text}`),
+          usageBadge(row.usage_text, row.usage_title),
           row.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${row.preview}`) : null,
           isFolded ? h("span", { class: "ma-muted" }, ` (${row.children} sub-calls folded)`) : null,
         ),
@@ -91,6 +98,7 @@ function render({ model, el }) {
         `${details.status} · ${details.elapsed_text}`,
         details.waited_text ? ` (waited ${details.waited_text} before starting)` : "",
       ),
+      usageLines(details.usage),
       details.parent
         ? h("div", {}, "Called by: ", h("a", { class: "ma-link", onclick: () => select(details.parent.id) }, details.parent.alias))
         : null,

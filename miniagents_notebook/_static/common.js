@@ -42,6 +42,16 @@ function countsLine(labels) {
   return (labels || []).map((label) => h("span", { class: `ma-count ma-status-${label.status}` }, label.text));
 }
 
+// "1,234 tokens · $0.0012": tokens and cost of LLM replies (a call's with its sub-calls, or a run's); "" shows nothing
+function usageBadge(text, title) {
+  return text ? h("span", { class: "ma-usage", title: title || "" }, text) : null;
+}
+
+// "Usage with its sub-calls: 1,234 tokens (…) · $0.0012 · 3 LLM replies", one line each, for a details panel
+function usageLines(lines) {
+  return (lines || []).map(([label, text]) => h("div", { class: "ma-usage-line" }, h("span", { class: "ma-muted" }, `${label}: `), text));
+}
+
 // "… 1,234 older calls evicted (limit 10,000)" when the Python side dropped old calls to bound its memory
 function evictionNote(note) {
   return note ? [h("div", { class: "ma-muted ma-evicted" }, note)] : [];

@@ -62,6 +62,7 @@ function render({ model, el }) {
         call.status ? [statusBadge(call.status, call.icon), " "] : null,
         callLabel(call.alias, call.kwargs),
         h("span", { class: "ma-muted ma-counts" }, ` ↓${call.inputs} ↑${call.replies}`),
+        usageBadge(call.usage_text, call.usage_title),
         call.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${call.preview}`) : null,
       ),
     );
@@ -108,6 +109,7 @@ function render({ model, el }) {
         callLabel(details.alias, details.summary.kwargs),
       ),
       details.summary.error ? h("div", { class: "ma-error" }, details.summary.error) : null,
+      usageLines(details.usage),
       details.parent ? h("div", {}, "Called by: ", callLink(details.parent)) : h("div", { class: "ma-muted" }, "Called from outside any agent"),
       details.sub_calls.length
         ? h("div", {}, `Sub-calls (${details.sub_calls.length}): `, details.sub_calls.map((call, position) => [position ? ", " : "", callLink(call)]))

@@ -13,7 +13,13 @@ function render({ model, el }) {
     const timeline = model.get("timeline") || {};
     const bars = timeline.bars || [];
     const selected = model.get("selected");
-    fill(header, `Timeline: ${timeline.calls_text || ""} `, ...countsLine(timeline.count_labels), ...evictionNote(timeline.evicted_note));
+    fill(
+      header,
+      `Timeline: ${timeline.calls_text || ""} `,
+      ...countsLine(timeline.count_labels),
+      usageBadge(timeline.usage_text, timeline.usage_title),
+      ...evictionNote(timeline.evicted_note),
+    );
     fill(axis, ...(timeline.ticks || []).map((tick) => h("span", { class: "ma-tick", style: { left: tick.left } }, tick.label)));
     const elements = bars.map((bar) =>
       h(
@@ -38,6 +44,7 @@ function render({ model, el }) {
           { class: "ma-track", title: bar.title },
           h("div", { class: `ma-bar ma-bar-waiting ma-fill-${bar.status}`, style: bar.segments.waiting }),
           h("div", { class: `ma-bar ma-fill-${bar.status}`, style: bar.segments.running }),
+          bar.segments.queued ? h("div", { class: "ma-bar ma-bar-queued", style: bar.segments.queued }) : null,
         ),
       ),
     );
