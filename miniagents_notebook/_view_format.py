@@ -17,12 +17,17 @@ from miniagents_notebook._style import STATUS_ICONS
 
 __all__ = [
     "CLOCK_INTERVAL",
+    "MAX_INDENT_DEPTH",
+    "TEXT_BAR_WIDTH",
     "bar_segments",
     "bar_title",
     "count_labels",
+    "depth_mark",
     "format_seconds",
+    "interval_text",
     "percent",
     "status_icon",
+    "text_bar",
     "time_axis",
 ]
 
@@ -34,6 +39,12 @@ _MAX_TICKS = 8
 _LAST_TICK_AT = 0.92
 """No tick beyond this fraction of the axis: the label of a tick right at the edge would be clipped."""
 _MIN_SPAN = 1e-6
+
+MAX_INDENT_DEPTH = 30
+"""Calls deeper than this are indented no further in the static and text forms (a 1,000-deep chain would otherwise be
+mostly indentation: ~1.5 MB of text); their rows carry their depth instead (`depth_mark`)."""
+TEXT_BAR_WIDTH = 40
+"""Characters of a timeline bar drawn as text (`text_bar`), the whole time axis."""
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -90,12 +101,30 @@ def bar_segments(start: float, run: float | None, end: float, span: float) -> di
     }
 
 
+def text_bar(start: float, run: float | None, end: float, span: float, width: int = TEXT_BAR_WIDTH) -> str:
+    """A call's bar as text, for where styles are stripped (GitHub, `nbconvert --sanitize-html`): `·` outside the
+    call, `░` while it waited to start, `█` while it ran (at least one `█`, so that a short call shows)."""
+    cell = max(span, _MIN_SPAN) / width
+    run = end if run is None else run
+    first = min(width - 1, max(0, int(start / cell)))
+    running = min(width - 1, max(first, int(run / cell)))
+    last = min(width, max(running + 1, -int(-end // cell)))
+    return "·" * first + "░" * (running - first) + "█" * (last - running) + "·" * (width - last)
+
+
+def interval_text(start: float, end: float) -> str:
+    """`0.10 s → 0.52 s (0.42 s)`: when a call started and ended on the time axis, and how long it took."""
+    return f"{format_seconds(start)} → {format_seconds(end)} ({format_seconds(end - start)})"
+
+
+def depth_mark(depth: int) -> str:
+    """`↳57 ` for a call deeper than `MAX_INDENT_DEPTH` (it is indented no further), else `""`."""
+    return f"↳{depth} " if depth > MAX_INDENT_DEPTH else ""
+
+
 def bar_title(bar: Mapping[str, Any], end: float) -> str:
     """What hovering a bar says: `alias(kwargs) · status · start → end (duration) · waited … · error`."""
     kwargs = f"({bar['kwargs']})" if bar["kwargs"] else ""
     waited = f" · waited {format_seconds(bar['run'] - bar['start'])}" if bar["run"] is not None else ""
     error = f" · {bar['error']}" if bar["error"] else ""
-    return (
-        f"{bar['alias']}{kwargs} · {bar['status']} · {format_seconds(bar['start'])} → {format_seconds(end)} "
-        f"({format_seconds(end - bar['start'])}){waited}{error}"
-    )
+    return f"{bar['alias']}{kwargs} · {bar['status']} · {interval_text(bar['start'], end)}{waited}{error}"
