@@ -18,9 +18,11 @@ from typing import Any
 
 from miniagents.history import HistorySource
 from miniagents.promising.ext.frozen import Frozen
+from miniagents_notebook._style import PALETTE
 from miniagents_notebook._view_format import format_seconds, percent
 
 __all__ = [
+    "QUEUED_HATCH",
     "CallUsage",
     "HistoryUsage",
     "UsageSum",
@@ -33,6 +35,10 @@ __all__ = [
     "usage_text",
     "usage_title",
 ]
+
+
+QUEUED_HATCH = f"repeating-linear-gradient(135deg,{PALETTE['bg']} 0 2px,transparent 2px 5px)"
+"""How the static copy draws an LLM call's wait for a slot over its bar (the live view: `.ma-bar-queued`)."""
 
 
 @dataclass

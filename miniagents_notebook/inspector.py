@@ -281,9 +281,10 @@ class HistoryInspector(LiveView):
 
     def to_html(self) -> str:
         calls = self.source.list_calls()
-        usages = self._usage.calls()[0]
+        usages, run_usage = self._usage.calls()
         details = [self._details(call.call_id, usages) for call in calls[:_STATIC_LIMIT]]
-        return with_eviction_note(render_inspector(details, total=len(calls)), _history_eviction_note(self.source))
+        html = render_inspector(details, total=len(calls), usage_text=usage_text(run_usage))
+        return with_eviction_note(html, _history_eviction_note(self.source))
 
     def close(self) -> None:
         remove_listener = getattr(self.source, "remove_change_listener", None)

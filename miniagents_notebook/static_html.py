@@ -49,7 +49,8 @@ def _usage(view_part: Mapping[str, Any]) -> str:
     text = view_part.get("usage_text")
     if not text:
         return ""
-    return f' <span style="{_MUTED}" title="{escape(view_part.get("usage_title", ""), quote=True)}">· {escape(text)}</span>'
+    title = escape(view_part.get("usage_title", ""), quote=True)
+    return f' <span style="{_MUTED}" title="{title}">· {escape(text)}</span>'
 
 
 def _usage_lines(lines: Sequence[Sequence[str]]) -> list[str]:
@@ -94,7 +95,8 @@ def render_call_tree(snapshot: Mapping[str, Any], show_timings: bool = True) -> 
     lines = [
         f'<div style="{_BOX}">',
         f'<div style="{_HEADER}">Agent calls: {snapshot.get("total", 0)} '
-        f'<span style="font-weight:400">{_counts_text(snapshot.get("count_labels", []))}{_usage(snapshot)}</span></div>',
+        f'<span style="font-weight:400">{_counts_text(snapshot.get("count_labels", []))}'
+        f"{_usage(snapshot)}</span></div>",
     ]
     if not rows:
         lines.append(f'<div style="{_MUTED}">(no agent calls)</div>')
@@ -144,7 +146,8 @@ def render_timeline(snapshot: Mapping[str, Any]) -> str:
     lines = [
         f'<div style="{_BOX}">',
         f'<div style="{_HEADER}">Timeline: {snapshot["calls_text"]} over {snapshot["span_text"]} '
-        f'<span style="font-weight:400">{_counts_text(snapshot.get("count_labels", []))}{_usage(snapshot)}</span></div>',
+        f'<span style="font-weight:400">{_counts_text(snapshot.get("count_labels", []))}'
+        f"{_usage(snapshot)}</span></div>",
     ]
     if not bars:
         lines.append(f'<div style="{_MUTED}">(no agent calls)</div></div>')
@@ -259,7 +262,8 @@ def render_inspector(calls: Sequence[Mapping[str, Any]], total: int | None = Non
         lines.append(
             f'<details id="{anchor}" style="margin:2px 0"><summary>{badge}'
             f"{_call_label(summary['alias'], summary['kwargs'])} "
-            f'<span style="{_MUTED}">↓{summary["inputs"]} ↑{summary["replies"]}</span>{_usage(summary)}{preview}</summary>'
+            f'<span style="{_MUTED}">↓{summary["inputs"]} ↑{summary["replies"]}</span>'
+            f"{_usage(summary)}{preview}</summary>"
             '<div style="padding:2px 0 6px 16px">'
         )
         if summary.get("error"):

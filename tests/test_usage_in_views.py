@@ -3,13 +3,15 @@
 prices a user gives for a model `genai-prices` does not know (here the offline stand-in, reached through the real SDK
 over loopback)."""
 
+import re
 from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from miniagents import MiniAgent, MiniAgents
+from miniagents import InteractionContext, Message, MiniAgent, MiniAgents, miniagent
 from miniagents.ext.llms import AnthropicAgent, OpenAIAgent
 from miniagents.ext.llms.offline import OfflineLLMServer
+from miniagents_notebook import trace
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_real_llm_providers")]
 
@@ -47,3 +49,94 @@ async def test_prices_without_input_or_output_are_refused_naming_the_option(
     async with MiniAgents():
         with pytest.raises(ValueError, match=r"usd_per_million_tokens.*'input' and 'output'"):
             await agent_for("openai").trigger("hi", model="m", usd_per_million_tokens={"input": 1.0})
+
+
+SHOWN_USAGE = re.compile(r"([\d,]+) tokens(?: \([^)]*\))? · \$([\d.]+)")
+
+
+def shown_usage(text: str) -> tuple[int, float]:
+    """(tokens, dollars) as a view shows them (`1,234 tokens · $0.0012`, `1,234 tokens (… in; … out) · $0.0012`)."""
+    match = SHOWN_USAGE.search(text)
+    assert match, f"no tokens and cost in {text!r}"
+    return int(match[1].replace(",", "")), float(match[2])
+
+
+@pytest.mark.parametrize("provider", list(AGENTS))
+async def test_the_totals_of_a_three_level_tree_as_shown_equal_the_sum_of_its_leaves(
+    provider: str, agent_for: Callable[[str], MiniAgent]
+) -> None:
+    llm = agent_for(provider).fork(model="m", usd_per_million_tokens={"input": 3.0, "output": 15.0})
+    writer = llm.fork(alias="writer")
+    tool_replies: list[Message] = []
+
+    @miniagent
+    async def summarize(ctx: InteractionContext, topic: str) -> None:
+        """Summarize a topic (a tool that asks an LLM in turn)."""
+        [summary] = await writer.trigger(f"Summarize {topic}")
+        tool_replies.append(summary)
+        ctx.reply(summary)  # passed on: it counts once, in the call of the agent that wrote it
+
+    planner = llm.fork(alias="planner", tools=[summarize])
+
+    @miniagent
+    async def lead(ctx: InteractionContext) -> None:
+        ctx.reply(planner.trigger("Plan a weekend in Paris"))
+        ctx.reply(writer.trigger("And a title for it"))
+
+    async with MiniAgents():
+        with trace() as run:
+            [plan, title] = await lead.trigger()
+
+    def total(*replies: Message) -> tuple[int, float]:
+        tokens = sum(reply.token_usage.input_tokens + reply.token_usage.output_tokens for reply in replies)
+        return tokens, sum(reply.cost_usd for reply in replies)
+
+    [tool_reply] = tool_replies
+    # lead ─ planner ─ summarize ─ writer, and lead ─ writer: three levels of calls below the lead
+    expected = {
+        "lead": total(plan, tool_reply, title),
+        "planner": total(plan, tool_reply),
+        "summarize": total(tool_reply),
+    }
+    tree = run.call_tree()
+    rows = {row["alias"]: row for row in tree.tree["rows"]}
+    html, text = tree.to_html(), tree.to_text()
+    timeline = {bar["alias"]: bar for bar in run.timeline().timeline["bars"]}
+    for alias, (tokens, cost) in expected.items():
+        for shown in (rows[alias]["usage_text"], timeline[alias]["title"]):
+            assert shown_usage(shown)[0] == tokens
+            assert shown_usage(shown)[1] == pytest.approx(cost, rel=0.05)  # two significant digits
+        [line] = [line for line in text.splitlines() if f"{alias} [done]" in line]
+        assert shown_usage(line) == shown_usage(rows[alias]["usage_text"])
+        assert rows[alias]["usage_text"] in html
+    tree.selected = rows["lead"]["id"]
+    assert any(shown_usage(text)[0] == expected["lead"][0] for _label, text in tree.details["usage"])
+    run_tokens, run_cost = shown_usage(tree.tree["usage_text"])
+    assert run_tokens == expected["lead"][0]
+    assert run_cost == pytest.approx(expected["lead"][1], rel=0.05)
+    assert f"Run: {expected['lead'][0]:,} tokens" in text
+
+
+async def test_the_wait_for_an_llm_slot_is_a_segment_of_the_bar_and_in_its_tooltip(
+    agent_for: Callable[[str], MiniAgent],
+) -> None:
+    llm = agent_for("openai").fork(model="m", max_concurrency=1)  # one request at a time: the others queue
+
+    async with MiniAgents():
+        with trace() as run:
+            reply_promises = [llm.trigger(f"question {number}") for number in range(3)]
+            replies = [(await promise)[0] for promise in reply_promises]
+
+    timeline = run.timeline().timeline
+    assert [bar["alias"] for bar in timeline["bars"]] == ["OpenAIAgent"] * 3  # in the order they were triggered
+    waited = [bar for bar, reply in zip(timeline["bars"], replies, strict=True) if reply.queued_seconds > 0.005]
+    assert len(waited) >= 2
+    for bar, reply in zip(timeline["bars"], replies, strict=True):
+        if reply.queued_seconds <= 0.005:
+            continue
+        assert f"queued {reply.queued_seconds:.2f} s for an LLM slot" in bar["title"]
+        queued = bar["segments"]["queued"]
+        assert queued["left"] == bar["segments"]["running"]["left"]  # the wait comes first in the call's run
+        assert float(queued["width"].removesuffix("%")) == pytest.approx(
+            100 * reply.queued_seconds / timeline["span"], abs=0.5
+        )
