@@ -214,7 +214,8 @@ class CallTree(CallTreeModelView):
     """Every agent call under the call that made it: status, kwargs, message counts, duration, reply preview.
 
     Selecting a call shows its input messages and replies (live while they stream) and, on error, the traceback.
-    Parents with more than `child_limit` children show the first ones and a "… N more" row that expands on click.
+    Parents with more than `child_limit` children show the first ones and a "… N more" row that expands on click; a
+    tree cut at `max_rows` rows ends with one too (each click shows `EXPANSION_ROWS` more).
     Usually made by `trace.call_tree()`; `model` is a `CallTreeModel` fed with lifecycle events.
     `static_timings=False` leaves durations out of the static HTML copy (for notebooks that nbval compares).
     """
@@ -226,6 +227,11 @@ class CallTree(CallTreeModelView):
     selected = traitlets.Int(None, allow_none=True).tag(sync=True)
     child_limits = traitlets.Dict().tag(sync=True)
     """Parent call id (as a string; `"-1"` for the roots) → how many children to show; the view raises them."""
+    row_expansions = traitlets.Int(0).tag(sync=True)
+    """How many times the "… N more" row at the end of a tree cut at `max_rows` was clicked: each shows
+    `EXPANSION_ROWS` more rows."""
+
+    EXPANSION_ROWS = 1000
 
     _synced_key: Any = None
     _synced_clock: int | None = None
@@ -234,7 +240,10 @@ class CallTree(CallTreeModelView):
         self.static_timings = static_timings
         super().__init__(model, **options)
         self.observe(self._on_selected_changed, names=["selected"])
-        self.observe(lambda _change: self.flush(), names=["child_limits"])
+        self.observe(lambda _change: self.flush(), names=["child_limits", "row_expansions"])
+
+    def _max_rows(self) -> int:
+        return self.max_rows + self.EXPANSION_ROWS * self.row_expansions
 
     def _limits(self) -> dict[int, int]:
         return {int(parent): int(limit) for parent, limit in self.child_limits.items()}
@@ -251,6 +260,7 @@ class CallTree(CallTreeModelView):
             self.selected,
             selected_pieces,
             tuple(sorted(self.child_limits.items())),
+            self.row_expansions,
         )
 
     def _sync(self) -> bool:
@@ -259,7 +269,7 @@ class CallTree(CallTreeModelView):
         if key == self._synced_key and clock == self._synced_clock:
             return False
         now = time.time()
-        self.tree = self.model.tree_snapshot(now, self._limits(), self.child_limit, self.max_rows)
+        self.tree = self.model.tree_snapshot(now, self._limits(), self.child_limit, self._max_rows())
         if self.selected is not None and key != self._synced_key:  # the clock alone leaves the details as they are
             self.details = self.model.call_details(self.selected, now, self.child_limit)
         self._synced_key, self._synced_clock = key, clock
@@ -279,7 +289,7 @@ class CallTree(CallTreeModelView):
         )
 
     def to_html(self) -> str:
-        snapshot = self.model.tree_snapshot(time.time(), self._limits(), self.child_limit, self.max_rows)
+        snapshot = self.model.tree_snapshot(time.time(), self._limits(), self.child_limit, self._max_rows())
         return render_call_tree_html(snapshot, show_timings=self.static_timings)
 
     def to_mermaid(self) -> str:

@@ -14,7 +14,13 @@ function render({ model, el }) {
     model.save_changes();
   }
 
+  // beyond the tree's row cap (parent null) more rows in all, else more children of one parent
   function showMore(parent, shown) {
+    if (parent === null) {
+      model.set("row_expansions", (model.get("row_expansions") || 0) + 1);
+      model.save_changes();
+      return;
+    }
     const limits = { ...model.get("child_limits") };
     limits[String(parent)] = shown + 200;
     model.set("child_limits", limits);
@@ -39,11 +45,10 @@ function render({ model, el }) {
       hiddenBelow = null;
       const indent = { paddingLeft: `${row.depth * 18}px` };
       if (row.id === undefined) {
-        const parent = row.parent;
         elements.push(
           h(
             "div",
-            { class: "ma-row ma-more", style: indent, onclick: parent === null ? null : () => showMore(parent, row.shown) },
+            { class: "ma-row ma-more", style: indent, onclick: () => showMore(row.parent, row.shown) },
             `… ${row.more} more`,
           ),
         );

@@ -167,6 +167,7 @@ FAN_OUT_200_CELLS = (
     "await replies",
     "run.call_tree()",
     "run.timeline()",
+    "run.call_tree(child_limit=500, max_rows=100)",
 )
 
 
@@ -195,6 +196,13 @@ def test_a_200_call_fan_out_reads_and_expands(lab_root: Path, open_notebook: Cal
     expect(timeline.locator(".ma-timeline-row", has_text="worker (i=199)")).to_have_count(1)
     expect(header).to_contain_text("Timeline: 201 calls")
     expect(header).not_to_contain_text("shown")
+
+    capped = page.locator(CALL_TREE).nth(1)  # every child shown, but at most 100 rows
+    expect(capped.locator(".ma-row:not(.ma-more)")).to_have_count(100, timeout=RENDER_TIMEOUT_MS)
+    capped.locator(".ma-more", has_text="101 more").click()
+    expect(capped.locator(".ma-row", has_text="worker (i=199)")).to_have_count(1, timeout=RENDER_TIMEOUT_MS)
+    expect(capped.locator(".ma-row:not(.ma-more)")).to_have_count(201)
+    expect(capped.locator(".ma-more")).to_have_count(0)
     assert notebook.page_errors() == []
 
 
