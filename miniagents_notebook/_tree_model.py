@@ -37,9 +37,11 @@ from miniagents_notebook._usage_format import (
     usage_title,
 )
 from miniagents_notebook._view_format import (
+    MAX_INDENT_DEPTH,
     bar_segments,
     bar_title,
     count_labels,
+    depth_mark,
     format_seconds,
     status_icon,
     time_axis,
@@ -359,16 +361,24 @@ class CallTreeModel:
 
     # --- snapshots ---------------------------------------------------------------------------------------------
 
-    def as_text(self, child_limit: int = DEFAULT_CHILD_LIMIT) -> str:
+    def as_text(self, child_limit: int = DEFAULT_CHILD_LIMIT, max_rows: int = DEFAULT_MAX_ROWS) -> str:
         """The tree as text: aliases, shape and statuses only, so it is the same on every run (nbval compares it).
-        Once older calls were evicted, a first line says how many."""
+        Once older calls were evicted, a first line says how many. Bounded like the views: at most `max_rows` calls,
+        and calls deeper than `MAX_INDENT_DEPTH` indented no further (marked `↳depth`), each with a last line that
+        says so — a 1,000-deep chain is ~100 KB of text, not ~1.5 MB of indentation."""
         lines = [self.eviction_note] if self.evicted_calls else []
         if not self.roots:
             return "\n".join([*lines, "(no agent calls)"])
-        # (siblings, position, prefix of their lines, whether they are roots)
-        stack: list[tuple[list[int], int, str, bool]] = [(self.roots, 0, "", True)]
+        rows = 0
+        deepest = 0
+        # (siblings, position, prefix of their lines, their depth)
+        stack: list[tuple[list[int], int, str, int]] = [(self.roots, 0, "", 0)]
         while stack:
-            siblings, position, prefix, are_roots = stack.pop()
+            siblings, position, prefix, depth = stack.pop()
+            are_roots = depth == 0
+            if rows >= max_rows:
+                lines.append(f"… more calls not shown ({rows:,} of {len(self.calls):,} shown)")
+                break
             shown = min(len(siblings), child_limit)
             if position >= shown:
                 lines.append(f"{prefix}{'' if are_roots else '└─ '}… {len(siblings) - shown} more")
@@ -377,14 +387,19 @@ class CallTreeModel:
             call = self.calls[siblings[position]]
             usage = usage_text(call.usage)
             lines.append(
-                f"{prefix}{'' if are_roots else '└─ ' if is_last else '├─ '}{call.agent_alias} [{call.status}]"
-                + (f" {usage}" if usage else "")
+                f"{prefix}{'' if are_roots else '└─ ' if is_last else '├─ '}{depth_mark(depth)}"
+                f"{call.agent_alias} [{call.status}]" + (f" {usage}" if usage else "")
             )
+            rows += 1
+            deepest = max(deepest, depth)
             if position + 1 < len(siblings):
-                stack.append((siblings, position + 1, prefix, are_roots))
+                stack.append((siblings, position + 1, prefix, depth))
             if call.children:
-                child_prefix = prefix if are_roots else prefix + ("   " if is_last else "│  ")
-                stack.append((call.children, 0, child_prefix, False))
+                indented = are_roots or depth >= MAX_INDENT_DEPTH
+                child_prefix = prefix if indented else prefix + ("   " if is_last else "│  ")
+                stack.append((call.children, 0, child_prefix, depth + 1))
+        if deepest > MAX_INDENT_DEPTH:
+            lines.append(f"(calls deeper than {MAX_INDENT_DEPTH} levels are not indented further; ↳N is their depth)")
         if self.run_usage.llm_replies:
             lines.append(f"Run: {usage_title(self.run_usage)}")
         return "\n".join(lines)

@@ -203,7 +203,7 @@ class CallTreeModelView(LiveView):
         return None if self.model.is_finished else int(time.monotonic() / CLOCK_INTERVAL)
 
     def to_text(self) -> str:
-        return self.model.as_text(self.child_limit)
+        return self.model.as_text(self.child_limit, self.max_rows)
 
     def close(self) -> None:
         self.model.remove_listener(self.request_update)

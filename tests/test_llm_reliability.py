@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 
-from miniagents import CallInitiated, ErrorMessage, InteractionContext, MiniAgent, MiniAgents, miniagent
+from miniagents import (
+    CallInitiated,
+    ErrorMessage,
+    InteractionContext,
+    MiniAgent,
+    MiniAgents,
+    ReplyMessageAppeared,
+    miniagent,
+)
 from miniagents.errors import LLMIncompleteResponseError, LLMRateLimitError, LLMTimeoutError
 from miniagents.ext.llms import (
     AnthropicAgent,
@@ -321,6 +329,29 @@ async def test_requests_per_minute_spreads_the_requests_and_the_wait_is_on_the_r
     queued = sorted(reply[0].queued_seconds for reply in replies)
     assert queued[:2] == [pytest.approx(0, abs=0.05)] * 2
     assert queued[-1] >= 0.75
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_the_wait_for_a_slot_is_known_when_the_reply_appears_for_the_views(
+    provider: str, agent_for: Callable[..., MiniAgent]
+) -> None:
+    from miniagents.ext.llms import QUEUED_SECONDS_FIELD
+
+    appeared: list[ReplyMessageAppeared] = []
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, ReplyMessageAppeared):
+            appeared.append(event)
+
+    agent = agent_for(provider).fork(model="one-at-a-time", max_concurrency=1)
+    async with MiniAgents(on_call_event=on_event):
+        replies = await asyncio.gather(*(agent.trigger(f"question {number}") for number in range(3)))
+
+    known = sorted(event.message_promise.known_beforehand[QUEUED_SECONDS_FIELD] for event in appeared)
+    assert len(known) == 3
+    assert known[0] == pytest.approx(0, abs=0.05)
+    assert known[-1] > 0  # the third call waited for the first two to finish
+    assert sorted(reply[0].queued_seconds for reply in replies) == known  # one request each: the total is that wait
 
 
 def test_cost_comes_from_genai_prices_for_known_models() -> None:

@@ -474,3 +474,45 @@ def test_inspector_refuses_something_that_is_not_a_history_source() -> None:
     with pytest.raises(TypeError, match="HistorySource"):
         HistoryInspector(source=[])  # type: ignore[arg-type]
     assert isinstance(InMemoryHistory(), HistorySource)
+
+
+async def test_a_1000_deep_chain_stays_small_as_text_and_static_html() -> None:
+    @miniagent
+    async def chain(ctx: InteractionContext, level: int = 0) -> None:
+        ctx.reply(chain.trigger(level=level + 1) if level < 999 else "bottom")
+
+    async with MiniAgents():
+        with trace(record_history=False) as traced:
+            replies = chain.trigger()
+        assert [str(message) for message in await replies] == ["bottom"]
+
+    text = traced.call_tree().to_text()
+    lines = text.splitlines()
+    assert len(text) < 150_000  # was ~1.5 MB: three characters of indentation per level on each of 1,000 lines
+    assert lines[0] == "chain [done]"
+    assert lines[1] == "└─ chain [done]"
+    assert lines[30] == "   " * 29 + "└─ chain [done]"
+    assert lines[31] == "   " * 29 + "└─ ↳31 chain [done]"  # indented no further, its depth said
+    assert lines[999] == "   " * 29 + "└─ ↳999 chain [done]"
+    assert lines[-1] == "(calls deeper than 30 levels are not indented further; ↳N is their depth)"
+
+    html = traced.call_tree().to_html()
+    assert len(html) < 600_000
+    assert html.count("<ul") == 31  # the roots' list and 30 nested levels, however deep the chain
+    assert "↳999 " in html and "↳31 " in html and "↳30 " not in html
+
+
+async def test_the_text_of_a_tree_shows_at_most_max_rows_calls_and_says_how_many() -> None:
+    @miniagent
+    async def leaf(ctx: InteractionContext, i: int) -> None:
+        ctx.reply(str(i))
+
+    async with MiniAgents():
+        with trace(record_history=False) as traced:
+            replies = [leaf.trigger(i=i) for i in range(30)]
+        for reply in replies:
+            await reply
+
+    lines = traced.model.as_text(child_limit=100, max_rows=10).splitlines()
+    assert lines[:10] == ["leaf [done]"] * 10
+    assert lines[10:] == ["… more calls not shown (10 of 30 shown)"]

@@ -67,13 +67,14 @@ if TYPE_CHECKING:
         message_to_llm_dict,
     )
     from miniagents.ext.llms.tools import ToolSpec
-    from miniagents.ext.llms.usage import UsageTotals, normalized_usage
+    from miniagents.ext.llms.usage import QUEUED_SECONDS_FIELD, UsageTotals, normalized_usage
 
 __all__ = [
     "DEFAULT_ANTHROPIC_MAX_TOKENS",
     "DEFAULT_LLM_MAX_RETRIES",
     "DEFAULT_LLM_TIMEOUT",
     "OFFLINE_ENV_VAR",
+    "QUEUED_SECONDS_FIELD",
     "AnthropicAgent",
     "AnthropicMessage",
     "AnthropicMessageDicts",
@@ -126,7 +127,7 @@ __getattr__, __dir__ = lazy_exports(
         ],
         "miniagents.ext.llms.openai_compatible": ["openai_compatible_agent"],
         "miniagents.ext.llms.tools": ["ToolSpec"],
-        "miniagents.ext.llms.usage": ["UsageTotals", "normalized_usage"],
+        "miniagents.ext.llms.usage": ["QUEUED_SECONDS_FIELD", "UsageTotals", "normalized_usage"],
         "miniagents.ext.llms.clients": [
             "OFFLINE_ENV_VAR",
             "default_anthropic_client",

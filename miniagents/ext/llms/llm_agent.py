@@ -46,7 +46,13 @@ from miniagents.errors import (
 )
 from miniagents.ext.llms.llm_call import arun_llm_call, choose_stream, pick_response_metadata, require_model
 from miniagents.ext.llms.tools import ToolResult, ToolSpec, arun_tool_calls, tool_specs
-from miniagents.ext.llms.usage import check_token_prices, normalized_usage, priced_usage_usd, usage_cost_usd
+from miniagents.ext.llms.usage import (
+    QUEUED_SECONDS_FIELD,
+    check_token_prices,
+    normalized_usage,
+    priced_usage_usd,
+    usage_cost_usd,
+)
 from miniagents.messages import Message
 from miniagents.runtime import MiniAgents
 
@@ -226,36 +232,41 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         where = f"`{agent_alias}` ({provider.name}, model {model!r})"
         common = {"agent": agent_alias, "provider": provider.name, "model": model}
 
-        async def attempt(sdk_kwargs: dict[str, Any], round_fields: dict[str, Any]) -> AsyncIterator[str]:
-            async with limiter.slot() as waited_seconds:
-                round_fields["queued_seconds"] = round(waited_seconds, 3)
-                try:
-                    async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
-                        yield token
-                except LLMError:
-                    raise
-                except Exception as error:
-                    wrapped = wrap_provider_error(error, **common)
-                    if wrapped is None:
-                        raise
-                    raise wrapped from error
-            if stream and not round_fields.get(provider.finish_field):
-                raise LLMIncompleteResponseError(
-                    f"{where}: the response stream ended without a `{provider.finish_field}`, so the reply may be "
-                    "cut short (a dropped connection or a proxy that closed the stream). Retry the call.",
-                    **common,
-                )
+        queued_seconds = 0.0
 
-        async def one_round(sdk_kwargs: dict[str, Any], round_fields: dict[str, Any]) -> AsyncIterator[str]:
-            """One request, retried (with backoff) while it has yielded nothing."""
+        async def one_round(
+            sdk_kwargs: dict[str, Any], round_fields: dict[str, Any], response_fields: dict[str, Any]
+        ) -> AsyncIterator[str]:
+            """One request, retried (with backoff) while it has yielded nothing; the time it waits for a slot goes
+            into `response_fields` at once (so the reply knows it beforehand)."""
+            nonlocal queued_seconds
             retry_number = 0
             while True:
                 round_fields.clear()
                 yielded = False
                 try:
-                    async for token in attempt(sdk_kwargs, round_fields):
-                        yielded = True
-                        yield token
+                    async with limiter.slot() as waited_seconds:
+                        if limiter is not _NO_LIMIT:
+                            queued_seconds += waited_seconds
+                            response_fields[QUEUED_SECONDS_FIELD] = round(queued_seconds, 3)
+                        try:
+                            async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
+                                yielded = True
+                                yield token
+                        except LLMError:
+                            raise
+                        except Exception as error:
+                            wrapped = wrap_provider_error(error, **common)
+                            if wrapped is None:
+                                raise
+                            raise wrapped from error
+                    if stream and not round_fields.get(provider.finish_field):
+                        raise LLMIncompleteResponseError(
+                            f"{where}: the response stream ended without a `{provider.finish_field}`, so the reply "
+                            "may be cut short (a dropped connection or a proxy that closed the stream). Retry the "
+                            "call.",
+                            **common,
+                        )
                     return
                 except Exception as error:
                     retry_number += 1
@@ -268,14 +279,13 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
         async def stream_response(response_fields: dict[str, Any]) -> AsyncIterator[str]:
             messages = list(base_kwargs.get("messages") or [])
             total_usage: dict[str, int] | None = None
-            queued_seconds = 0.0
             replied_text = False
             tool_rounds = 0
             validation_failures = 0
             while True:
                 round_fields: dict[str, Any] = {}
                 text_parts: list[str] = []
-                async for token in one_round({**base_kwargs, "messages": messages}, round_fields):
+                async for token in one_round({**base_kwargs, "messages": messages}, round_fields, response_fields):
                     if output_type is None:  # typed output is sent once it validates
                         if not text_parts and replied_text:
                             yield "\n\n"  # what the model said before calling tools, then its answer
@@ -284,9 +294,6 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
                 replied_text = replied_text or bool(text_parts)
                 text = "".join(text_parts)
                 tool_calls = round_fields.pop("tool_calls", None)
-                queued_seconds += round_fields.pop("queued_seconds", 0.0)
-                if limiter is not _NO_LIMIT:
-                    response_fields["queued_seconds"] = round(queued_seconds, 3)
                 response_fields.update(round_fields)
                 usage = normalized_usage(round_fields.get("usage"))
                 if usage is not None:
@@ -383,7 +390,10 @@ def _validation_retry_messages(
 
 
 def _request_client(provider: LLMProvider, client: Any) -> Any:
-    """The client for one request: the SDK's own retries off (ours apply), our default timeout if it has the SDK's."""
+    """The client for one request: the SDK's own retries off (ours apply), our default timeout if it has the SDK's.
+
+    Made once per client and reused (`with_options` copies the client, which is not free per call).
+    """
     with_options = getattr(client, "with_options", None)
     if with_options is None:
         return client
@@ -391,7 +401,18 @@ def _request_client(provider: LLMProvider, client: Any) -> Any:
     sdk_default_timeout = provider.sdk_default_timeout()
     if sdk_default_timeout is not None and getattr(client, "timeout", None) == sdk_default_timeout:
         options["timeout"] = DEFAULT_LLM_TIMEOUT
-    return with_options(**options)
+    try:
+        cached = _request_clients.get(client)
+    except TypeError:  # not weakly referenceable (or unhashable): made anew each time
+        return with_options(**options)
+    if cached is not None and cached[0] == options:
+        return cached[1]
+    request_client = with_options(**options)
+    _request_clients[client] = (options, request_client)
+    return request_client
+
+
+_request_clients: "weakref.WeakKeyDictionary[Any, tuple[dict[str, Any], Any]]" = weakref.WeakKeyDictionary()
 
 
 def _retry_delay(error: Exception, retry_number: int, max_retries: int) -> float | None:

@@ -2,23 +2,25 @@
 
 How one call goes, and why:
 
-1. The provider's response is consumed by a background producer (a `StreamedPromise` of tokens), so tokens keep
-   arriving whatever the consumers do.
-2. The agent waits for the first token (the whole text when not streaming). A failure before it — bad key, rate
-   limit, server error, connection refused, timeout — is raised by the agent function, so the core delivers it the
-   way the call asks: an exception for whoever consumes the replies, or an `ErrorMessage` with
-   `errors_as_messages=True`. No half-made message is left behind in the replies.
-3. Then the reply message is added to the replies and streams live, token by token. Its known-beforehand fields are
-   the model, the agent alias, the role and `response_metadata`; when the response completes, the provider's metadata
+1. The agent reads the provider's response up to its first token (the whole text when not streaming). A failure
+   before it — bad key, rate limit, server error, connection refused, timeout — is raised by the agent function, so
+   the core delivers it the way the call asks: an exception for whoever consumes the replies, or an `ErrorMessage`
+   with `errors_as_messages=True`. No half-made message is left behind in the replies.
+2. Then the reply message is added to the replies and streams live, token by token: the rest of the response is read
+   by the message promise's own producer (started at once), so tokens keep arriving whatever the consumers do, and
+   each token goes from the response into the message with no promise in between. Its known-beforehand fields are
+   the model, the agent alias, the role, `queued_seconds` when the call waited under a limit (see
+   `miniagents.ext.llms.usage`) and `response_metadata`; when the response completes, the provider's metadata
    (finish / stop reason, usage, …) is added to its fields, and `response_metadata` wins over it.
-4. If the stream breaks midway, the message ends where the text ended (it never raises, so `errors_as_messages`
+3. If the stream breaks midway, the message ends where the text ended (it never raises, so `errors_as_messages`
    consumers never see an exception) and the agent function raises the error right after it: an exception in the
    sequence, or an `ErrorMessage` following the truncated message.
-5. The agent function returns only when the response is complete, so the call's status and duration in the call tree
+4. The agent function returns only when the response is complete, so the call's status and duration in the call tree
    are those of the LLM request. Then, if `MiniAgents(llm_logger_agent=...)` is set, the request and the response
    (or the error) are handed to the logger agent, which writes in the background.
 """
 
+import functools
 import inspect
 import json
 import time
@@ -28,10 +30,10 @@ from typing import Any
 
 from miniagents.agents import InteractionContext, MiniAgent
 from miniagents.errors import LLMResponseError
+from miniagents.ext.llms.usage import QUEUED_SECONDS_FIELD
 from miniagents.messages import ErrorMessage, Message, MessageTokenStreamer
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.ext.frozen import Frozen
-from miniagents.promising.promising import StreamedPromise
 from miniagents.redaction import redact_secrets
 from miniagents.runtime import MiniAgents
 
@@ -84,14 +86,28 @@ def fit_to_sdk_method(sdk_method: Callable[..., Any], request: dict[str, Any]) -
     SDK versions differ in which parameters they declare (e.g. recent `anthropic` versions dropped `temperature`);
     `extra_body` is the SDKs' own way to send any other parameter, so a parameter the API accepts is never lost.
     """
-    declared = inspect.signature(sdk_method).parameters
-    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in declared.values()):
+    function = getattr(sdk_method, "__func__", sdk_method)
+    try:
+        declared = _declared_parameters(function)
+    except TypeError:  # an unhashable callable: not cached
+        declared = _declared_parameters.__wrapped__(function)
+    if declared is None:
+        return request
+    if all(name in declared for name in request):
         return request
     fitted = {name: value for name, value in request.items() if name in declared}
     undeclared = {name: value for name, value in request.items() if name not in declared}
-    if undeclared:
-        fitted["extra_body"] = {**undeclared, **(request.get("extra_body") or {})}
+    fitted["extra_body"] = {**undeclared, **(request.get("extra_body") or {})}
     return fitted
+
+
+@functools.lru_cache(maxsize=128)
+def _declared_parameters(function: Callable[..., Any]) -> frozenset[str] | None:
+    """The parameter names `function` declares (None if it takes `**kwargs`): once per SDK method, not per call."""
+    parameters = inspect.signature(function).parameters.values()
+    if any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters):
+        return None
+    return frozenset(parameter.name for parameter in parameters)
 
 
 async def arun_llm_call(
@@ -107,29 +123,32 @@ async def arun_llm_call(
     started_at = datetime.now().astimezone()
     started = time.perf_counter()
     response_fields: dict[str, Any] = {}
-    tokens: StreamedPromise[str, tuple[str, ...]] = StreamedPromise(
-        streamer=lambda _: response_streamer(response_fields), start_soon=True
-    )
+    response = response_streamer(response_fields)
     try:
-        await _afirst_token(tokens)
+        first_token = await anext(response, _NO_TOKEN)
     except Exception as error:
         _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
         _raise_as_response_error_if_malformed(ctx, error, request_metadata)
         raise
+    midway_errors: list[Exception] = []
+    queued = {name: response_fields[name] for name in (QUEUED_SECONDS_FIELD,) if name in response_fields}
     try:
         reply = message_class.promise(
             start_soon=True,
-            message_token_streamer=_relay(tokens, response_fields, response_metadata),
-            **{**known_beforehand, **response_metadata},
+            message_token_streamer=_rest_of_response(
+                first_token, response, response_fields, response_metadata, midway_errors
+            ),
+            **{**known_beforehand, **queued, **response_metadata},
         )
         ctx.reply(reply)
-        response: Message = await reply
-        await tokens  # raises what broke the stream midway (the message itself just ended there)
+        result: Message = await reply
+        if midway_errors:  # what broke the stream midway (the message itself just ended there)
+            raise midway_errors[0]
     except Exception as error:
         _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
         _raise_as_response_error_if_malformed(ctx, error, request_metadata)
         raise
-    _log_llm_call(request_dicts, request_metadata, response, started_at, started)
+    _log_llm_call(request_dicts, request_metadata, result, started_at, started)
 
 
 def _raise_as_response_error_if_malformed(
@@ -148,26 +167,30 @@ def _raise_as_response_error_if_malformed(
         ) from error
 
 
-async def _afirst_token(tokens: StreamedPromise[str, Any]) -> None:
-    try:
-        await tokens.__aiter__().__anext__()
-    except StopAsyncIteration:
-        pass  # an empty response is still a (empty) reply message
+_NO_TOKEN: Any = object()
+"""What reading the first token gives for an empty response (still an empty reply message)."""
 
 
-def _relay(
-    tokens: StreamedPromise[str, Any], response_fields: dict[str, Any], response_metadata: dict[str, Any]
+def _rest_of_response(
+    first_token: Any,
+    response: AsyncIterator[str],
+    response_fields: dict[str, Any],
+    response_metadata: dict[str, Any],
+    midway_errors: list[Exception],
 ) -> MessageTokenStreamer:
-    async def relay(metadata_so_far: dict[str, Any]) -> AsyncIterator[str]:
-        try:
-            async for token in tokens:
-                yield token
-        except Exception:  # the agent function raises it right after this message
-            return
+    async def rest_of_response(metadata_so_far: dict[str, Any]) -> AsyncIterator[str]:
+        if first_token is not _NO_TOKEN:
+            yield first_token
+            try:
+                async for token in response:
+                    yield token
+            except Exception as error:  # the agent function raises it right after this message
+                midway_errors.append(error)
+                return
         metadata_so_far.update(response_fields)
         metadata_so_far.update(response_metadata)
 
-    return relay
+    return rest_of_response
 
 
 def _log_llm_call(

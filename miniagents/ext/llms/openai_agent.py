@@ -27,6 +27,7 @@ from miniagents.messages import Message
 __all__ = ["OpenAIAgent", "OpenAIProvider"]
 
 _RESPONSE_FIELDS = {"id", "created", "model", "system_fingerprint", "service_tier", "usage"}
+_CHUNK_FIELDS = ("id", "created", "model", "system_fingerprint", "service_tier")
 
 
 class OpenAIProvider(LLMProvider):
@@ -131,10 +132,22 @@ class OpenAIProvider(LLMProvider):
         tool_call_parts: dict[int, dict[str, str]] = {}
         chunks = await create(**fit_to_sdk_method(create, request))
         async with chunks:  # closes the HTTP response even if the stream breaks midway
+            first_chunk = True
             async for chunk in chunks:
-                response_fields.update(chunk.model_dump(include=_RESPONSE_FIELDS, exclude_none=True))
-                if chunk.choices:
-                    choice = _single_choice(chunk.choices)
+                # this runs for every token: the response's fields come from its first chunk and the one with the
+                # usage (the last), read as plain attributes, not with `model_dump()`
+                usage = getattr(chunk, "usage", None)
+                if first_chunk or usage is not None:
+                    first_chunk = False
+                    for name in _CHUNK_FIELDS:
+                        value = getattr(chunk, name, None)
+                        if value is not None:
+                            response_fields[name] = value
+                    if usage is not None:
+                        response_fields["usage"] = usage.model_dump(exclude_none=True)
+                choices = chunk.choices
+                if choices:
+                    choice = choices[0] if len(choices) == 1 else _single_choice(choices)
                     if choice.finish_reason:
                         response_fields["finish_reason"] = choice.finish_reason
                     for call_delta in choice.delta.tool_calls or ():

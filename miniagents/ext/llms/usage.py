@@ -8,6 +8,14 @@ provider's raw `usage`. `UsageTotals` (an observer) sums them per call — *incl
         await research_agent.trigger("...")
     totals.run_total  # {"input_tokens": …, "output_tokens": …, "cached_tokens": …, "llm_calls": …, "cost_usd": …}
     totals.for_call(call_id)  # the same for one call and everything it called
+
+Time spent waiting for an LLM slot is public data too, for the views (the timeline draws it): when a concurrency or
+requests-per-minute limit applies to a call (`max_concurrency=`, `requests_per_minute=`, `configure_llm_limits`), its
+reply message has the field `queued_seconds` (`QUEUED_SECONDS_FIELD`): seconds the call waited for a slot, summed
+over its requests (retries and tool rounds). It is already in the reply promise's `known_beforehand` — so on the
+`ReplyMessageAppeared` event, as soon as the first token arrives — with the wait before that token, and on the
+resolved message (the `ReplyMessageResolved` event, records, the store) with the total. Without a limit the field is
+absent.
 """
 
 from collections.abc import Mapping
@@ -16,9 +24,20 @@ from typing import Any
 from miniagents.lifecycle import CallInitiated, ReplyMessageResolved
 from miniagents.promising.ext.frozen import Frozen
 
-__all__ = ["USAGE_KEYS", "UsageTotals", "check_token_prices", "normalized_usage", "priced_usage_usd", "usage_cost_usd"]
+__all__ = [
+    "QUEUED_SECONDS_FIELD",
+    "USAGE_KEYS",
+    "UsageTotals",
+    "check_token_prices",
+    "normalized_usage",
+    "priced_usage_usd",
+    "usage_cost_usd",
+]
 
 USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
+
+QUEUED_SECONDS_FIELD = "queued_seconds"
+"""The reply field: seconds an LLM call waited for a concurrency / rate-limit slot (see the module docstring)."""
 
 
 def normalized_usage(raw_usage: Any) -> dict[str, int] | None:
