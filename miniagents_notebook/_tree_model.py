@@ -110,6 +110,7 @@ class CallState:
     """`own_usage` plus that of every call below it (evicted ones included)."""
     queued_seconds: float | None = None
     """How long this (LLM) call waited for a concurrency or rate-limit slot, as its replies say."""
+    first_reply_at: float | None = None
 
     @property
     def kwargs_text(self) -> str:
@@ -226,6 +227,8 @@ class CallTreeModel:
             call.input_promises[event.index] = event.message_promise
         elif isinstance(event, ReplyMessageAppeared):
             call.reply_promises[event.index] = event.message_promise
+            if call.first_reply_at is None:
+                call.first_reply_at = event.time
             call.queued_seconds = (
                 reply_queued_seconds(event.message_promise.known_beforehand, call.agent_alias) or call.queued_seconds
             )
@@ -522,7 +525,8 @@ class CallTreeModel:
             }
             end = bar["end"] if bar["end"] is not None else now
             bar["segments"] = bar_segments(bar["start"], bar["run"], end, span)
-            queued = queued_segment(bar["run"], call.queued_seconds, end, span)
+            until = end if call.first_reply_at is None else min(end, round(call.first_reply_at - origin, 4))
+            queued = queued_segment(bar["run"], call.queued_seconds, until, span)
             if queued is not None:
                 bar["segments"]["queued"] = queued
             bar["usage_text"] = usage_text(call.usage)

@@ -169,12 +169,16 @@ def usage_details(own: UsageSum | None, total: UsageSum | None, queued_seconds: 
     return lines
 
 
-def queued_segment(run: float | None, queued_seconds: float | None, end: float, span: float) -> dict[str, str] | None:
-    """Where a call's wait for an LLM slot goes on its bar: from when it started running, `queued_seconds` long (at
-    most to its end); `None` when it did not wait."""
+def queued_segment(
+    run: float | None, queued_seconds: float | None, until: float, span: float
+) -> dict[str, str] | None:
+    """Where a call's wait for an LLM slot goes on its bar: `queued_seconds` long, ending `until` (when its reply
+    began: the last wait comes right before the request that answered, after any tool rounds), never before the call
+    started running; `None` when it did not wait."""
     if run is None or not queued_seconds:
         return None
-    return {"left": percent(run, span), "width": percent(min(queued_seconds, max(0.0, end - run)), span)}
+    left = max(run, until - queued_seconds)
+    return {"left": percent(left, span), "width": percent(max(0.0, until - left), span)}
 
 
 @dataclass
