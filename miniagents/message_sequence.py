@@ -15,7 +15,7 @@ from typing import Any, Self
 from pydantic import BaseModel
 
 from miniagents.errors import UnsupportedMessageTypeError
-from miniagents.messages import ErrorMessage, Message, MessagePromise, TextMessage
+from miniagents.messages import ErrorMessage, Message, MessagePromise, TextMessage, plain_text_message
 from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.context import PromisingContext
@@ -214,14 +214,15 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
             # wait; if that awaiter is cancelled, the waiters wake up and one of them takes over.
             while self._result is NO_VALUE:
                 if self._resolving:
-                    await wait_for_wake_up(self._result_waiters)
+                    await wait_for_wake_up(self._waiters_for_result())
                     continue
                 self._resolving = True
                 try:
                     messages = await self._aresolve_value()
                 except asyncio.CancelledError:
                     self._resolving = False
-                    wake_waiters(self._result_waiters)
+                    if self._result_waiters:
+                        wake_waiters(self._result_waiters)
                     raise
                 except BaseException as error:  # stored: every awaiter gets the same error
                     self._set_failure(error)
@@ -482,7 +483,7 @@ class MessageSequence:
         elif isinstance(item, Message):
             self._emit(item.as_promise)
         elif isinstance(item, str):
-            self._emit(TextMessage(content=item).as_promise)
+            self._emit(plain_text_message(item).as_promise)
         elif isinstance(item, dict):
             self._emit(message_from_dict(item).as_promise)
         elif isinstance(item, BaseModel):

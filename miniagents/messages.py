@@ -14,7 +14,7 @@ from pydantic import ConfigDict
 
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.context import PromisingContext
-from miniagents.promising.ext.frozen import Frozen, externalized_children
+from miniagents.promising.ext.frozen import Frozen, externalized_children, normalize_text
 from miniagents.promising.promising import StreamAppender, StreamedPromise
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 
@@ -28,6 +28,7 @@ __all__ = [
     "TextMessage",
     "TextToken",
     "Token",
+    "plain_text_message",
 ]
 
 MessageTokenStreamer = Callable[[dict[str, Any]], AsyncIterator[Any]]
@@ -136,6 +137,50 @@ class TextMessage(Message):
         return super()._as_string()
 
 
+def plain_text_message(text: str) -> TextMessage:
+    """`TextMessage(content=text)` for a plain `str`, without going through pydantic validation.
+
+    The engine turns every `str` replied or sent into such a message, so this is one of its hottest paths. The
+    fields of the result are known in advance (`class_`, the normalised `content`, `content_template=None`); the
+    first call checks that the shortcut builds exactly what validation builds (the same fields, fields set, extra and
+    private state), and if a pydantic release ever stores models differently, validation is used from then on.
+    """
+    if _plain_text_shortcut_works is not False:
+        message = _construct_plain_text_message(text)
+        if _plain_text_shortcut_works or _check_plain_text_shortcut(message, text):
+            return message
+    return TextMessage(content=text)
+
+
+_plain_text_shortcut_works: bool | None = None
+_PLAIN_TEXT_FIELDS_SET = frozenset({"class_", "content"})
+
+
+def _construct_plain_text_message(text: str) -> TextMessage:
+    message = object.__new__(TextMessage)
+    set_attribute = object.__setattr__  # the model is frozen; this is how pydantic itself fills one in
+    set_attribute(
+        message, "__dict__", {"class_": "TextMessage", "content": normalize_text(text), "content_template": None}
+    )
+    set_attribute(message, "__pydantic_fields_set__", set(_PLAIN_TEXT_FIELDS_SET))
+    set_attribute(message, "__pydantic_extra__", {})
+    set_attribute(message, "__pydantic_private__", None)
+    return message
+
+
+def _check_plain_text_shortcut(message: TextMessage, text: str) -> bool:
+    global _plain_text_shortcut_works
+    validated = TextMessage(content=text)
+    _plain_text_shortcut_works = (
+        all(
+            getattr(message, name) == getattr(validated, name)
+            for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+        )
+        and set(vars(TextMessage).get("__private_attributes__", {})) == set()
+    )
+    return _plain_text_shortcut_works
+
+
 class StrictMessage(Message):
     """A message that accepts only the fields its class declares (typos become validation errors)."""
 
@@ -202,7 +247,8 @@ class MessagePromise(StreamedPromise[Any, Message]):
         start_asap: bool | Sentinel = DEFAULT,
         **known_beforehand: Any,
     ) -> None:
-        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        if start_asap is not DEFAULT:
+            start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
         if prefill_message is not None:
             if message_token_streamer is not None or known_beforehand:
                 raise TypeError("Pass either `prefill_message` or a token streamer with fields, not both.")

@@ -74,12 +74,13 @@ class Promise(Generic[T]):
         start_soon: bool | Sentinel = DEFAULT,
         start_asap: bool | Sentinel = DEFAULT,
     ) -> None:
-        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        if start_asap is not DEFAULT:
+            start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
         self._context = PromisingContext.get_current()
         if resolver is not None:
             self._resolver_function = resolver
         self._result: Any = NO_VALUE
-        self._result_waiters: list[asyncio.Future[None]] = []
+        self._result_waiters: list[asyncio.Future[None]] | None = None  # made when someone waits (most never do)
         self._resolving = False
         self._done_callbacks: list[Callable[[Promise[T]], None]] | None = None
         if prefill_result is not NO_VALUE:
@@ -169,7 +170,8 @@ class Promise(Generic[T]):
         self._after_resolution()
 
     def _after_resolution(self) -> None:
-        wake_waiters(self._result_waiters)
+        if self._result_waiters:
+            wake_waiters(self._result_waiters)
         if self._done_callbacks:
             callbacks, self._done_callbacks = self._done_callbacks, None
             for callback in callbacks:
@@ -180,7 +182,7 @@ class Promise(Generic[T]):
         if self._result is NO_VALUE:
             self._start_resolving()
             while self._result is NO_VALUE:
-                await wait_for_wake_up(self._result_waiters)
+                await wait_for_wake_up(self._waiters_for_result())
         result = self._result
         if result.__class__ is _Failure:
             raise result.error
@@ -188,6 +190,11 @@ class Promise(Generic[T]):
 
     def __await__(self) -> Any:
         return self.aresolve().__await__()
+
+    def _waiters_for_result(self) -> list["asyncio.Future[None]"]:
+        if self._result_waiters is None:
+            self._result_waiters = []
+        return self._result_waiters
 
 
 class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
@@ -210,12 +217,13 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         start_soon: bool | Sentinel = DEFAULT,
         start_asap: bool | Sentinel = DEFAULT,
     ) -> None:
-        start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
+        if start_asap is not DEFAULT:
+            start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
         super().__init__(resolver=resolver, prefill_result=prefill_result, start_soon=False)
         if streamer is not None:
             self._streamer_function = streamer
         self._pieces: list[Any] = []
-        self._piece_waiters: list[asyncio.Future[None]] = []
+        self._piece_waiters: list[asyncio.Future[None]] | None = None  # made when a consumer has to wait
         if prefill_pieces is NO_VALUE:
             self._stream_done = False
             self._producing = False
@@ -302,7 +310,8 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         if self._stream_done:
             return
         self._stream_done = True
-        wake_waiters(self._piece_waiters)
+        if self._piece_waiters:
+            wake_waiters(self._piece_waiters)
         self._on_stream_finished()
 
     def _on_stream_finished(self) -> None:
@@ -343,6 +352,8 @@ class _ReplayIterator(AsyncIterator[PIECE]):
             if not promise._producing:  # noqa: SLF001 - see above
                 promise._start_producing()  # noqa: SLF001 - may produce synchronously, so look again before waiting
                 continue
+            if promise._piece_waiters is None:  # noqa: SLF001 - see above
+                promise._piece_waiters = []  # noqa: SLF001 - see above
             await wait_for_wake_up(promise._piece_waiters)  # noqa: SLF001 - see above
         piece = pieces[self._index]
         self._index += 1

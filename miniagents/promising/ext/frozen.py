@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Union
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
 
+from miniagents.promising.context import PromisingContext
 from miniagents.promising.errors import NestingDepthError
 
 __all__ = [
@@ -72,6 +73,8 @@ _JSON_CONVERTIBLE = (
     frozenset,
 )
 """Immutable values kept as they are and serialised the way pydantic writes them as JSON (as MiniAgents does)."""
+_PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
+_SORTED_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _freezing = threading.local()
 _repr_state = threading.local()
@@ -201,7 +204,7 @@ class Frozen(BaseModel):
         Always encodable as UTF-8: a lone surrogate in a string is written as a `\\udXXXX` escape (see
         `normalize_text`), which `json.loads` turns back into the same string.
         """
-        text = json.dumps(self.serialize(), ensure_ascii=False, sort_keys=True)
+        text = _SORTED_JSON.encode(self.serialize())
         if not text.isascii() and _SURROGATE.search(text) is not None:
             text = _escape_surrogates(text)
         return text
@@ -209,13 +212,10 @@ class Frozen(BaseModel):
     @cached_property
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
-        from miniagents.promising.context import PromisingContext
-
-        if self._externalized_types:
+        if self._externalized_types and _holds_nested_models(self):
             _hash_nested_first(self)
         digest = hashlib.sha256(self.serialized.encode("utf-8")).hexdigest()
-        context = PromisingContext.get_current_or_none()
-        return digest if context is not None and context.longer_hash_keys else digest[:40]
+        return digest if _longer_hash_keys() else digest[:40]
 
     def frozen_fields(self, exclude_class: bool = False) -> Iterator[str]:
         """Names of the declared fields (set or defaulted) followed by the extra ones."""
@@ -326,6 +326,16 @@ def _externalized_in(value: Any, externalized: tuple[type, ...]) -> Iterator[Fro
             yield from _externalized_in(item, externalized)
 
 
+def _holds_nested_models(model: Frozen) -> bool:
+    """Whether any field of `model` holds a `Frozen` or a tuple (which may hold messages to hash first)."""
+    return any(isinstance(value, (Frozen, tuple)) for _, value in model._frozen_fields_and_values(exclude_class=True))  # noqa: SLF001 - module helper over Frozen's own fields
+
+
+def _longer_hash_keys() -> bool:
+    context = PromisingContext.get_current_or_none()
+    return context is not None and context.longer_hash_keys
+
+
 def _hash_nested_first(model: Frozen) -> None:
     """Compute the hash keys of the externalized objects nested in `model`, innermost first, without recursion.
 
@@ -376,7 +386,9 @@ def freeze_value(value: Any, field: str) -> Any:
 def _serialize_frozen(model: Frozen, externalized: tuple[type, ...]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for name, value in model._frozen_fields_and_values(exclude_class=False):  # noqa: SLF001 - module helper over Frozen's own fields
-        if externalized and isinstance(value, externalized):
+        if value.__class__ in _PLAIN_JSON:  # the common case: nothing to convert
+            result[name] = value
+        elif externalized and isinstance(value, externalized):
             result[f"{name}__hash_key"] = value.hash_key
         elif (
             externalized
