@@ -328,8 +328,8 @@ class _AgentCallRun:
         )
         self.error: BaseException | None = None
         self.depth: int = self.parent.depth + 1 if self.parent is not None else 1
-        self.open_child_calls: set[AgentCall] = set()
-        self._waits: list[Awaitable[Any]] = []
+        self.open_child_calls: set[AgentCall] | None = None  # made by the first `initiate_call` inside this call
+        self._waits: list[Awaitable[Any]] | None = None
         self._function_started = False
         self._failed_before_start = False
         self._listening = bool(mini_agents.call_event_handlers)
@@ -344,12 +344,7 @@ class _AgentCallRun:
                     kwargs=redact_secrets(self.function_kwargs),  # credentials reach the function only
                 )
             )
-        self.input = MessageSequence(
-            appender_capture_errors=True,
-            start_soon=False,
-            errors_as_messages=self.errors_as_messages,
-            on_message=self._on_input_message if self._listening else None,
-        )
+        self._input: MessageSequence | None = None  # made when there is input (most fan-out calls have none)
         self.replies = MessageSequence(
             appender_capture_errors=True,
             start_soon=start_soon,
@@ -358,14 +353,44 @@ class _AgentCallRun:
             on_finished=self._on_replies_finished,
             on_demand=self._start_function,
         )
-        self.input.message_appender.open()
+        self._input_finished = False
         self.replies.message_appender.open()
         if self.depth > mini_agents.max_call_depth:
             self.fail_before_start(CallDepthError(_call_depth_message(self)))
 
+    @property
+    def input(self) -> MessageSequence:
+        """The sequence the call's input is sent into (made on first use)."""
+        if self._input is None:
+            self._input = MessageSequence(
+                appender_capture_errors=True,
+                start_soon=False,
+                errors_as_messages=self.errors_as_messages,
+                on_message=self._on_input_message if self._listening else None,
+            )
+            self._input.message_appender.open()
+            if self._input_finished:
+                self._input.message_appender.close()
+        return self._input
+
+    @property
+    def input_promise(self) -> MessageSequencePromise:
+        """The promise of the call's input: an empty complete one, shared, when the call was given none."""
+        if self._input is None and self._input_finished:
+            return self.mini_agents._empty_sequence_promise()  # noqa: SLF001 - a call run uses its MiniAgents' shared empty sequence
+        return self.input.sequence_promise
+
+    def is_input_finished(self) -> bool:
+        return self._input_finished
+
+    def finish_input(self) -> None:
+        self._input_finished = True
+        if self._input is not None:
+            self._input.message_appender.close()
+
     def send_input_and_finish(self, messages: MessageType | None) -> None:
         """Append the whole input of a `trigger()` call; if that fails, the call fails and the error is raised."""
-        if self.input.message_appender.is_closed:  # the call failed before it started (e.g. too deep)
+        if self._input_finished:  # the call failed before it started (e.g. too deep)
             return
         try:
             if messages is not None:
@@ -374,7 +399,7 @@ class _AgentCallRun:
             self.fail_before_start(error)
             error.add_note(f"(while sending the input of a call to `{self.agent.alias}`)")
             raise
-        self.input.message_appender.close()
+        self.finish_input()
 
     def fail_before_start(self, error: BaseException) -> None:
         """Fail the call with `error` without running the agent function: its replies carry the error, all closes."""
@@ -419,9 +444,10 @@ class _AgentCallRun:
             self._close_everything()
 
     def _close_everything(self) -> None:
-        for call in list(self.open_child_calls):
-            call.finish()
-        self.input.message_appender.close()
+        if self.open_child_calls:
+            for call in list(self.open_child_calls):
+                call.finish()
+        self.finish_input()
         self.replies.message_appender.close()
 
     def _fail(self, error: BaseException) -> None:
@@ -451,7 +477,15 @@ class _AgentCallRun:
     def add_wait(self, awaitable: Awaitable[Any]) -> None:
         if asyncio.iscoroutine(awaitable):
             awaitable = self.mini_agents.start_soon(awaitable, suppress_errors=False)
+        if self._waits is None:
+            self._waits = []
         self._waits.append(awaitable)
+
+    def child_call_registry(self) -> "set[AgentCall]":
+        """The open calls this call initiated (`initiate_call`): finished for it when its function ends."""
+        if self.open_child_calls is None:
+            self.open_child_calls = set()
+        return self.open_child_calls
 
     def _on_input_message(self, index: int, message_promise: MessagePromise) -> None:
         self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
@@ -489,7 +523,7 @@ class _AgentCallRun:
         call_node = AgentCallNode(
             **{**metadata, **redact_secrets(self.frozen_kwargs)},  # credentials are never recorded
             agent_alias=self.agent.alias,
-            messages=await _resolved_messages(self.input.sequence_promise),
+            messages=await _resolved_messages(self.input_promise),
         )
         reply_node = AgentReplyNode(
             **metadata,
@@ -527,7 +561,7 @@ class InteractionContext:
     def __init__(self, run: _AgentCallRun) -> None:
         self._run = run
         self.this_agent: MiniAgent = run.agent
-        self.message_promises: MessageSequencePromise = run.input.sequence_promise
+        self.message_promises: MessageSequencePromise = run.input_promise
 
     @classmethod
     def get_current(cls) -> "InteractionContext":
@@ -611,7 +645,7 @@ class AgentCall:
 
     def __init__(self, run: _AgentCallRun) -> None:
         self._run = run
-        self._registry = run.parent.open_child_calls if run.parent is not None else run.mini_agents._open_calls  # noqa: SLF001 - a call registers with the MiniAgents it runs in
+        self._registry = run.parent.child_call_registry() if run.parent is not None else run.mini_agents._open_calls  # noqa: SLF001 - a call registers with the MiniAgents it runs in
         self._registry.add(self)
 
     @property
@@ -622,7 +656,7 @@ class AgentCall:
     @property
     def is_finished(self) -> bool:
         """Whether the input is complete (no more messages can be sent)."""
-        return self._run.input.message_appender.is_closed
+        return self._run.is_input_finished()
 
     def _input_appender(self) -> Any:
         if isinstance(self._run.error, CallDepthError):
@@ -652,6 +686,6 @@ class AgentCall:
 
     def finish(self) -> Self:
         """Tell the agent that no more input will come (idempotent)."""
-        self._run.input.message_appender.close()
+        self._run.finish_input()
         self._registry.discard(self)
         return self

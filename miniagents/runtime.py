@@ -21,6 +21,7 @@ from miniagents.promising.sentinels import DEFAULT
 
 if TYPE_CHECKING:
     from miniagents.agents import AgentCall, MiniAgent
+    from miniagents.message_sequence import MessageSequencePromise
 
 __all__ = ["MiniAgents"]
 
@@ -99,6 +100,7 @@ class MiniAgents(PromisingContext):
         self._persistence_tasks: set[asyncio.Future[Any]] = set()
         self._call_ids = itertools.count(1)
         self._open_calls: set[AgentCall] = set()
+        self._empty_input: MessageSequencePromise | None = None
         self._observers: dict[int, _Subscription] = {}
         for observer in observers:
             self.attach(observer)
@@ -258,6 +260,14 @@ class MiniAgents(PromisingContext):
                 logger.log(self.log_level_for_errors, "Flushing the observer %r failed", observer, exc_info=True)
 
     # --- running -----------------------------------------------------------------------------------------------
+
+    def _empty_sequence_promise(self) -> "MessageSequencePromise":
+        """The input of calls triggered without messages: one complete, empty, replayable promise shared by all."""
+        if self._empty_input is None:
+            from miniagents.message_sequence import MessageSequencePromise  # it builds on this module
+
+            self._empty_input = MessageSequencePromise(prefill_pieces=(), prefill_result=())
+        return self._empty_input
 
     def _before_finalize(self) -> None:
         # calls initiated outside any agent and never finished would keep their agents waiting for input forever
