@@ -49,7 +49,7 @@ from miniagents_notebook._view_format import (
 from miniagents_notebook.rendering import count_text, error_text, format_value
 from miniagents_notebook.snapshot import text_so_far
 
-__all__ = ["CallState", "CallStatus", "CallTreeModel", "format_seconds"]
+__all__ = ["CallState", "CallStatus", "CallTreeModel", "format_seconds", "is_cancellation"]
 
 CallStatus = Literal["waiting", "running", "done", "error", "cancelled"]
 
@@ -62,7 +62,7 @@ DEFAULT_CHILD_LIMIT = 50
 DEFAULT_MAX_ROWS = 1000
 
 
-def _is_cancellation(error: BaseException) -> bool:
+def is_cancellation(error: BaseException) -> bool:
     """Whether a call ended because it was cancelled (an interrupted cell, a reset session), not by its own error."""
     return isinstance(error, (asyncio.CancelledError, ProducerCancelledError))
 
@@ -248,7 +248,7 @@ class CallTreeModel:
             if event.error is None:
                 call.status = "done"
             else:
-                call.status = "cancelled" if _is_cancellation(event.error) else "error"
+                call.status = "cancelled" if is_cancellation(event.error) else "error"
                 call.error = error_text(event.error)
                 call.traceback = "".join(traceback.format_exception(event.error))
             self._unfinished.discard(call.call_id)

@@ -15,6 +15,10 @@ calls (10,000 by default; `%miniagents history_limit=50000` to change it, `histo
 notebook that runs for days must not grow by a few KB with every call, so the oldest records are evicted and the
 inspector says how many were.
 
+Records do not say how a call ended, so the session also keeps the outcome of each failed or cancelled call
+(`call_outcomes`, an observer of the same lifecycle events the views are built from), and its inspector shows those
+calls with ✗ / ⊘ and their error, as a trace's inspector does.
+
 It also knows which cell started which call (`cell_calls`), so that interrupting the kernel cancels the calls of the
 interrupted cell and no other (`miniagents_notebook.cell_errors`).
 """
@@ -22,14 +26,18 @@ interrupted cell and no other (`miniagents_notebook.cell_errors`).
 import asyncio
 import contextvars
 import html
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 from miniagents import MiniAgent, MiniAgents
 from miniagents.history import DEFAULT_MAX_CALLS, InMemoryHistory, check_max_calls
+from miniagents.lifecycle import AgentCallEvent, CallFinished
+from miniagents_notebook._tree_model import is_cancellation
 from miniagents_notebook.cell_errors import CellCalls
 from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.kernel import running_loop_or_none
+from miniagents_notebook.rendering import error_text
 
 __all__ = ["SETTINGS", "NotebookSession"]
 
@@ -78,6 +86,36 @@ def _finalize(mini_agents: MiniAgents) -> None:
     task.add_done_callback(_finalizing.discard)
 
 
+class CallOutcomes:
+    """How the calls of a history ended, by call id: `("error" | "cancelled", error text)` for the ones that failed,
+    `("done", None)` for the others (an observer of the `MiniAgents` whose calls `history` records).
+
+    Only failed calls take memory, and at most as many as the history keeps calls (the oldest go first).
+    """
+
+    def __init__(self, history: InMemoryHistory) -> None:
+        self._history = history
+        self._failed: OrderedDict[str, tuple[str, str]] = OrderedDict()
+
+    def on_call_event(self, event: AgentCallEvent) -> None:
+        if isinstance(event, CallFinished) and event.error is not None:
+            status = "cancelled" if is_cancellation(event.error) else "error"
+            self._failed[str(event.call_id)] = (status, error_text(event.error))
+            limit = self._history.max_calls
+            while limit is not None and len(self._failed) > limit:
+                self._failed.popitem(last=False)
+
+    def status(self, call_id: str) -> tuple[str, str | None]:
+        """`(status, error)` of a recorded call (a call is recorded once it finished)."""
+        return self._failed.get(call_id, ("done", None))
+
+    async def aflush(self) -> None:
+        """Nothing is buffered."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
 class NotebookSession:
     """Owns the notebook-wide `MiniAgents` (`mini_agents`) and the `history` of its calls; settings survive `reset()`.
 
@@ -97,6 +135,8 @@ class NotebookSession:
         }
         self.settings.update({name: _check_setting(name, value) for name, value in settings.items()})
         self.history = InMemoryHistory(self.settings["history_limit"])
+        self.call_outcomes = CallOutcomes(self.history)
+        """How the recorded calls ended (records do not say): the inspector shows failed calls with their error."""
         self.cell_calls = CellCalls()
         """Which cell started which call, so that interrupting a cell cancels its calls (`cell_errors`)."""
         self.mini_agents = self._open()
@@ -104,13 +144,13 @@ class NotebookSession:
 
     def _open(self) -> MiniAgents:
         engine_settings = {name: value for name, value in self.settings.items() if name not in _SESSION_SETTINGS}
-        mini_agents = MiniAgents(**engine_settings, observers=[self.history, self.cell_calls])
+        mini_agents = MiniAgents(**engine_settings, observers=[self.history, self.call_outcomes, self.cell_calls])
         contextvars.copy_context().run(mini_agents.activate, process_wide=True)
         return mini_agents
 
     def inspector(self, **options: Any) -> HistoryInspector:
         """A `HistoryInspector` of every call the session made (since the last `reset()`), updating as calls end."""
-        return HistoryInspector(self.history, **options)
+        return HistoryInspector(self.history, call_status=self.call_outcomes.status, **options)
 
     def configure(self, **settings: Any) -> None:
         """Change settings of the current context right away (and of the contexts later `reset()` opens)."""
@@ -126,6 +166,7 @@ class NotebookSession:
         """Open a new notebook-wide context and finalize the old one (cancelling what it still runs)."""
         previous = self.mini_agents
         self.history = InMemoryHistory(self.settings["history_limit"])
+        self.call_outcomes = CallOutcomes(self.history)
         self.mini_agents = self._open()
         _finalize(previous)
         return self.mini_agents

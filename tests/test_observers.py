@@ -351,15 +351,16 @@ async def test_the_notebook_session_attaches_its_history_as_an_observer() -> Non
     session = NotebookSession()
     try:
         first_history = session.history
-        # the history, and what tells which cell started which call (so that an interrupt cancels that cell's calls)
-        assert session.mini_agents.observers == (first_history, session.cell_calls)
+        # the history, how its calls ended, and what tells which cell started which call (so that an interrupt
+        # cancels that cell's calls)
+        assert session.mini_agents.observers == (first_history, session.call_outcomes, session.cell_calls)
         await shout_agent.trigger("in the session")
         await session.mini_agents.aflush_tasks()
         assert [call.agent_alias for call in first_history.list_calls()] == ["shout_agent"]
 
         session.reset()
         assert session.history is not first_history
-        assert session.mini_agents.observers == (session.history, session.cell_calls)
+        assert session.mini_agents.observers == (session.history, session.call_outcomes, session.cell_calls)
     finally:
         session.close()
         await asyncio.gather(*session_module._finalizing)

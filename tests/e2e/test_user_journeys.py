@@ -59,6 +59,7 @@ FAN_OUT_CELLS = (
     "    pass",
     "run.call_tree()",
     "run.inspector()",
+    "%miniagents history",
 )
 
 
@@ -111,6 +112,13 @@ def test_clicking_a_call_shows_its_messages(lab_root: Path, open_notebook: Calla
     expect(inspector_details).to_contain_text("worker 3 read: task 3")
     text = _details_text(inspector)
     assert not any(garbage in text for garbage in GARBAGE), text
+
+    session_inspector = page.locator(INSPECTOR).nth(1)  # everything the session did, not only the trace
+    failed = session_inspector.locator(".ma-row", has_text="broken").first
+    expect(failed.locator(".ma-status")).to_have_text("✗", timeout=RENDER_TIMEOUT_MS)
+    expect(session_inspector.locator(".ma-row", has_text="worker (i=3)").first.locator(".ma-status")).to_have_text("✓")
+    failed.click()
+    expect(session_inspector.locator(".ma-details")).to_contain_text("ValueError: the broken agent broke")
     assert notebook.page_errors() == []
 
 
