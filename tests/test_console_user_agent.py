@@ -1,6 +1,7 @@
 """`console_user_agent` and `examples/conversation.py`: a real terminal (pty), piped input, and in-process use."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -164,3 +165,82 @@ async def test_console_user_agent_takes_chat_history_per_call(monkeypatch: pytes
         replies = await console_user_agent.trigger("Welcome!", chat_history=history)
     assert [str(message) for message in replies] == ["Welcome!", "only line"]
     assert [str(message) for message in await history.aload_chat_history()] == ["Welcome!", "only line"]
+
+
+# --- MiniAgents' import path and keyword arguments -----------------------------------------------------------------
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    "imports",
+    [
+        ["from miniagents.ext import console_user_agent as a", "from miniagents.ext.console_user_agent import *"],
+        ["from miniagents.ext.console_user_agent import console_user_agent", "from miniagents.ext import *"],
+        ["import miniagents.ext.console_user_agent", "from miniagents.ext import console_user_agent"],
+    ],
+)
+def test_miniagents_ext_console_user_agent_is_the_agent_whatever_was_imported_first(imports: list[str]) -> None:
+    script = "\n".join(
+        [
+            *imports,
+            "import importlib, miniagents.ext",
+            "from miniagents import MiniAgent",
+            "module = importlib.import_module('miniagents.ext.console_user_agent')",
+            "assert type(module).__name__ == 'module', module",
+            "assert isinstance(miniagents.ext.console_user_agent, MiniAgent), miniagents.ext.console_user_agent",
+            "assert miniagents.ext.console_user_agent is module.console_user_agent",
+            "assert module.GLOBAL_CHAT_HISTORY is not None",
+        ]
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.timeout(60)
+def test_importing_miniagents_ext_stays_lazy() -> None:
+    script = "import json, sys, miniagents.ext\nprint(json.dumps([sorted(sys.modules), dir(miniagents.ext)]))"
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    loaded, listed = json.loads(completed.stdout)
+    assert not {"pydantic", "miniagents.agents", "miniagents.ext.console_user_agent"} & set(loaded)
+    assert "console_user_agent" in listed
+
+
+@miniagent
+async def shows_nothing(ctx: InteractionContext) -> None:
+    await ctx.message_promises
+
+
+@miniagent
+async def keeps_what_it_is_given(ctx: InteractionContext, return_full_history: bool = False) -> None:
+    ctx.reply(["(earlier turns)", ctx.message_promises] if return_full_history else ctx.message_promises)
+
+
+async def test_console_user_agent_takes_miniagents_output_input_and_history_agents() -> None:
+    @miniagent
+    async def answers(ctx: InteractionContext) -> None:
+        ctx.reply(TextMessage("from the input agent", role="user"))
+
+    async with MiniAgents():
+        replies = await console_user_agent.trigger(
+            "Welcome!", output_agent=shows_nothing, input_agent=answers, history_agent=keeps_what_it_is_given
+        )
+    assert [str(message) for message in replies] == ["(earlier turns)", "from the input agent"]
+
+
+async def test_console_user_agent_with_an_output_agent_still_keeps_the_chat_history(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO("typed line\n"))
+    history = InMemoryChatHistory()
+    async with MiniAgents():
+        replies = await console_user_agent.fork(output_agent=shows_nothing).trigger("Welcome!", chat_history=history)
+    assert [str(message) for message in replies] == ["Welcome!", "typed line"]
+
+
+async def test_console_user_agent_refuses_both_a_chat_history_and_a_history_agent() -> None:
+    async with MiniAgents():
+        with pytest.raises(TypeError, match="not both"):
+            await console_user_agent.trigger(
+                "hi", chat_history=InMemoryChatHistory(), history_agent=keeps_what_it_is_given
+            )

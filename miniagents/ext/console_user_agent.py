@@ -10,6 +10,16 @@ In a real terminal the input line is a prompt_toolkit prompt (the `console` extr
 Alt+Enter inserts a newline. Without a terminal (piped input) or without prompt_toolkit, plain `input()` is used.
 Ctrl+D (end of input) or Ctrl+C at the prompt ends the chat: the agent replies `StopLoop`, which ends the loop.
 `NO_COLOR` in the environment turns colours off.
+
+The same agent takes MiniAgents' (0.0.35) keyword arguments too, so code written for it runs unchanged: any of
+`output_agent` (shows the messages; its replies go to the input agent), `input_agent` (its replies are the user's
+utterance) and `history_agent` (gets the utterance with `return_full_history=True`; its replies are this agent's
+reply) replaces the built-in part of the same job:
+
+    await adialog_loop(console_user_agent.fork(history_agent=my_history_agent), assistant_agent)
+
+It is importable both as `from miniagents.ext import console_user_agent` (MiniAgents' path) and
+`from miniagents.ext.console_user_agent import console_user_agent` (the older one): the same agent.
 """
 
 import asyncio
@@ -36,20 +46,47 @@ _ASSISTANT_COLOUR = "\033[92;1m"
 _RESET_COLOUR = "\033[0m"
 
 
-async def _console_user_agent(ctx: InteractionContext, chat_history: ChatHistory | None = None) -> None:
+async def _console_user_agent(
+    ctx: InteractionContext,
+    chat_history: ChatHistory | None = None,
+    output_agent: MiniAgent | None = None,
+    input_agent: MiniAgent | None = None,
+    history_agent: MiniAgent | None = None,
+) -> None:
     """The user at the terminal: shows the messages it gets, asks for a reply and replies with the whole chat."""
+    if chat_history is not None and history_agent is not None:
+        raise TypeError(
+            "console_user_agent keeps the chat in either `chat_history` (a ChatHistory) or `history_agent` (an "
+            "agent, as in MiniAgents), not both: pass one of them."
+        )
     history = GLOBAL_CHAT_HISTORY if chat_history is None else chat_history
 
     # reading the logging agent's replies (the same messages) rather than `ctx.message_promises` means that, once
     # they are all printed, they are also all written to the history
-    for_display = history.logging_agent.trigger(ctx.message_promises)
-    await _aprint_messages(for_display)
+    to_show = (
+        ctx.message_promises if history_agent is not None else history.logging_agent.trigger(ctx.message_promises)
+    )
+    if output_agent is None:
+        await _aprint_messages(to_show)
+        shown: Any = ()
+    else:
+        shown = output_agent.trigger(to_show)
+        await shown
+        await to_show  # shown and, without a history agent, written to the chat history
 
-    user_input = await _aread_user_input()
-    if user_input is None:
-        ctx.reply(StopLoop(content="The user ended the chat."))
+    if input_agent is None:
+        user_input = await _aread_user_input()
+        if user_input is None:
+            ctx.reply(StopLoop(content="The user ended the chat."))
+            return
+        utterance: Any = TextMessage(content=user_input, role="user")
+    else:
+        utterance = input_agent.trigger(shown)
+
+    if history_agent is not None:
+        ctx.reply(history_agent.trigger(utterance, return_full_history=True))
         return
-    await history.logging_agent.trigger(TextMessage(content=user_input, role="user"))
+    await history.logging_agent.trigger(utterance)
     ctx.reply(await history.aload_chat_history())
 
 
