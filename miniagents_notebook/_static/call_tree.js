@@ -70,13 +70,13 @@ function render({ model, el }) {
         h(
           "div",
           { class: `ma-row${row.id === selected ? " ma-selected" : ""}`, style: indent, onclick: () => select(row.id), title: row.error || "" },
+          usageBadge(row.usage_text, row.usage_title), // first: it floats to the row's right end, never cut off
           toggle,
           statusBadge(row.status, row.icon),
           " ",
           callLabel(row.alias, row.kwargs),
           h("span", { class: "ma-muted ma-counts", title: "input messages ↓, reply messages ↑" }, ` ↓${row.inputs} ↑${row.replies}`),
           h("span", { class: "ma-duration" }, ` ${row.elapsed_text}`),
-          usageBadge(row.usage_text, row.usage_title),
           row.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${row.preview}`) : null,
           isFolded ? h("span", { class: "ma-muted" }, ` (${row.children} sub-calls folded)`) : null,
         ),

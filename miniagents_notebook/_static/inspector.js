@@ -59,10 +59,10 @@ function render({ model, el }) {
       h(
         "div",
         { class: `ma-row${call.id === selected ? " ma-selected" : ""}`, onclick: () => select(call.id), title: call.error || "" },
+        usageBadge(call.usage_text, call.usage_title), // first: it floats to the row's right end, never cut off
         call.status ? [statusBadge(call.status, call.icon), " "] : null,
         callLabel(call.alias, call.kwargs),
         h("span", { class: "ma-muted ma-counts" }, ` ↓${call.inputs} ↑${call.replies}`),
-        usageBadge(call.usage_text, call.usage_title),
         call.preview ? h("span", { class: "ma-muted ma-preview" }, ` — ${call.preview}`) : null,
       ),
     );

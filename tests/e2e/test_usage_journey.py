@@ -68,6 +68,14 @@ def _assert_shows(element: "Locator", tokens: int, cost: float) -> None:
     assert shown_cost == pytest.approx(cost, rel=0.05)  # two significant digits
 
 
+def _assert_fully_in_view(badge: "Locator", row: "Locator") -> None:
+    """The badge is drawn whole inside its row (rows cut what does not fit: a clipped badge cannot be read)."""
+    badge_box, row_box = badge.bounding_box(), row.bounding_box()
+    assert badge_box["width"] > 0
+    assert row_box["x"] <= badge_box["x"]
+    assert badge_box["x"] + badge_box["width"] <= row_box["x"] + row_box["width"] + 1
+
+
 def test_tokens_cost_and_the_wait_for_a_slot_show_in_the_tree_timeline_and_inspector(
     lab_root: Path, open_notebook: Callable[..., LabNotebook]
 ) -> None:
@@ -92,6 +100,7 @@ def test_tokens_cost_and_the_wait_for_a_slot_show_in_the_tree_timeline_and_inspe
     llm_rows = tree.locator(".ma-row", has_text="OpenAIAgent")
     expect(llm_rows).to_have_count(2, timeout=RENDER_TIMEOUT_MS)
     row_tokens = [_shown(llm_rows.nth(index).locator(".ma-usage").inner_text())[0] for index in range(2)]
+    _assert_fully_in_view(llm_rows.first.locator(".ma-usage"), llm_rows.first)  # not cut off by long kwargs
     assert sum(row_tokens) == tokens
     expect(tree.locator(".ma-row", has_text="weather_agent").first.locator(".ma-usage")).to_have_count(0)
     llm_rows.first.click()
@@ -121,6 +130,7 @@ def test_tokens_cost_and_the_wait_for_a_slot_show_in_the_tree_timeline_and_inspe
     _assert_shows(inspector.locator(".ma-header"), tokens, cost)
     inspector_row = inspector.locator(".ma-row", has_text="OpenAIAgent").first
     expect(inspector_row.locator(".ma-usage")).to_be_visible(timeout=RENDER_TIMEOUT_MS)
+    _assert_fully_in_view(inspector_row.locator(".ma-usage"), inspector_row)
     inspector_row.click()
     inspector_details = inspector.locator(".ma-details")
     expect(inspector_details).to_contain_text("Usage", timeout=RENDER_TIMEOUT_MS)
