@@ -5,13 +5,15 @@ over loopback)."""
 
 import re
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 
 from miniagents import InteractionContext, Message, MiniAgent, MiniAgents, miniagent
 from miniagents.ext.llms import AnthropicAgent, OpenAIAgent
 from miniagents.ext.llms.offline import OfflineLLMServer
-from miniagents_notebook import trace
+from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore
+from miniagents_notebook import HistoryInspector, trace
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("no_real_llm_providers")]
 
@@ -141,3 +143,36 @@ async def test_the_wait_for_an_llm_slot_is_a_segment_of_the_bar_and_in_its_toolt
         assert float(queued["width"].removesuffix("%")) == pytest.approx(
             100 * reply.queued_seconds / timeline["span"], abs=0.5
         )
+
+
+async def test_a_history_read_back_from_sqlite_shows_the_tokens_and_cost_the_live_tree_showed(
+    agent_for: Callable[[str], MiniAgent], tmp_path: Path
+) -> None:
+    priced = agent_for("anthropic").fork(model="m", usd_per_million_tokens={"input": 3.0, "output": 15.0})
+    unpriced = agent_for("openai").fork(model="my-local-model")  # no price known: its tokens count, no cost
+
+    @miniagent
+    async def lead(ctx: InteractionContext) -> None:
+        ctx.reply(priced.trigger("Plan a weekend in Paris"))
+        ctx.reply(unpriced.trigger("And a title for it"))
+
+    store = SQLiteMessageStore(tmp_path / "history.db")
+    async with MiniAgents() as mini_agents:
+        store.attach(mini_agents)
+        with trace() as run:
+            await lead.trigger()
+    store.close()
+
+    live_tree = run.call_tree().tree
+    assert " · ≥ $" in live_tree["usage_text"]  # one of the two LLM replies has a price
+    live_rows = {row["alias"]: row["usage_text"] for row in live_tree["rows"]}
+    with SQLiteHistory(tmp_path / "history.db") as history:
+        inspector = HistoryInspector(history)
+        assert inspector.header.endswith(f" · {live_tree['usage_text']}")
+        assert {call["alias"]: call["usage_text"] for call in inspector.calls} == live_rows
+        inspector.selected = next(call["id"] for call in inspector.calls if call["alias"] == "lead")
+        [(label, text)] = inspector.details["usage"]
+        assert label == "Usage with its sub-calls"
+        assert "(priced: 1 of 2)" in text
+        assert live_tree["usage_text"] in inspector.to_html()
+        assert live_tree["usage_text"].split(" · ")[0] in inspector.to_text()
