@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from miniagents.ext.llms.usage import QUEUED_SECONDS_FIELD
 from miniagents.history import HistorySource
 from miniagents.promising.ext.frozen import Frozen
 from miniagents_notebook._style import PALETTE
@@ -101,7 +102,7 @@ def reply_queued_seconds(fields: Mapping[str, Any], call_alias: str) -> float | 
     token: the live timeline shows it while the reply streams)."""
     if fields.get("agent_alias", call_alias) != call_alias:
         return None
-    return _number(fields.get("queued_seconds"))
+    return _number(fields.get(QUEUED_SECONDS_FIELD))
 
 
 def format_usd(amount: float) -> str:
