@@ -18,6 +18,9 @@ streaming above the live tree of the calls it made), and `%miniagents` shows, co
   `Timeline`, `t.inspector()` a `HistoryInspector` of their records, `t.to_mermaid()` a diagram;
 - `current_session().inspector()` (or `%miniagents history`) browses the records of everything the session did.
 
+Interrupting the kernel cancels the agent calls of the interrupted cell; calls triggered inside `with detached():`
+keep running.
+
 Every view has a static HTML form that renders without a kernel and a deterministic `text/plain` form for nbval.
 """
 
@@ -25,6 +28,7 @@ from miniagents.history import HistorySource, InMemoryHistory, RecordedCall
 from miniagents_notebook.agent_run import AgentRun
 from miniagents_notebook.call_tree import CallTree
 from miniagents_notebook.calls_view import make_calls_view
+from miniagents_notebook.cell_errors import detached
 from miniagents_notebook.extension import current_session, load_ipython_extension, unload_ipython_extension
 from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.session import NotebookSession
@@ -44,6 +48,7 @@ __all__ = [
     "Timeline",
     "Trace",
     "current_session",
+    "detached",
     "load_ipython_extension",
     "make_calls_view",
     "stream",

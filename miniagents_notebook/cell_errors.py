@@ -16,6 +16,10 @@ views mark them as cancelled; calls started by other cells keep running; a call 
 is cancelled as soon as it starts) and the cell shows one line — `Interrupted: 2 agent calls cancelled` — instead of a
 traceback through the framework.
 
+**Detached calls.** A call triggered inside `with detached():` belongs to no cell: interrupting the cell that awaits it
+stops the waiting, not the call, which keeps running with the calls it makes (`%miniagents reset` still stops it).
+The interrupted cell says so: `Interrupted: 0 agent calls cancelled; 1 detached call keeps running`.
+
 **Errors.** An agent's error travels through promises and sequences before it reaches the cell that awaits it, and
 each of them adds its frames; the cell's traceback leaves out every frame of `miniagents` and `miniagents_notebook`
 (and the line a `%%miniagent` cell was rewritten into), so that it shows the user's lines: the cell's and the agent
@@ -26,7 +30,9 @@ functions'. An error raised by the framework itself keeps the user's line that c
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import Any
@@ -37,7 +43,28 @@ import miniagents
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallStarted
 from miniagents_notebook.rendering import count_text
 
-__all__ = ["CellCalls", "hide_framework_frames", "install_cell_error_handling", "interrupted_message"]
+__all__ = ["CellCalls", "detached", "hide_framework_frames", "install_cell_error_handling", "interrupted_message"]
+
+_detaching: ContextVar[bool] = ContextVar("miniagents_detaching", default=False)
+
+
+@contextmanager
+def detached() -> Iterator[None]:
+    """Agent calls triggered in this block keep running when their cell is interrupted (and so do the calls they
+    make): for work meant to outlive the cell that started it.
+
+        with detached():
+            indexing = indexer.trigger(documents)
+        await indexing  # interrupting this cell stops the waiting; the indexer goes on
+
+    Only the calls triggered by the code in the block itself are detached (the engine announces a call the moment it
+    is triggered, in the triggering code's context), not calls other tasks make meanwhile.
+    """
+    token = _detaching.set(True)
+    try:
+        yield
+    finally:
+        _detaching.reset(token)
 
 
 class CellCalls:
@@ -48,6 +75,7 @@ class CellCalls:
         self._cell_of_call: dict[int, int] = {}
         self._task_of_call: dict[int, asyncio.Task[Any]] = {}
         self._interrupted_cells: set[int] = set()
+        self._detached_calls: dict[int, int] = {}  # unfinished detached calls → the cell that started them
 
     def new_cell(self, *_: Any) -> None:
         """A cell begins to run (IPython's `pre_run_cell` event)."""
@@ -55,6 +83,9 @@ class CellCalls:
 
     def on_call_event(self, event: AgentCallEvent) -> None:
         if isinstance(event, CallInitiated):
+            if event.parent_call_id is None and _detaching.get():
+                self._detached_calls[event.call_id] = self.cell  # no cell's: its calls, made under it, are no one's
+                return
             cell = self.cell if event.parent_call_id is None else self._cell_of_call.get(event.parent_call_id)
             if cell is not None:
                 self._cell_of_call[event.call_id] = cell
@@ -70,6 +101,7 @@ class CellCalls:
         elif isinstance(event, CallFinished):
             self._cell_of_call.pop(event.call_id, None)
             self._task_of_call.pop(event.call_id, None)
+            self._detached_calls.pop(event.call_id, None)
 
     def cancel_cell(self, cell: int) -> int:
         """Cancel every unfinished call `cell` started (those not started yet: when they start); how many."""
@@ -86,6 +118,10 @@ class CellCalls:
     def unfinished_calls(self, cell: int) -> int:
         return sum(1 for call_cell in self._cell_of_call.values() if call_cell == cell)
 
+    def detached_calls(self, cell: int) -> int:
+        """How many calls triggered by `cell` under `detached()` are still running."""
+        return sum(1 for call_cell in self._detached_calls.values() if call_cell == cell)
+
     async def aflush(self) -> None:
         """Nothing is buffered."""
 
@@ -93,9 +129,14 @@ class CellCalls:
         """Nothing to release."""
 
 
-def interrupted_message(cancelled: int) -> str:
-    """`Interrupted: 2 agent calls cancelled` (what an interrupted cell shows instead of a traceback)."""
-    return f"Interrupted: {count_text(cancelled, 'agent call')} cancelled"
+def interrupted_message(cancelled: int, detached_running: int = 0) -> str:
+    """`Interrupted: 2 agent calls cancelled` (what an interrupted cell shows instead of a traceback), and
+    `; 1 detached call keeps running` when the cell detached some."""
+    kept = ""
+    if detached_running:
+        verb = "keeps" if detached_running == 1 else "keep"
+        kept = f"; {count_text(detached_running, 'detached call')} {verb} running"
+    return f"Interrupted: {count_text(cancelled, 'agent call')} cancelled{kept}"
 
 
 def _cell_task_is_cancelled() -> bool:
@@ -166,7 +207,8 @@ def install_cell_error_handling(shell: InteractiveShell, cell_calls: CellCalls) 
             issubclass(error_type, asyncio.CancelledError) and _cell_task_is_cancelled()
         )
         if interrupted:
-            message = interrupted_message(cell_calls.cancel_cell(cell_calls.cell))
+            cell = cell_calls.cell
+            message = interrupted_message(cell_calls.cancel_cell(cell), cell_calls.detached_calls(cell))
             error._render_traceback_ = lambda: [message]  # type: ignore[attr-defined]
         else:
             hide_framework_frames(error)

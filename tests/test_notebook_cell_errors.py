@@ -183,3 +183,20 @@ def test_an_agent_error_shows_the_users_lines_only(kernel: Kernel, cell: str, ce
     assert traceback.count("ValueError: the agent broke") == 1, traceback
     if cell_line is not None:
         assert cell_line in traceback, traceback
+
+
+def test_a_detached_call_keeps_running_when_its_cell_is_interrupted(kernel: Kernel) -> None:
+    cell = (
+        "from miniagents_notebook import detached\n"
+        "with detached():\n"
+        "    kept = ticker.trigger(name='bystander')\n"
+        "stopped = ticker.trigger()\n"
+        "await asyncio.gather(kept, stopped)"
+    )
+    messages = kernel.interrupt_after(cell, seconds=1.0)
+
+    traceback = strip_ansi("\n".join(_error(messages)["traceback"]))
+    assert traceback == "Interrupted: 1 agent call cancelled; 1 detached call keeps running"
+    assert _growth(kernel, "ticker") == 0  # not detached: stopped with its cell
+    assert _growth(kernel, "bystander") > 0  # detached: still running
+    assert kernel.run("print(*(await greet.trigger()))") == "hello\n"
