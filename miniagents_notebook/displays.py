@@ -1,7 +1,8 @@
 """The rich displays the extension registers with IPython, and how to take them back.
 
-Messages, agents and call records get a `text/plain` + `text/html` bundle (static, deterministic). Promises of a
-message or of a sequence are displayed as a `StreamView`: live while they stream, whole at once when they are
+Messages, agents and call records get a `text/plain` + `text/html` bundle (static, deterministic), and so does a tuple
+of messages — what `await agent.trigger(...)` returns — (its count, then each message; a long one folded). Promises
+of a message or of a sequence are displayed as a `StreamView`: live while they stream, whole at once when they are
 already complete, errors inline.
 """
 
@@ -9,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.dir2 import get_real_method
 
 from miniagents import AgentCallNode, AgentReplyNode, Message, MessagePromise, MessageSequencePromise, MiniAgent
 from miniagents_notebook.rendering import (
@@ -19,6 +21,8 @@ from miniagents_notebook.rendering import (
     message_html,
     message_text,
     message_view,
+    messages_html,
+    messages_text,
     reply_node_html,
     reply_node_text,
 )
@@ -30,6 +34,32 @@ __all__ = ["register_displays"]
 def _message_bundle(message: Message) -> dict[str, str]:
     view = message_view(message)
     return {"text/plain": message_text(view), "text/html": message_html(view)}
+
+
+def _is_message_tuple(items: tuple[Any, ...]) -> bool:
+    return type(items) is tuple and bool(items) and all(isinstance(item, Message) for item in items)
+
+
+def _tuple_bundle(items: tuple[Any, ...]) -> dict[str, Any] | None:
+    """A tuple of messages as messages; any other tuple as IPython shows it without us (`None`: the printer for
+    `tuple` stands in for an object's own `_repr_mimebundle_`, so that one is asked here)."""
+    if _is_message_tuple(items):
+        return {"text/html": messages_html(items)}
+    own = get_real_method(items, "_repr_mimebundle_")
+    return None if own is None else own()
+
+
+def _tuple_text(previous: Callable[..., None]) -> Callable[..., None]:
+    """The `text/plain` printer of tuples: messages as `messages_text`, any other tuple by IPython's own printer
+    (`previous`; IPython registers one for `tuple`, which comes before any bundle)."""
+
+    def print_tuple(items: tuple[Any, ...], printer: Any, cycle: bool) -> None:
+        if _is_message_tuple(items):
+            printer.text(messages_text(items))
+        else:
+            previous(items, printer, cycle)
+
+    return print_tuple
 
 
 def _agent_bundle(agent: MiniAgent) -> dict[str, str]:
@@ -48,8 +78,9 @@ def _display_stream(promise: MessagePromise | MessageSequencePromise) -> None:
     StreamView(promise)._ipython_display_()
 
 
-_BUNDLES: dict[type, Callable[[Any], dict[str, str]]] = {
+_BUNDLES: dict[type, Callable[[Any], dict[str, Any] | None]] = {
     Message: _message_bundle,
+    tuple: _tuple_bundle,
     MiniAgent: _agent_bundle,
     AgentCallNode: _call_node_bundle,
     AgentReplyNode: _reply_node_bundle,
@@ -65,6 +96,8 @@ def register_displays(shell: InteractiveShell) -> Callable[[], None]:
     formatters = shell.display_formatter
     registrations = [(formatters.mimebundle_formatter, cls, printer) for cls, printer in _BUNDLES.items()]
     registrations += [(formatters.ipython_display_formatter, cls, printer) for cls, printer in _SELF_DISPLAYED.items()]
+    plain_text = formatters.formatters["text/plain"]
+    registrations.append((plain_text, tuple, _tuple_text(plain_text.for_type(tuple))))
     # the printers registered for exactly these types (`for_type` would return inherited ones too)
     previous = [(formatter, cls, formatter.type_printers.get(cls)) for formatter, cls, _ in registrations]
     for formatter, cls, printer in registrations:

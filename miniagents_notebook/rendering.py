@@ -16,6 +16,7 @@ from typing import Any
 from miniagents import AgentCallNode, AgentReplyNode, Frozen, Message, MiniAgent, TextMessage
 from miniagents_notebook._style import ERROR_COLOR, STATUS_COLORS
 from miniagents_notebook._unicode import replace_lone_surrogates
+from miniagents_notebook._usage_format import reply_usage, usage_text
 from miniagents_notebook.markdown import render_markdown
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "message_html",
     "message_text",
     "message_view",
+    "messages_html",
+    "messages_text",
     "reply_node_html",
     "reply_node_text",
     "shorten",
@@ -51,6 +54,13 @@ _HEADER_STYLE = "font-size:0.85em;opacity:0.75;margin-bottom:2px"
 _ERROR_STYLE = f"color:{ERROR_COLOR};font-family:monospace;white-space:pre-wrap"
 _BOX_STYLE = "padding:2px 0 2px 10px;margin:6px 0"
 _TEXT_FIELDS = ("content", "content_template", "text")
+RAW_METADATA_FIELDS = frozenset(
+    {"id", "created", "system_fingerprint", "service_tier", "usage", "token_usage", "cost_usd", "queued_seconds"}
+    | {"type", "stop_sequence"}
+)
+"""Fields of LLM replies that a message's header leaves out (one click away in the HTML form): the provider's ids,
+timestamps and raw usage. The header says what a person wants — role, agent, model, finish reason, and the tokens (and
+cost) summed up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +166,17 @@ def _joined_within(budget: int, parts: Iterable[str]) -> str:
     return ", ".join(taken)
 
 
+def _header_and_metadata(view: MessageView) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]], str]:
+    """The fields a message's header shows, the raw metadata it leaves out, and the tokens (and cost) of an LLM
+    reply (`"33 tokens · $0.0001"`, or `""`)."""
+    fields = _ordered_fields(view)
+    shown = [field for field in fields if field[0] not in RAW_METADATA_FIELDS]
+    metadata = [field for field in fields if field[0] in RAW_METADATA_FIELDS]
+    values = dict(fields)
+    tokens = usage_text(reply_usage(values, values.get("agent_alias") or ""))
+    return shown, metadata, tokens
+
+
 def _fields_text(fields: Iterable[tuple[str, Any]]) -> str:
     return " ".join(f"{name}={format_value(value)}" for name, value in fields)
 
@@ -178,13 +199,18 @@ def _status_suffix(view: MessageView) -> str:
 
 
 def message_text(view: MessageView) -> str:
-    """`ClassName role='…' other='…'`, then the text, then the error if the message failed.
+    """`ClassName role='…' other='…' · 33 tokens (+4 metadata fields)`, then the text, then the error if the message
+    failed. The raw metadata of LLM replies (`RAW_METADATA_FIELDS`: ids, timestamps, raw usage) is only counted, so
+    the form stays the same from run to run.
 
     A text longer than `TEXT_PLAIN_CHARS` shows its beginning and its end, as numpy and pandas shorten big values
     (the HTML form does the same, so a huge message does not bloat the saved notebook); `str(message)` is the whole
     text.
     """
-    header = " ".join(part for part in (view.class_name, _fields_text(_ordered_fields(view))) if part)
+    shown, metadata, tokens = _header_and_metadata(view)
+    header = " ".join(part for part in (view.class_name, _fields_text(shown)) if part)
+    header += f" · {tokens}" if tokens else ""
+    header += f" (+{count_text(len(metadata), 'metadata field')})" if metadata else ""
     lines = [header + _status_suffix(view)]
     if view.content:
         lines.append(_shortened_in_the_middle(view.content))
@@ -205,19 +231,30 @@ def _ordered_fields(view: MessageView) -> list[tuple[str, Any]]:
 
 
 def message_html(view: MessageView) -> str:
-    """A bordered block: a small header (role, class, fields), the text as markdown, the error in red."""
+    """A bordered block: a small header (role, class, agent, model, finish reason, tokens), the raw metadata folded
+    under it (one click opens it), the text as markdown, the error in red."""
     role = view.role
     color = ERROR_COLOR if view.error is not None else _ROLE_COLORS.get(role or "", _DEFAULT_COLOR)
+    shown, metadata, tokens = _header_and_metadata(view)
     header_parts = [f"<b>{html.escape(role)}</b>"] if role else []
     header_parts.append(html.escape(view.class_name))
-    header_parts += _fields_html(field for field in view.fields if field[0] != "role")
+    header_parts += _fields_html(field for field in shown if field[0] != "role")
+    if tokens:
+        header_parts.append(html.escape(tokens))
     if not view.complete and view.error is None:
         header_parts.append("<i>streaming…</i>")
+    folded = ""
+    if metadata:
+        lines = "".join(f"<div>{line}</div>" for line in _fields_html(metadata))
+        folded = (
+            f'<details class="miniagents-metadata" style="{_HEADER_STYLE}"><summary style="cursor:pointer">'
+            f"metadata ({len(metadata)})</summary>{lines}</details>"
+        )
     body = render_markdown(_shortened_in_the_middle(view.content)) if view.content else ""
     error = f'<div style="{_ERROR_STYLE}">{html.escape(error_text(view.error))}</div>' if view.error else ""
     return replace_lone_surrogates(
         f'<div class="miniagents-message" style="border-left:3px solid {color};{_BOX_STYLE}">'
-        f'<div style="{_HEADER_STYLE}">{" · ".join(header_parts)}</div>{body}{error}</div>'
+        f'<div style="{_HEADER_STYLE}">{" · ".join(header_parts)}</div>{folded}{body}{error}</div>'
     )
 
 
@@ -241,6 +278,24 @@ def join_text(parts: Sequence[str], complete: bool = True) -> str:
 SHOWN_MESSAGES = 20
 """How many messages of a sequence a view shows before it folds the rest into a "… N more messages" block (a fan-out
 to 200 agents would otherwise fill thousands of pixels, with what follows far below)."""
+
+
+def messages_text(messages: Sequence[Message]) -> str:
+    """A sequence of messages (what `await agent.trigger(...)` returns): their number, then each message, the ones
+    after the first `SHOWN_MESSAGES` counted only."""
+    shown = [message_text(message_view(message)) for message in messages[:SHOWN_MESSAGES]]
+    if len(messages) > SHOWN_MESSAGES:
+        shown.append(f"… {count_text(len(messages) - SHOWN_MESSAGES, 'more message')}")
+    return f"({count_text(len(messages), 'message')})\n" + join_text(shown)
+
+
+def messages_html(messages: Sequence[Message]) -> str:
+    """Their number, then each message; the ones after the first `SHOWN_MESSAGES` folded (one click opens them)."""
+    parts = [message_html(message_view(message)) for message in messages]
+    return (
+        f'<div class="miniagents-message-tuple"><div style="{_HEADER_STYLE}">'
+        f"{count_text(len(messages), 'message')}</div>{join_html(parts)}</div>"
+    )
 
 
 def join_html(parts: Sequence[str], complete: bool = True) -> str:

@@ -71,6 +71,52 @@ def test_text_message_shows_its_fields_as_header_and_its_content_as_markdown(she
     assert_static_html(markup)
 
 
+def _llm_reply(number: int) -> TextMessage:
+    return TextMessage(
+        f"Answer {number}",
+        role="assistant",
+        agent_alias="OpenAIAgent",
+        model="gpt-4o-mini",
+        finish_reason="stop",
+        id=f"chatcmpl-{number}",
+        created=1_790_000_000 + number,
+        system_fingerprint="fp_1",
+        usage={"completion_tokens": 26, "prompt_tokens": 7},
+        token_usage={"input_tokens": 7, "output_tokens": 26, "cached_tokens": 0},
+    )
+
+
+def test_an_llm_reply_header_says_agent_model_tokens_and_finish_and_folds_the_raw_metadata(shell) -> None:
+    data = formatted(shell, _llm_reply(1))
+    assert data["text/plain"] == (
+        "TextMessage role='assistant' agent_alias='OpenAIAgent' model='gpt-4o-mini' finish_reason='stop' · 33 tokens "
+        "(+5 metadata fields)\nAnswer 1"
+    )
+    header, folded = data["text/html"].split("<details", 1)
+    assert "agent_alias: &#x27;OpenAIAgent&#x27;" in header and "33 tokens" in header and "chatcmpl" not in header
+    assert "metadata (5)</summary>" in folded and "chatcmpl-1" in folded and "system_fingerprint" in folded
+    assert_static_html(data["text/html"])
+
+
+def test_a_tuple_of_messages_shows_its_count_and_each_message_and_folds_a_long_one(shell) -> None:
+    replies = formatted(shell, (_llm_reply(1), _llm_reply(2)))
+    assert replies["text/plain"].startswith("(2 messages)\nTextMessage role='assistant'")
+    assert "Answer 2" in replies["text/plain"] and "chatcmpl" not in replies["text/plain"]
+    assert formatted(shell, (_llm_reply(3), _llm_reply(4)))["text/plain"] == replies["text/plain"].replace(
+        "Answer 1", "Answer 3"
+    ).replace("Answer 2", "Answer 4")  # ids and timestamps differ, the text does not
+    assert replies["text/html"].count('class="miniagents-message"') == 2
+    assert_static_html(replies["text/html"])
+
+    many = formatted(shell, tuple(TextMessage(f"number {number}") for number in range(25)))
+    assert many["text/plain"].startswith("(25 messages)\nTextMessage\nnumber 0")
+    assert many["text/plain"].endswith("number 19\n\n… 5 more messages")
+    assert "… 5 more messages</summary>" in many["text/html"]
+
+    assert formatted(shell, (1, "a")) == {"text/plain": "(1, 'a')"}  # other tuples as IPython shows them
+    assert formatted(shell, ()) == {"text/plain": "()"}
+
+
 def test_message_without_text_lists_its_fields_and_nested_messages_by_class(shell) -> None:
     message = Message(
         answer=42,

@@ -285,3 +285,52 @@ def test_a_run_with_200_replies_folds_most_of_them(lab_root: Path, open_notebook
     more.click()
     expect(output.get_by_text("worker 199 done", exact=True)).to_be_visible()
     assert notebook.page_errors() == []
+
+
+RESULT_CELLS = (
+    "%load_ext miniagents_notebook",
+    "from miniagents import InteractionContext, miniagent\n"
+    "from miniagents.ext.llms import OpenAIAgent\n\n"
+    "@miniagent\n"
+    "async def counter(ctx: InteractionContext, n: int) -> None:\n"
+    "    ctx.reply([f'number {i}' for i in range(n)])",
+    "await counter.trigger(n=2)",
+    "await OpenAIAgent.trigger('What is MiniAgents?', model='gpt-4o-mini')",
+    "await counter.trigger(n=25)",
+)
+
+
+def test_awaited_replies_show_as_messages_with_their_metadata_one_click_away(
+    lab_root: Path, open_notebook: Callable[..., LabNotebook]
+) -> None:
+    _write_notebook(lab_root / "e2e_results.ipynb", *RESULT_CELLS)
+    notebook = open_notebook("e2e_results.ipynb")
+    notebook.run_all_cells()
+    cells = notebook.page.locator(".jp-Cell")
+
+    two = cells.nth(2).locator(".jp-OutputArea")
+    expect(two).to_contain_text("2 messages", timeout=RENDER_TIMEOUT_MS)
+    expect(two.locator(".miniagents-message")).to_have_count(2)
+    expect(two.get_by_text("number 1", exact=True)).to_be_visible()
+    assert "TextMessage(class_=" not in two.inner_text()
+
+    llm = cells.nth(3).locator(".jp-OutputArea")
+    header = llm.locator(".miniagents-message > div").first
+    expect(header).to_contain_text("assistant", timeout=RENDER_TIMEOUT_MS)
+    for wanted in ("OpenAIAgent", "gpt-4o-mini", "finish_reason", "tokens"):
+        expect(header).to_contain_text(wanted)
+    raw = llm.locator("details.miniagents-metadata")
+    expect(raw.get_by_text("system_fingerprint", exact=False)).to_be_hidden()
+    assert "chatcmpl-" not in llm.inner_text()
+    raw.locator("summary").click()
+    expect(raw.get_by_text("system_fingerprint", exact=False)).to_be_visible()
+    expect(raw).to_contain_text("chatcmpl-")
+
+    many = cells.nth(4).locator(".jp-OutputArea")
+    expect(many).to_contain_text("25 messages", timeout=RENDER_TIMEOUT_MS)
+    more = many.locator("summary", has_text="… 5 more messages")
+    expect(more).to_be_visible()
+    expect(many.get_by_text("number 24", exact=True)).to_be_hidden()
+    more.click()
+    expect(many.get_by_text("number 24", exact=True)).to_be_visible()
+    assert notebook.page_errors() == []
