@@ -15,11 +15,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from sqlite_helpers import write_lock_held
 
 from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
 from miniagents.ext.persistence import (
@@ -30,19 +30,6 @@ from miniagents.ext.persistence import (
 )
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@contextmanager
-def _write_lock_held(database: Path) -> Iterator[sqlite3.Connection]:
-    """Another connection holds the file's write lock: the store's writer cannot commit until it is released."""
-    blocker = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
-    blocker.execute("BEGIN IMMEDIATE")
-    try:
-        yield blocker
-    finally:
-        if blocker.in_transaction:
-            blocker.execute("ROLLBACK")
-        blocker.close()
 
 
 def _wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -67,7 +54,7 @@ def test_a_full_queue_makes_producers_wait_and_the_backlog_stays_bounded(tmp_pat
                 store.persist(None, TextMessage(f"message {number}"))
                 queued += 1
 
-        with _write_lock_held(database):
+        with write_lock_held(database):
             producer = threading.Thread(target=produce)
             producer.start()
             _wait_until(lambda: queued == 50)
@@ -93,7 +80,7 @@ async def test_agents_faster_than_the_disk_run_at_its_pace_without_deadlock(tmp_
             ctx.reply(f"{part} {number}")
 
     async with SQLiteMessageStore(database, max_pending=40) as store:
-        with _write_lock_held(database) as blocker:
+        with write_lock_held(database) as blocker:
             # released from another thread: the loop is stalled while the queue is full, so it cannot do it
             threading.Timer(0.3, blocker.execute, ("ROLLBACK",)).start()
             async with MiniAgents() as mini_agents:
@@ -124,7 +111,7 @@ def test_closing_the_store_lets_waiting_producers_go(tmp_path: Path) -> None:
         else:
             outcome.append(None)
 
-    with _write_lock_held(database):
+    with write_lock_held(database):
         producer = threading.Thread(target=produce)
         producer.start()
         _wait_until(lambda: store.pending == 10)

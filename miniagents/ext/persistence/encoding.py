@@ -21,6 +21,10 @@ __all__ = ["EncodedMessage", "encode_message", "field_path", "item_path", "messa
 logger = logging.getLogger(__name__)
 
 MessageRow = tuple[str, str, str, str, str | None, float, str | None, str]
+
+_REFERENCE_MARK = "__hash_key"
+# class -> (class name, class path, kind): looked up once per class
+_classes: dict[type, tuple[str, str, str]] = {}
 ReferenceRow = tuple[str, str, int, str]
 
 
@@ -53,15 +57,19 @@ def message_kind(message: Message) -> str:
 
 def encode_message(message: Message, hash_key: str, persisted_at: float) -> EncodedMessage:
     """The rows of `message`; runs in the writer thread, so `hash_key` must have been computed by the caller."""
-    kind = message_kind(message)
+    cls = type(message)
+    described = _classes.get(cls)
+    if described is None:
+        described = _classes[cls] = (cls.__name__, class_path_of(cls), message_kind(message))
+    class_name, class_path, kind = described
     agent_alias = message.get("agent_alias")
     serialized = message.serialized
     if not serialized.isascii():
         serialized.encode("utf-8")  # an exact copy or none: fails this message alone, not its whole transaction
     row: MessageRow = (
         hash_key,
-        type(message).__name__,
-        class_path_of(type(message)),
+        class_name,
+        class_path,
         kind,
         storable_text(agent_alias) if isinstance(agent_alias, str) else None,
         persisted_at,
@@ -69,7 +77,9 @@ def encode_message(message: Message, hash_key: str, persisted_at: float) -> Enco
         serialized,
     )
     references: list[ReferenceRow] = []
-    _walk_fields(message, "", hash_key, references)
+    # a nested message is serialised as a `<field>__hash_key(s)` reference: without one, there is nothing to walk
+    if _REFERENCE_MARK in serialized:
+        _walk_fields(message, "", hash_key, references)
     return EncodedMessage(row=row, references=references)
 
 

@@ -20,7 +20,12 @@ from typing import Any, Self, TypeVar
 
 from miniagents.ext.persistence.errors import StoreClosedError
 from miniagents.ext.persistence.queries import CallRecord, find_calls, find_messages, storable_text
-from miniagents.ext.persistence.schema import check_store_file, has_text_index, open_read_only
+from miniagents.ext.persistence.schema import (
+    check_store_file,
+    has_text_index,
+    is_text_index_batched,
+    open_read_only,
+)
 from miniagents.ext.persistence.store import SQLiteMessageStore
 from miniagents.records import RecordedCall
 
@@ -82,6 +87,7 @@ class SQLiteHistory:
         self._message_cache: OrderedDict[str, str] = OrderedDict()
         try:
             self._text_index = self._check_schema()
+            self._batched_text_index = is_text_index_batched(self._connection)
         except BaseException:
             self._connection.close()
             raise
@@ -120,7 +126,9 @@ class SQLiteHistory:
         if agent_alias is not None:
             calls = [call for call in calls if call.agent_alias == agent_alias]
         if text:
-            nodes = self._read(lambda connection: _nodes_containing(connection, text, self._text_index))
+            nodes = self._read(
+                lambda connection: _nodes_containing(connection, text, self._text_index, self._batched_text_index)
+            )
             needle = text.casefold()
             calls = [
                 call
@@ -229,9 +237,12 @@ def _all_calls(connection: sqlite3.Connection) -> list[RecordedCall]:
     return [call for _, call in sorted(timed, key=lambda pair: pair[0])]
 
 
-def _nodes_containing(connection: sqlite3.Connection, text: str, text_index: bool) -> set[str]:
+def _nodes_containing(
+    connection: sqlite3.Connection, text: str, text_index: bool, batched_text_index: bool
+) -> set[str]:
     """Hash keys of the call and reply nodes that hold a message containing `text`, or whose kwargs contain it."""
-    message_keys = [stored.hash_key for stored in find_messages(connection, text_index=text_index, text=text)]
+    found = find_messages(connection, text_index=text_index, batched_text_index=batched_text_index, text=text)
+    message_keys = [stored.hash_key for stored in found]
     nodes: set[str] = set()
     for start in range(0, len(message_keys), _SQL_CHUNK):
         chunk = message_keys[start : start + _SQL_CHUNK]

@@ -136,6 +136,7 @@ def find_messages(
     connection: sqlite3.Connection,
     *,
     text_index: bool,
+    batched_text_index: bool = False,
     text: str | None = None,
     kind: MessageKind | None = None,
     class_name: str | None = None,
@@ -145,11 +146,22 @@ def find_messages(
     limit: int | None = None,
     newest_first: bool = False,
 ) -> list[StoredMessage]:
-    """Stored messages matching every given filter, in the order they were persisted."""
+    """Stored messages matching every given filter, in the order they were persisted.
+
+    `text_index`: use the FTS5 index for `text`; `batched_text_index`: it is filled in batches (schema version 2), so
+    the rows above `text_index_state.indexed_up_to` are matched with `LIKE` (a short scan of the newest rows).
+    """
     where = _Where()
     if text:
         if text_index and len(text) >= _MIN_TRIGRAM_QUERY:
-            where.add("id IN (SELECT rowid FROM messages_text WHERE messages_text MATCH ?)", _phrase(text))
+            indexed = "SELECT rowid FROM messages_text WHERE messages_text MATCH ?"
+            if batched_text_index:
+                tail = (
+                    "SELECT id FROM messages WHERE id > (SELECT indexed_up_to FROM text_index_state) AND text LIKE ?"
+                )
+                where.add(f"id IN ({indexed} UNION ALL {tail} ESCAPE '\\')", _phrase(text), f"%{_escape_like(text)}%")
+            else:
+                where.add(f"id IN ({indexed})", _phrase(text))
         else:
             where.add("text LIKE ? ESCAPE '\\'", f"%{_escape_like(text)}%")
     for column, value in (("kind", kind), ("class_name", class_name), ("agent_alias", agent_alias)):

@@ -7,7 +7,16 @@ Tables:
   can be rebuilt and navigated both ways.
 - `sessions` and `calls`: the call tree recorded from lifecycle events (`store.attach(mini_agents)`), which the
   content-only records cannot tell (a call does not know who made it).
-- `messages_text`: an FTS5 trigram index of `messages.text` (substring search), when SQLite supports it.
+- `messages_text`: an FTS5 trigram index of `messages.text` (substring search), when SQLite supports it, and
+  `text_index_state`: the highest `messages.id` indexed so far.
+
+The text index is filled in batches, not row by row (schema version 2): the writer indexes the rows above
+`text_index_state.indexed_up_to` in one statement once about a thousand texts are waiting, and before answering every
+flush or closing. An FTS5 index costs mostly per transaction that changes it (each one adds a segment to merge later),
+so indexing a thousand rows at once costs about half of indexing them 64 at a time as they are inserted. Searches see
+every committed row all the same: the rows not indexed yet (at most about a thousand, or more after a crash until the
+next writer catches up) are matched with `LIKE` (`find_messages`). A version 1 file (indexed by a trigger on insert)
+is converted when a store opens it for writing: the trigger is dropped and its rows count as indexed.
 """
 
 import logging
@@ -23,6 +32,8 @@ __all__ = [
     "check_store_file",
     "ensure_schema",
     "has_text_index",
+    "index_pending_texts",
+    "is_text_index_batched",
     "open_connection",
     "open_read_only",
     "store_path",
@@ -31,7 +42,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 REQUIRED_TABLES = frozenset({"messages", "message_references", "sessions", "calls"})
 _REQUIRED_MESSAGE_COLUMNS = frozenset({"hash_key", "class_name", "class_path", "kind", "serialized"})
@@ -89,10 +100,16 @@ CREATE INDEX IF NOT EXISTS calls_by_reply_node ON calls (reply_node_hash_key);
 
 _TEXT_INDEX = (
     "CREATE VIRTUAL TABLE messages_text USING fts5(text, content='messages', content_rowid='id', tokenize='trigram')",
-    "CREATE TRIGGER messages_text_on_insert AFTER INSERT ON messages WHEN new.text IS NOT NULL BEGIN "
-    "INSERT INTO messages_text (rowid, text) VALUES (new.id, new.text); END",
-    # rows written before the index existed (by a store opened with `full_text_search=False`) get indexed too
-    "INSERT INTO messages_text (messages_text) VALUES ('rebuild')",
+    # nothing is indexed yet: rows written before the index existed (`full_text_search=False`) get indexed too
+    "CREATE TABLE text_index_state (indexed_up_to INTEGER NOT NULL)",
+    "INSERT INTO text_index_state (indexed_up_to) VALUES (0)",
+)
+_TEXT_INDEX_TRIGGER = "messages_text_on_insert"  # how version 1 kept the index up to date, row by row
+
+_INDEX_PENDING_TEXTS = (
+    "INSERT INTO messages_text (rowid, text) SELECT id, text FROM messages "
+    "WHERE id > (SELECT indexed_up_to FROM text_index_state) AND text IS NOT NULL",
+    "UPDATE text_index_state SET indexed_up_to = (SELECT coalesce(max(id), 0) FROM messages)",
 )
 
 
@@ -229,6 +246,7 @@ def ensure_schema(connection: sqlite3.Connection, database: str, text_index: boo
         for statement in _TABLES.split(";"):
             if statement.strip():
                 connection.execute(statement)
+        _convert_version_1_text_index(connection)
         if text_index and not has_text_index(connection):
             connection.execute("SAVEPOINT text_index")
             try:
@@ -249,5 +267,32 @@ def ensure_schema(connection: sqlite3.Connection, database: str, text_index: boo
 
 def has_text_index(connection: sqlite3.Connection) -> bool:
     """Whether the database has the FTS5 index of message texts."""
-    row = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages_text'").fetchone()
+    return _has_table(connection, "messages_text")
+
+
+def is_text_index_batched(connection: sqlite3.Connection) -> bool:
+    """Whether the text index is filled in batches (version 2: rows above `indexed_up_to` may not be indexed yet)."""
+    return _has_table(connection, "text_index_state")
+
+
+def index_pending_texts(connection: sqlite3.Connection) -> None:
+    """Index the texts of the rows not indexed yet (inside the caller's transaction; the file must have the index)."""
+    for statement in _INDEX_PENDING_TEXTS:
+        connection.execute(statement)
+
+
+def _has_table(connection: sqlite3.Connection, name: str) -> bool:
+    row = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
     return row is not None
+
+
+def _convert_version_1_text_index(connection: sqlite3.Connection) -> None:
+    """A version 1 file keeps its index up to date by a trigger: drop it, and count every row as indexed."""
+    trigger = connection.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?", (_TEXT_INDEX_TRIGGER,)
+    ).fetchone()
+    if trigger is None or is_text_index_batched(connection):
+        return
+    connection.execute(f"DROP TRIGGER {_TEXT_INDEX_TRIGGER}")
+    connection.execute("CREATE TABLE text_index_state (indexed_up_to INTEGER NOT NULL)")
+    connection.execute("INSERT INTO text_index_state (indexed_up_to) SELECT coalesce(max(id), 0) FROM messages")

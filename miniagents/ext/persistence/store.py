@@ -9,7 +9,12 @@ from collections.abc import Callable, Iterable
 from typing import Any, Self, TypeVar
 
 from miniagents.ext.persistence.call_events import CallEventRecorder
-from miniagents.ext.persistence.errors import AmbiguousCallError, MessageNotFoundError, StoreClosedError
+from miniagents.ext.persistence.errors import (
+    AmbiguousCallError,
+    MessageNotFoundError,
+    StoreClosedError,
+    StoreWriteError,
+)
 from miniagents.ext.persistence.loading import build_messages, fetch_rows
 from miniagents.ext.persistence.queries import (
     CallRecord,
@@ -26,11 +31,10 @@ from miniagents.ext.persistence.queries import (
     find_reply_nodes,
     find_sessions,
 )
-from miniagents.ext.persistence.schema import has_text_index, open_read_only, store_path
+from miniagents.ext.persistence.schema import has_text_index, is_text_index_batched, open_read_only, store_path
 from miniagents.ext.persistence.writer import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
-    PersistOp,
     StatementOp,
     StoreWriter,
 )
@@ -109,6 +113,7 @@ class SQLiteMessageStore:
         self._reader_closed = False
         with self._read_lock:
             self._text_index = full_text_search and has_text_index(self._reader)
+            self._batched_text_index = is_text_index_batched(self._reader)
         self._attachments: dict[MiniAgents, CallEventRecorder] = {}
 
     def __repr__(self) -> str:
@@ -141,7 +146,7 @@ class SQLiteMessageStore:
         if not isinstance(message, Message):
             raise TypeError(f"SQLiteMessageStore.persist() stores Message objects, got {type(message).__name__}")
         # hash keys are computed here, in the caller's context (its `longer_hash_keys`), nested ones included
-        self._writer.submit(PersistOp(message, message.hash_key, time.time()))
+        self._writer.submit_message(message, message.hash_key, time.time())
 
     def save(self, message: Message) -> None:
         """Queue `message` and every message nested in it (each once) for writing."""
@@ -175,24 +180,38 @@ class SQLiteMessageStore:
                 (session_id, label, time.time()),
             )
         )
-        recorder = CallEventRecorder(session_id, self._writer.submit, self.persist, self.aflush)
+        recorder = CallEventRecorder(session_id, self._writer.submit, self.persist, self._aflush_keeping_failures)
         mini_agents.attach(recorder)
         self._attachments[mini_agents] = recorder
         return session_id
 
     def detach(self, mini_agents: MiniAgents) -> None:
-        """Undo `attach(mini_agents)` (no error if it was not attached)."""
+        """Undo `attach(mini_agents)` (no error if it was not attached); what its calls told so far is queued."""
         recorder = self._attachments.pop(mini_agents, None)
         if recorder is not None:
             mini_agents.detach(recorder)
+            try:
+                recorder.write_unrecorded()
+            except (StoreClosedError, StoreWriteError):  # nothing can be written any more: the writer said why already
+                pass
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until everything queued so far is committed; raise `StoreWriteError` if some of it failed."""
         self._writer.flush(timeout)
 
     async def aflush(self) -> None:
-        """Wait (without blocking the event loop) until everything queued so far is committed."""
+        """Wait (without blocking the event loop) until everything queued so far is committed; raise
+        `StoreWriteError` (naming the file) if some of it failed since the last flush that raised.
+
+        A failure is raised by this flush even when the flush a `MiniAgents` makes of its observers at the end of its
+        block saw it first: that one only logs it.
+        """
         await self._writer.aflush()
+
+    async def _aflush_keeping_failures(self) -> None:
+        # the flush of an attached `MiniAgents` (its `async with` block ending) logs failures and goes on, so they
+        # stay to be raised by the owner's next `flush()` / `aflush()` (or `close()`)
+        await self._writer.aflush(keep_failures=True)
 
     def close(self) -> None:
         """Detach from every `MiniAgents`, write what is queued and close the database (idempotent).
@@ -270,6 +289,7 @@ class SQLiteMessageStore:
             lambda connection: find_messages(
                 connection,
                 text_index=self._text_index,
+                batched_text_index=self._batched_text_index,
                 kind=kind,
                 class_name=class_name,
                 agent_alias=agent_alias,
@@ -288,6 +308,7 @@ class SQLiteMessageStore:
             lambda connection: find_messages(
                 connection,
                 text_index=self._text_index,
+                batched_text_index=self._batched_text_index,
                 text=text,
                 kind=kind,
                 limit=limit,

@@ -9,6 +9,12 @@ of work); an operation stops counting as pending once its transaction is committ
 answered once everything queued before it is committed — or has failed, in which case the marker carries a
 `StoreWriteError` for the caller to raise.
 
+Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
+bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
+transaction is not queued again. The text index is filled in batches (see `schema`): the rows of about
+`_TEXT_INDEX_BATCH` texts at once, in the transaction that crosses that count, and what is left before a flush is
+answered and before the thread ends.
+
 Only one of the two threads can run Python at a time (the GIL), and a thread that wants it back must wait for the
 other to let go — up to 5 ms each time. So the two take turns on purpose rather than fight:
 - normally the writer sleeps briefly between transactions while more work waits, so the event loop gets the GIL;
@@ -27,7 +33,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -35,10 +41,26 @@ from typing import Any
 
 from miniagents.ext.persistence.encoding import EncodedMessage, encode_message
 from miniagents.ext.persistence.errors import StoreClosedError, StoreWriteError
-from miniagents.ext.persistence.schema import check_store_file, ensure_schema, open_connection, use_wal
+from miniagents.ext.persistence.schema import (
+    check_store_file,
+    ensure_schema,
+    has_text_index,
+    index_pending_texts,
+    open_connection,
+    use_wal,
+)
 from miniagents.messages import Message
 
-__all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_PENDING", "FlushOp", "PersistOp", "StatementOp", "StoreWriter"]
+__all__ = [
+    "DEFAULT_MAX_BATCH",
+    "DEFAULT_MAX_PENDING",
+    "INSERT_MESSAGE_SQL",
+    "INSERT_REFERENCE_SQL",
+    "FlushOp",
+    "PersistOp",
+    "StatementOp",
+    "StoreWriter",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +70,19 @@ DEFAULT_MAX_BATCH = 64
 """How many operations one transaction writes at most (a larger one holds the GIL longer, stalling the event loop)."""
 
 _PAUSE_SECONDS = 0.0005
+_RECENT_HASH_KEYS = 20_000
+_TEXT_INDEX_BATCH = 1_000
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
 _LIVENESS_CHECK_SECONDS = 1.0
 
-_INSERT_MESSAGE = (
+INSERT_MESSAGE_SQL = (
     "INSERT OR IGNORE INTO messages "
     "(hash_key, class_name, class_path, kind, agent_alias, persisted_at, text, serialized) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_REFERENCE = (
+_TEXT_COLUMN = 6  # of a `messages` row (`EncodedMessage.row`)
+INSERT_REFERENCE_SQL = (
     "INSERT OR IGNORE INTO message_references (parent_hash_key, field_path, position, child_hash_key) "
     "VALUES (?, ?, ?, ?)"
 )
@@ -82,9 +107,14 @@ class StatementOp:
 
 @dataclass(frozen=True, slots=True)
 class FlushOp:
-    """Call `notify` (in the writer thread) once everything queued before it is written or has failed."""
+    """Call `notify` (in the writer thread) once everything queued before it is written or has failed.
+
+    The failures are handed to `notify` and forgotten — unless `keep_failures`: then the next flush reports them again
+    (the flush a `MiniAgents` makes of its observers only logs them; the owner's next `flush()` raises them).
+    """
 
     notify: Callable[[StoreWriteError | None], None]
+    keep_failures: bool = False
 
 
 class _Stop:
@@ -121,6 +151,10 @@ class StoreWriter:
         self._pending = 0
         self._peak_pending = 0
         self._markers = 0
+        # hash keys queued lately and not lost to a failed transaction (guarded by `_state_lock`)
+        self._recent_hash_keys: OrderedDict[str, None] = OrderedDict()
+        self._texts_to_index = 0  # rows with a text committed by this writer and not indexed yet
+        self._maintains_text_index = False
         # `_state_lock` guards the queue, the counters and the flags; the writer waits on `_work_queued` (when idle or
         # leaving producers their turn), producers on `_room_made` (when the queue is full)
         self._state_lock = threading.Lock()
@@ -166,18 +200,37 @@ class StoreWriter:
         with self._state_lock:
             if self._pending >= self.max_pending and not self._closed:
                 self._wait_for_room()
-            if self._closed:
-                raise StoreClosedError(
-                    f"The message store of {self.database!r} is closed; open a new SQLiteMessageStore on it, or "
-                    "detach the closed one from its MiniAgents."
-                )
-            self._raise_if_thread_ended()
-            self._queue.append(op)
-            self._pending += 1
-            if self._pending > self._peak_pending:
-                self._peak_pending = self._pending
-            if self._writer_waiting and not self._producers_turn:
-                self._work_queued.notify()
+            self._queue_op(op)
+
+    def submit_message(self, message: Message, hash_key: str, persisted_at: float) -> None:
+        """Queue `message` for writing, unless it was queued recently already (then it is, or is being, written)."""
+        recent = self._recent_hash_keys
+        if hash_key in recent:  # a read without the lock: at worst the message is queued twice, which is harmless
+            return
+        with self._state_lock:
+            if self._pending >= self.max_pending and not self._closed:
+                self._wait_for_room()
+                if hash_key in recent:  # queued by another thread meanwhile
+                    return
+            self._queue_op(PersistOp(message, hash_key, persisted_at))
+            recent[hash_key] = None
+            if len(recent) > _RECENT_HASH_KEYS:
+                recent.popitem(last=False)
+
+    def _queue_op(self, op: "PersistOp | StatementOp") -> None:
+        """Append `op` (holding `_state_lock`, with room made already)."""
+        if self._closed:
+            raise StoreClosedError(
+                f"The message store of {self.database!r} is closed; open a new SQLiteMessageStore on it, or "
+                "detach the closed one from its MiniAgents."
+            )
+        self._raise_if_thread_ended()
+        self._queue.append(op)
+        self._pending += 1
+        if self._pending > self._peak_pending:
+            self._peak_pending = self._pending
+        if self._writer_waiting and not self._producers_turn:
+            self._work_queued.notify()
 
     def _wait_for_room(self) -> None:
         # The writer makes room without needing this thread (nor its event loop), so this cannot deadlock — unless the
@@ -216,7 +269,8 @@ class StoreWriter:
             return True
 
     def flush(self, timeout: float | None = None) -> None:
-        """Block until everything queued so far is committed; raise `StoreWriteError` if some of it failed."""
+        """Block until everything queued so far is committed; raise `StoreWriteError` if some of it failed (since the
+        last flush that raised)."""
         done = threading.Event()
         outcome: list[StoreWriteError | None] = []
 
@@ -231,8 +285,8 @@ class StoreWriter:
         if outcome[0] is not None:
             raise outcome[0]
 
-    async def aflush(self) -> None:
-        """Like `flush()`, but waits without blocking the event loop."""
+    async def aflush(self, *, keep_failures: bool = False) -> None:
+        """Like `flush()`, but waits without blocking the event loop; `keep_failures`: see `FlushOp`."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
 
@@ -242,7 +296,7 @@ class StoreWriter:
             except RuntimeError:  # the loop is closed: nobody is waiting any more
                 pass
 
-        if self._put_marker(FlushOp(notify)):
+        if self._put_marker(FlushOp(notify, keep_failures)):
             await future
 
     def close(self) -> None:
@@ -266,6 +320,9 @@ class StoreWriter:
                 check_store_file(self.connection, self.database)  # reads only: a foreign file is left untouched
                 use_wal(self.connection, self.database)
             ensure_schema(self.connection, self.database, self._text_index)
+            # a file with the index gets its rows indexed, whichever store writes them (`full_text_search` decides
+            # whether a file without one gets one)
+            self._maintains_text_index = has_text_index(self.connection)
         except BaseException as error:  # re-raised by the constructor in the caller's thread
             if self.connection is not None:
                 self.connection.close()
@@ -290,8 +347,10 @@ class StoreWriter:
                 ops, marker = self._take()
             if ops:
                 self._write_ops(ops)
+            if marker is not None and self._texts_to_index:
+                self._index_texts()
             if isinstance(marker, FlushOp):
-                marker.notify(self._take_failures())
+                marker.notify(self._peek_failures() if marker.keep_failures else self._take_failures())
             elif isinstance(marker, _Stop):
                 return
 
@@ -339,6 +398,7 @@ class StoreWriter:
             self._thread_ended = True
             leftovers = list(self._queue)
             self._queue.clear()
+            self._recent_hash_keys.clear()
             self._pending = 0
             self._room_made.notify_all()
         if self._failures:
@@ -358,8 +418,9 @@ class StoreWriter:
             if self._producers_waiting and self._pending <= self.max_pending - self._room_step:
                 self._producers_turn = True
                 self._room_made.notify_all()
-            # while producers wait for room the event loop is stalled anyway: no pause then, nor in their turn
-            pause = bool(self._queue) and not self._producers_waiting and not self._producers_turn
+            # while producers wait for room the event loop is stalled anyway: no pause then, nor in their turn; nor
+            # with a backlog of a whole transaction or more: catching up keeps the producers from filling the queue
+            pause = 0 < len(self._queue) < self._max_batch and not self._producers_waiting and not self._producers_turn
         if pause:
             time.sleep(_PAUSE_SECONDS)
 
@@ -369,27 +430,58 @@ class StoreWriter:
             try:
                 encoded.append(encode_message(op.message, op.hash_key, op.persisted_at))
             except Exception as error:  # one odd message must not lose the others
+                self._forget([op.hash_key])
                 self._fail(f"message {op.hash_key} ({type(op.message).__name__}) could not be encoded: {error!r}")
         return encoded
 
     def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp]) -> None:
         connection = self.connection
         assert connection is not None
+        texts = sum(1 for item in encoded if item.row[_TEXT_COLUMN] is not None) if self._maintains_text_index else 0
+        index_texts = texts and (self._texts_to_index + texts >= _TEXT_INDEX_BATCH or self._markers)
         with self.lock:
             try:
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(_INSERT_MESSAGE, [item.row for item in encoded])
-                connection.executemany(_INSERT_REFERENCE, [row for item in encoded for row in item.references])
+                connection.executemany(INSERT_MESSAGE_SQL, [item.row for item in encoded])
+                connection.executemany(INSERT_REFERENCE_SQL, [row for item in encoded for row in item.references])
                 # consecutive statements of the same kind go together; their order is kept
                 for sql, group in itertools.groupby(statements, key=attrgetter("sql")):
                     connection.executemany(sql, [statement.parameters for statement in group])
+                if index_texts:
+                    index_pending_texts(connection)
                 connection.execute("COMMIT")
             except Exception as error:  # reported by the next flush(); the thread keeps serving
                 self._rollback()
+                self._forget([item.row[0] for item in encoded])
                 self._fail(
                     f"a batch of {len(encoded)} message(s) and {len(statements)} call update(s) was not written: "
                     f"{type(error).__name__}: {error}"
                 )
+            else:
+                self._texts_to_index = 0 if index_texts else self._texts_to_index + texts
+
+    def _index_texts(self) -> None:
+        """Index the texts committed and not indexed yet, in a transaction of their own (before answering a flush)."""
+        connection = self.connection
+        assert connection is not None
+        with self.lock:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                index_pending_texts(connection)
+                connection.execute("COMMIT")
+            except Exception as error:  # the rows are stored; searches find them without the index meanwhile
+                self._rollback()
+                self._fail(
+                    f"the texts of stored messages were not indexed for search: {type(error).__name__}: {error}"
+                )
+            else:
+                self._texts_to_index = 0
+
+    def _forget(self, hash_keys: list[str]) -> None:
+        """The messages of `hash_keys` were not written: persisting them again must queue them again."""
+        with self._state_lock:
+            for hash_key in hash_keys:
+                self._recent_hash_keys.pop(hash_key, None)
 
     def _rollback(self) -> None:
         connection = self.connection
@@ -405,9 +497,14 @@ class StoreWriter:
         self._failures.append(description)
 
     def _take_failures(self) -> StoreWriteError | None:
+        error = self._peek_failures()
+        self._failures = []
+        return error
+
+    def _peek_failures(self) -> StoreWriteError | None:
         if not self._failures:
             return None
-        failures, self._failures = self._failures, []
+        failures = self._failures
         shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
         return StoreWriteError(f"Writing to {self.database!r} failed: {shown}")
 

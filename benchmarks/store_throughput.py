@@ -1,0 +1,288 @@
+"""SQLite store cost: its write throughput against raw `sqlite3`, and what attaching it adds to a run of agents.
+
+    python benchmarks/store_throughput.py            # full scale: 20,000 messages, fan-out 1,000 x 10, 7 runs each
+    python benchmarks/store_throughput.py --quick    # a small scale, for a smoke check
+
+Two measurements, each alternating its two sides run by run, medians compared:
+
+- **throughput**: the messages (and call records) of a real run of agents are handed to `SQLiteMessageStore.persist`
+  one by one, then `flush()` — against raw `sqlite3` inserting exactly the rows the store writes (computed before
+  the clock starts) into a file with the same schema: the same tables and indexes, the full-text index included and
+  kept up to date as the rows are inserted, one transaction per batch of the store's size (`max_batch`), WAL and
+  `synchronous=NORMAL`. The ratio is store messages/s over raw messages/s (target: at least 0.8x).
+- **fan-out**: 1,000 agents x 10 replies (as `otel_overhead.py`) with a `SQLiteMessageStore` attached (the call tree
+  and every message and record) against nothing attached; the store's time runs from opening the store to closing it
+  (the flush at the end of the `MiniAgents` block and the final commit included). Target: at most 2.5x.
+
+`measure(quick)` returns the table as markdown and writes it to `benchmarks/results/store_throughput.md`.
+"""
+
+import argparse
+import asyncio
+import gc
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from miniagents import InteractionContext, Message, MiniAgents, miniagent
+from miniagents.ext.persistence import SQLiteMessageStore
+from miniagents.ext.persistence.encoding import encode_message
+from miniagents.ext.persistence.schema import ensure_schema, index_pending_texts, open_connection, use_wal
+from miniagents.ext.persistence.writer import DEFAULT_MAX_BATCH, INSERT_MESSAGE_SQL, INSERT_REFERENCE_SQL
+
+__all__ = ["main", "measure"]
+
+RESULTS_FILE = Path(__file__).resolve().parent / "results" / "store_throughput.md"
+THROUGHPUT_TARGET = 0.8
+_TEXT_COLUMN = 6  # of a `messages` row
+_TEXT_INDEX_BATCH = 1_000  # the store's (miniagents.ext.persistence.writer)
+FAN_OUT_TARGET = 2.5
+
+_SENTENCE = (
+    "The committee reviewed the quarterly figures and agreed to revisit the forecast once the survey results arrive."
+)
+
+
+@dataclass(frozen=True)
+class _Scale:
+    throughput_agents: int
+    throughput_replies: int
+    fan_out_agents: int
+    fan_out_replies: int
+    repeat: int
+
+
+_FULL = _Scale(throughput_agents=1_000, throughput_replies=20, fan_out_agents=1_000, fan_out_replies=10, repeat=7)
+_QUICK = _Scale(throughput_agents=50, throughput_replies=10, fan_out_agents=100, fan_out_replies=10, repeat=3)
+
+
+@miniagent
+async def fan_out_root(ctx: InteractionContext, agents: int, messages_per_agent: int, long_text: bool) -> None:
+    for agent_index in range(agents):
+        ctx.reply(
+            fan_out_leaf.trigger(agent_index=agent_index, messages_per_agent=messages_per_agent, long_text=long_text)
+        )
+
+
+@miniagent
+async def fan_out_leaf(ctx: InteractionContext, agent_index: int, messages_per_agent: int, long_text: bool) -> None:
+    for message_index in range(messages_per_agent):
+        suffix = f" {_SENTENCE[: 20 + (agent_index * 7 + message_index * 13) % 90]}" if long_text else ""
+        ctx.reply(f"{agent_index}.{message_index}{suffix}")
+
+
+# --- throughput ----------------------------------------------------------------------------------------------------
+
+
+async def _collect_run_messages(agents: int, replies: int) -> list[Message]:
+    """Every message a fan-out run persists — replies, call and reply records — each once, in the order persisted.
+
+    Hash keys are computed by the engine in a real run already: neither side pays for them here.
+    """
+    collected: dict[str, Message] = {}
+    async with MiniAgents(
+        on_persist_messages=[lambda _promise, message: collected.setdefault(message.hash_key, message)]
+    ):
+        await fan_out_root.trigger(agents=agents, messages_per_agent=replies, long_text=True)
+    return list(collected.values())
+
+
+def _fresh_file(folder: str, name: str) -> str:
+    path = os.path.join(folder, name)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    return path
+
+
+def _raw_sqlite_seconds(folder: str, messages: list[Message], index_every: int) -> float:
+    """Raw `sqlite3`: the store's rows, in transactions of `DEFAULT_MAX_BATCH`, the text index brought up to date in
+    the transaction that takes it to `index_every` texts or more since it was last (and at the end)."""
+    encoded = [encode_message(message, message.hash_key, time.time()) for message in messages]
+    batches = [encoded[start : start + DEFAULT_MAX_BATCH] for start in range(0, len(encoded), DEFAULT_MAX_BATCH)]
+    path = _fresh_file(folder, "raw.db")
+    connection = open_connection(path, 30.0)
+    use_wal(connection, path)
+    ensure_schema(connection, path, text_index=True)
+    gc.collect()
+    start = time.perf_counter()
+    texts = 0
+    for number, batch in enumerate(batches, start=1):
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(INSERT_MESSAGE_SQL, [item.row for item in batch])
+        connection.executemany(INSERT_REFERENCE_SQL, [row for item in batch for row in item.references])
+        texts += sum(1 for item in batch if item.row[_TEXT_COLUMN] is not None)
+        if texts >= index_every or number == len(batches):
+            index_pending_texts(connection)
+            texts = 0
+        connection.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    (count,) = connection.execute(
+        "SELECT count(*) FROM messages_text WHERE messages_text MATCH ?", (f'"{_SENTENCE[:20]}"',)
+    ).fetchone()
+    connection.close()
+    assert count == sum(_SENTENCE[:20] in (item.row[_TEXT_COLUMN] or "") for item in encoded), "raw: index incomplete"
+    return elapsed
+
+
+def _store_seconds(folder: str, messages: list[Message]) -> float:
+    path = _fresh_file(folder, "store.db")
+    store = SQLiteMessageStore(path)
+    gc.collect()
+    start = time.perf_counter()
+    for message in messages:
+        store.persist(None, message)
+    store.flush()
+    elapsed = time.perf_counter() - start
+    assert len(store) == len(messages), "store: messages missing"
+    assert len(store.search(_SENTENCE[:20])) == sum(_SENTENCE[:20] in str(item) for item in messages), "store: search"
+    store.close()
+    return elapsed
+
+
+# --- fan-out -------------------------------------------------------------------------------------------------------
+
+
+class _PersistingNoOpObserver:
+    """An observer that asks for every persisted message and does nothing: what the engine spends to feed a store."""
+
+    def on_call_event(self, event: object) -> None:
+        pass
+
+    def on_persist_message(self, promise: object, message: Message) -> None:
+        pass
+
+    async def aflush(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def _fan_out_seconds(attached: str, folder: str, agents: int, replies: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    store = SQLiteMessageStore(_fresh_file(folder, "fan_out.db")) if attached == "store" else None
+    async with MiniAgents() as mini_agents:
+        if store is not None:
+            store.attach(mini_agents)
+        elif attached == "no-op":
+            mini_agents.attach(_PersistingNoOpObserver())
+        reply_sequence = fan_out_root.trigger(agents=agents, messages_per_agent=replies, long_text=False)
+        count = len([await message_promise async for message_promise in reply_sequence])
+    if store is not None:
+        await store.aclose()
+    elapsed = time.perf_counter() - start
+    assert count == agents * replies
+    return elapsed
+
+
+def _alternating_medians(runs: list[Callable[[], float]], repeat: int) -> list[float]:
+    """Run each of `runs` once to warm up, then `repeat` rounds of each in turn; their median times."""
+    for run in runs:
+        run()
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeat):
+        for run, run_times in zip(runs, times, strict=True):
+            run_times.append(run())
+    return [statistics.median(run_times) for run_times in times]
+
+
+def _verdict(ratio: float, target: float, at_least: bool) -> str:
+    holds = ratio >= target if at_least else ratio <= target
+    return f"{'≥' if at_least else '≤'} {target}x: {'holds' if holds else 'MISSED'}"
+
+
+def measure(quick: bool) -> str:
+    """Run both measurements; return the markdown table (also written to `benchmarks/results/store_throughput.md`)."""
+    scale = _QUICK if quick else _FULL
+    with tempfile.TemporaryDirectory(prefix="store-throughput-") as folder:
+        messages = asyncio.run(_collect_run_messages(scale.throughput_agents, scale.throughput_replies))
+        raw_seconds, raw_batched_seconds, store_seconds = _alternating_medians(
+            [
+                lambda: _raw_sqlite_seconds(folder, messages, index_every=1),
+                lambda: _raw_sqlite_seconds(folder, messages, index_every=_TEXT_INDEX_BATCH),
+                lambda: _store_seconds(folder, messages),
+            ],
+            scale.repeat,
+        )
+        plain_seconds, no_op_seconds, store_attached_seconds = _alternating_medians(
+            [
+                lambda attached=attached: asyncio.run(
+                    _fan_out_seconds(attached, folder, scale.fan_out_agents, scale.fan_out_replies)
+                )
+                for attached in ("nothing", "no-op", "store")
+            ],
+            scale.repeat,
+        )
+    count = len(messages)
+    store_rate = count / store_seconds
+    fan_out = f"fan-out {scale.fan_out_agents:,} x {scale.fan_out_replies}"
+    rows = [
+        (
+            "throughput (messages/s)",
+            f"raw sqlite3, index updated in every transaction: {count / raw_seconds:,.0f}",
+            f"{store_rate:,.0f}",
+            raw_seconds / store_seconds,
+            _verdict(raw_seconds / store_seconds, THROUGHPUT_TARGET, at_least=True),
+        ),
+        (
+            "throughput (messages/s)",
+            f"raw sqlite3, index updated every {_TEXT_INDEX_BATCH:,} texts as the store does: "
+            f"{count / raw_batched_seconds:,.0f}",
+            f"{store_rate:,.0f}",
+            raw_batched_seconds / store_seconds,
+            "(the store's own cost)",
+        ),
+        (
+            f"{fan_out} (ms)",
+            f"nothing attached: {plain_seconds * 1000:.0f}",
+            f"store attached, flushed, closed: {store_attached_seconds * 1000:.0f}",
+            store_attached_seconds / plain_seconds,
+            _verdict(store_attached_seconds / plain_seconds, FAN_OUT_TARGET, at_least=False),
+        ),
+        (
+            f"{fan_out} (ms)",
+            f"nothing attached: {plain_seconds * 1000:.0f}",
+            f"a no-op observer taking every persisted message: {no_op_seconds * 1000:.0f}",
+            no_op_seconds / plain_seconds,
+            "(the engine's share: records, events, persisting)",
+        ),
+    ]
+    table = "\n".join(
+        [
+            "# SQLite store: throughput and cost in a run",
+            "",
+            f"Median of {scale.repeat} alternating runs{' (quick scale)' if quick else ''}. Throughput: the {count:,} "
+            f"messages and records of a {scale.throughput_agents:,} x {scale.throughput_replies} fan-out (texts of "
+            "20-110 characters), persisted one by one and flushed, vs raw `sqlite3` inserting the same rows into the "
+            f"same schema (full-text index included) in transactions of {DEFAULT_MAX_BATCH}. Fan-out: the time from "
+            "opening the store to closing it.",
+            "",
+            "| measurement | baseline | measured | ratio | target |",
+            "|---|---|---|---:|---|",
+            *(
+                f"| {name} | {baseline} | {measured} | {ratio:.2f}x | {target} |"
+                for name, baseline, measured, ratio, target in rows
+            ),
+            "",
+        ]
+    )
+    RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS_FILE.write_text(table, encoding="utf-8")
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a small scale, for a smoke check")
+    arguments = parser.parse_args()
+    print(measure(arguments.quick))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""What the store does to stay cheap (issue 18) without losing anything: a message handed over again is queued once,
+a call costs two writes, the text index is filled in batches (and a version 1 file is converted), and a write error
+seen by the flush at the end of a `MiniAgents` block is raised by the owner's next flush.
+
+Speed itself is measured in `benchmarks/store_throughput.py`, not here.
+"""
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_helpers import write_lock_held
+
+from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
+from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore, StoreWriteError
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@miniagent
+async def _numbered(ctx: InteractionContext, number: int) -> None:
+    ctx.reply(f"reply {number}")
+
+
+# --- fewer writes --------------------------------------------------------------------------------------------------
+
+
+async def test_a_message_handed_over_again_is_queued_once_unless_its_write_failed(tmp_path: Path) -> None:
+    database = tmp_path / "history.db"
+    async with SQLiteMessageStore(database, busy_timeout=0.05) as store:
+        again = TextMessage("said twice")
+        with write_lock_held(database):
+            for _ in range(5):
+                store.persist(None, again)
+            store.persist(None, TextMessage("said once"))
+            assert store.pending == 2  # queued (or being written): once each
+            with pytest.raises(StoreWriteError, match="database is locked"):
+                await store.aflush()
+        assert len(store) == 0
+        store.persist(None, again)  # its write failed: queued again
+        assert store.pending == 1
+        await store.aflush()
+        assert [stored.text for stored in store.messages()] == ["said twice"]
+        store.persist(None, again)  # committed already: nothing to queue
+        assert store.pending == 0
+
+
+async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -> None:
+    """One insert when the call is initiated, one update when it is recorded (start, end, error, records at once)."""
+    database = tmp_path / "history.db"
+    calls = 5
+    async with SQLiteMessageStore(database) as store:
+        async with MiniAgents() as mini_agents:
+            store.attach(mini_agents)
+            await store.aflush()  # the session's row
+            with write_lock_held(database):
+                for number in range(calls):
+                    await _numbered.trigger(number=number)
+                await mini_agents.aflush_tasks()  # the records are built in tasks of their own
+                messages = 3 * calls  # per call: its reply, its call node, its reply node
+                assert store.pending == messages + 2 * calls
+        runs = store.runs()
+        assert len(runs) == calls
+        for run in runs:
+            assert run.started_at is not None and run.finished_at is not None
+            assert run.initiated_at <= run.started_at <= run.finished_at
+            assert run.error is None
+            assert run.call_node_hash_key is not None and run.reply_node_hash_key is not None
+        assert [str(store.replies_of(run)[0]) for run in runs] == [f"reply {number}" for number in range(calls)]
+
+        # a call's times wait in memory for its records; detaching (like the block's flush) writes them without
+        async with MiniAgents() as mini_agents:
+            session_id = store.attach(mini_agents)
+            await _numbered.trigger(number=calls)  # finished; its records are built in a task that has not run yet
+            store.detach(mini_agents)
+        await store.aflush()
+        (detached,) = store.runs(session_id=session_id)
+        assert detached.initiated_at <= detached.started_at <= detached.finished_at  # type: ignore[operator]
+        assert detached.reply_node_hash_key is None  # recorded after the store was detached: not in its tree
+
+
+# --- the text index, filled in batches -------------------------------------------------------------------------------
+
+
+def test_rows_not_indexed_yet_are_found_and_indexed_by_the_next_flush(tmp_path: Path) -> None:
+    """Rows a writer committed before it could index them (it was killed, say) are searchable all the same."""
+    database = tmp_path / "history.db"
+    with SQLiteMessageStore(database) as store:
+        store.persist(None, TextMessage("indexed needle"))
+        store.flush()
+        with sqlite3.connect(database) as connection:  # a writer that committed and never indexed
+            connection.execute(
+                "INSERT INTO messages (hash_key, class_name, class_path, kind, persisted_at, text, serialized) "
+                "VALUES ('0123', 'TextMessage', 'miniagents.messages:TextMessage', 'message', 1.0, "
+                "'unindexed NEEDLE', '{}')"
+            )
+        assert sorted(found.text for found in store.search("needle")) == ["indexed needle", "unindexed NEEDLE"]
+        with SQLiteHistory(database) as history:
+            assert len(history.list_calls(text="needle")) == 0  # no call holds them, but the query works
+
+        def indexed(text: str) -> int:
+            with sqlite3.connect(database) as connection:
+                query = "SELECT count(*) FROM messages_text WHERE messages_text MATCH ?"
+                return connection.execute(query, (f'"{text}"',)).fetchone()[0]
+
+        assert indexed("unindexed") == 0
+        store.persist(None, TextMessage("one more"))
+        store.flush()  # a flush is answered once every committed text is indexed
+        assert indexed("unindexed") == 1
+        assert indexed("one more") == 1
+        assert sorted(found.text for found in store.search("needle")) == ["indexed needle", "unindexed NEEDLE"]
+
+
+def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> None:
+    database = tmp_path / "history.db"
+    with SQLiteMessageStore(database) as store:
+        store.persist(None, TextMessage("written by version 1"))
+    with sqlite3.connect(database) as connection:  # back to how version 1 left a file: a trigger indexed each row
+        connection.execute("DROP TABLE text_index_state")
+        connection.execute(
+            "CREATE TRIGGER messages_text_on_insert AFTER INSERT ON messages WHEN new.text IS NOT NULL BEGIN "
+            "INSERT INTO messages_text (rowid, text) VALUES (new.id, new.text); END"
+        )
+        connection.execute("PRAGMA user_version = 1")
+    with SQLiteMessageStore(database) as store:
+        store.persist(None, TextMessage("written by version 2"))
+        store.flush()
+        assert sorted(found.text for found in store.search("written by")) == [
+            "written by version 1",
+            "written by version 2",
+        ]
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
+        matches = connection.execute(
+            "SELECT count(*) FROM messages_text WHERE messages_text MATCH '\"written by\"'"
+        ).fetchone()
+        assert matches == (2,)  # each row indexed once: the old one by the trigger, the new one in a batch
+
+
+# --- errors --------------------------------------------------------------------------------------------------------
+
+
+async def test_a_write_error_at_the_end_of_a_block_is_raised_by_the_next_flush(tmp_path: Path) -> None:
+    database = tmp_path / "history.db"
+    store = SQLiteMessageStore(database, busy_timeout=0.05)
+    try:
+        with write_lock_held(database):
+            async with MiniAgents() as mini_agents:
+                store.attach(mini_agents)
+                await _numbered.trigger(number=7)
+            # the block's flush of its observers saw the failure and only logged it
+        with pytest.raises(StoreWriteError, match=f"Writing to {str(database)!r} failed.*database is locked"):
+            await store.aflush()
+        await store.aflush()  # raised once
+    finally:
+        store.close()
