@@ -494,6 +494,19 @@ class _AgentCallRun:
 
     def _on_reply_message(self, index: int, message_promise: MessagePromise) -> None:
         mini_agents = self.mini_agents
+        if message_promise.done():  # the common case: one event says it all
+            error = message_promise.exception()
+            mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
+                ReplyMessageAppeared(
+                    call_id=self.call_id,
+                    time=time.time(),
+                    index=index,
+                    message_promise=message_promise,
+                    message=None if error is not None else message_promise.result(),
+                    error=error,
+                )
+            )
+            return
         mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
             ReplyMessageAppeared(call_id=self.call_id, time=time.time(), index=index, message_promise=message_promise)
         )

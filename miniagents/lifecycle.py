@@ -9,6 +9,13 @@ The life of one call, in order: `CallInitiated` (the call exists; its function m
 (the agent function begins) → any number of `InputMessageAppeared`, `ReplyMessageAppeared` and
 `ReplyMessageResolved` → `CallFinished` (the function returned or raised and the reply sequence is complete) →
 `CallRecorded` (its `AgentCallNode` / `AgentReplyNode`, only while persist handlers exist: `MiniAgents.records_calls`).
+
+A reply that is already complete when it appears (a `str` or a `Message` replied — the common case) is announced by
+one `ReplyMessageAppeared` that carries it (`message`, or `error`); a `ReplyMessageResolved` follows only for replies
+that were still streaming when they appeared. One event per message instead of two is what keeps watching cheap.
+
+Events are plain slotted objects, built only when someone listens; treat them as read-only (every handler gets the
+same object).
 """
 
 from collections.abc import Callable, Mapping
@@ -32,7 +39,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class AgentCallEvent:
     """Base of all lifecycle events: which call (`call_id`, unique within a `MiniAgents`) and when (`time.time()`)."""
 
@@ -40,7 +47,7 @@ class AgentCallEvent:
     time: float
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class CallInitiated(AgentCallEvent):
     """A call was made (`trigger` / `initiate_call`); `parent_call_id` is the call whose agent made it, if any."""
 
@@ -50,13 +57,13 @@ class CallInitiated(AgentCallEvent):
     kwargs: Mapping[str, Any]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class CallStarted(AgentCallEvent):
     """The agent function began running; announced from the task that runs it (cancelling that task cancels the call:
     the notebook does so for the calls of an interrupted cell)."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class InputMessageAppeared(AgentCallEvent):
     """The call's input sequence got its `index`-th message (flattened; it may still be streaming)."""
 
@@ -64,31 +71,43 @@ class InputMessageAppeared(AgentCallEvent):
     message_promise: "MessagePromise"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class ReplyMessageAppeared(AgentCallEvent):
-    """The call's reply sequence got its `index`-th message (it may still be streaming)."""
+    """The call's reply sequence got its `index`-th message.
+
+    If that message was already complete, `message` is it (or `error` what it failed with) and no
+    `ReplyMessageResolved` follows; if it is still streaming, both are `None` and `ReplyMessageResolved` comes later.
+    """
 
     index: int
     message_promise: "MessagePromise"
+    message: "Message | None" = None
+    error: BaseException | None = None
+
+    @property
+    def is_resolved(self) -> bool:
+        """Whether the message was complete when it appeared (then no `ReplyMessageResolved` follows)."""
+        return self.message is not None or self.error is not None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class ReplyMessageResolved(AgentCallEvent):
-    """The `index`-th reply message is complete (`message`), or failed (`error`)."""
+    """The `index`-th reply message, which was still streaming when it appeared, is complete (`message`), or failed
+    (`error`)."""
 
     index: int
     message: "Message | None"
     error: BaseException | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class CallFinished(AgentCallEvent):
     """The agent function ended and its reply sequence is complete; `error` is what the function raised, if any."""
 
     error: BaseException | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True, eq=False)
 class CallRecorded(AgentCallEvent):
     """The immutable records of the call were built and handed to the `on_persist_messages` handlers."""
 

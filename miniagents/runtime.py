@@ -201,7 +201,7 @@ class MiniAgents(PromisingContext):
         _unsubscribe(self.call_event_handlers, handler)
 
     def _emit_call_event(self, event: AgentCallEvent) -> None:
-        for handler in tuple(self.call_event_handlers):
+        for handler in tuple(self.call_event_handlers):  # a copy: a handler may (un)subscribe handlers
             try:
                 handler(event)
             except Exception:  # an observer must never break the agents it observes

@@ -88,7 +88,7 @@ async def test_a_thousand_calls_reach_the_front_end_in_a_bounded_number_of_messa
     assert tree.tree["total"] == 1000 and tree.tree["counts"]["done"] == 1000
     assert timeline.timeline["counts"]["done"] == 1000
     assert inspector.total == 1000
-    assert event_count > 6000  # every call: initiated, started, input, reply appeared + resolved, finished, recorded
+    assert event_count > 5000  # every call: initiated, started, reply appeared (complete already), finished, recorded
     bound = elapsed / interval + 2  # one per interval, plus the first one and the final one
     for messages in (tree_messages, timeline_messages, inspector_messages):
         assert 1 <= len(messages) <= bound, (len(messages), bound)

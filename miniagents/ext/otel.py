@@ -116,9 +116,12 @@ class OpenTelemetryObserver:
             self._finish(span, event)  # type: ignore[arg-type]
         elif kind is CallStarted:
             span.add_event("call started", timestamp=_nanoseconds(event.time))
-        elif self.message_events and kind in (InputMessageAppeared, ReplyMessageAppeared):
-            name = "input message appeared" if kind is InputMessageAppeared else "reply message appeared"
-            span.add_event(name, {"index": event.index}, timestamp=_nanoseconds(event.time))  # type: ignore[attr-defined]
+        elif kind in (InputMessageAppeared, ReplyMessageAppeared):
+            if self.message_events:
+                name = "input message appeared" if kind is InputMessageAppeared else "reply message appeared"
+                span.add_event(name, {"index": event.index}, timestamp=_nanoseconds(event.time))  # type: ignore[attr-defined]
+            if kind is ReplyMessageAppeared and event.is_resolved:  # type: ignore[attr-defined] # complete already
+                self._reply_resolved(span, event)  # type: ignore[arg-type]
 
     async def aflush(self) -> None:
         provider = self._tracer_provider or trace.get_tracer_provider()
@@ -166,7 +169,7 @@ class OpenTelemetryObserver:
             start_time=_nanoseconds(event.time),
         )
 
-    def _reply_resolved(self, span: Span, event: ReplyMessageResolved) -> None:
+    def _reply_resolved(self, span: Span, event: ReplyMessageResolved | ReplyMessageAppeared) -> None:
         message = event.message
         if message is None:
             return

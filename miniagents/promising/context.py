@@ -1,6 +1,7 @@
 """`PromisingContext`: the scope that owns every background task and default setting of the promises made in it."""
 
 import asyncio
+import contextvars
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
@@ -23,6 +24,10 @@ _current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents
 
 def _task_name(task: "asyncio.Task[Any]") -> str:
     coroutine = task.get_coro()
+    frame = getattr(coroutine, "cr_frame", None)
+    producer_run = frame.f_locals.get("self") if frame is not None else None
+    if isinstance(producer_run, _ProducerRun):  # name what it runs, not the wrapper
+        return producer_run.producer_name
     return getattr(coroutine, "__qualname__", None) or task.get_name()
 
 
@@ -117,9 +122,14 @@ class PromisingContext:
         Errors of such tasks are logged (at `log_level_for_errors`) because no one awaits them;
         `suppress_errors=False` leaves them on the task for whoever awaits it.
         """
-        task: asyncio.Task[_T] = asyncio.ensure_future(awaitable)  # type: ignore[assignment]
+        context = contextvars.copy_context()
+        if asyncio.iscoroutine(awaitable):
+            task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(awaitable, context=context)
+        else:
+            task = asyncio.ensure_future(awaitable)  # type: ignore[assignment]
         self.child_tasks.add(task)
-        task.add_done_callback(self._on_child_done if suppress_errors else self.child_tasks.discard)
+        # one copy of the current context serves the task and its callbacks (`add_done_callback` would make another)
+        task.add_done_callback(self._on_child_done if suppress_errors else self.child_tasks.discard, context=context)
         return task
 
     def start_producer(
@@ -130,19 +140,11 @@ class PromisingContext:
         A task cancelled before it ever ran never executes its own `except`/`finally` blocks, so whoever waits for
         what it should have produced would wait forever; `on_cancelled_before_start` releases them instead.
         """
-        started = False
-
-        async def run() -> Any:
-            nonlocal started
-            started = True
-            return await producer()
-
-        def check(task: "asyncio.Task[Any]") -> None:
-            if not started and task.cancelled():
-                on_cancelled_before_start()
-
-        task = self.start_soon(run())
-        task.add_done_callback(check)
+        run = _ProducerRun(self, producer, on_cancelled_before_start)
+        context = contextvars.copy_context()
+        task = asyncio.get_running_loop().create_task(run.arun(), context=context)
+        self.child_tasks.add(task)
+        task.add_done_callback(run.on_done, context=context)  # one copy of the context for the task and callback
         return task
 
     def start_asap(self, awaitable: Awaitable[_T], suppress_errors: bool = True, **_: Any) -> "asyncio.Task[_T]":
@@ -263,3 +265,35 @@ class PromisingContext:
             if callable(awaitable) and not isinstance(awaitable, Awaitable):
                 awaitable = awaitable()
             return await awaitable
+
+
+class _ProducerRun:
+    """The task of `start_producer`: runs the producer and, if cancelled before its first step, the clean-up."""
+
+    __slots__ = ("_context", "_on_cancelled_before_start", "_producer", "_started")
+
+    def __init__(
+        self,
+        context: PromisingContext,
+        producer: Callable[[], Awaitable[Any]],
+        on_cancelled_before_start: Callable[[], None],
+    ) -> None:
+        self._context = context
+        self._producer = producer
+        self._on_cancelled_before_start = on_cancelled_before_start
+        self._started = False
+
+    @property
+    def producer_name(self) -> str:
+        return getattr(self._producer, "__qualname__", None) or repr(self._producer)
+
+    async def arun(self) -> Any:
+        self._started = True
+        return await self._producer()
+
+    def on_done(self, task: "asyncio.Task[Any]") -> None:
+        try:
+            if not self._started and task.cancelled():
+                self._on_cancelled_before_start()
+        finally:
+            self._context._on_child_done(task)  # noqa: SLF001 - the context's own bookkeeping of its tasks
