@@ -27,6 +27,7 @@ from miniagents.ext.persistence.schema import (
     open_read_only,
 )
 from miniagents.ext.persistence.store import SQLiteMessageStore
+from miniagents.ext.persistence.usage import add_usage, own_usage_by_call, subtree_usage, zero_usage
 from miniagents.records import RecordedCall
 
 __all__ = ["SQLiteHistory"]
@@ -163,6 +164,37 @@ class SQLiteHistory:
         )
         return list(_recorded(found))
 
+    # --- usage ---------------------------------------------------------------------------------------------------
+
+    def usage(self, call_id: str | None = None, *, session_id: str | None = None) -> dict[str, Any]:
+        """Tokens and cost of LLM replies: of call `call_id` *and every call below it* (a root call: its whole run), of
+        every call of `session_id` (one `MiniAgents` block the store was attached to), or of the whole file.
+
+        The totals have the shape of the live `UsageTotals` observer's: `input_tokens`, `output_tokens`,
+        `cached_tokens`, `llm_calls` and `cost_usd` (see `miniagents.ext.persistence.usage` for how a reply passed
+        on by its callers is counted once). `call_id` is as `list_calls` names it (`"<session id>/<number>"`).
+        """
+        if call_id is not None:
+            if session_id is not None:
+                raise ValueError("Pass call_id or session_id to SQLiteHistory.usage(), not both.")
+            key = _tree_key(call_id)
+            totals = self._read(lambda connection: subtree_usage(connection, key[0])) if key is not None else {}
+            if key not in totals:
+                raise ValueError(
+                    f"No call {call_id!r} in the call tree of {self.database!r}: usage is summed over the calls a "
+                    "store recorded while attached (`store.attach(mini_agents)`); pass a call_id from list_calls()."
+                )
+            return totals[key]
+        total = zero_usage()
+        for own in self._read(lambda connection: own_usage_by_call(connection, session_id)).values():
+            add_usage(total, own)
+        return total
+
+    def usage_by_call(self, session_id: str | None = None) -> dict[str, dict[str, Any]]:
+        """`usage(call_id)` of every call in the call tree (of `session_id`, or of the file), by call id."""
+        totals = self._read(lambda connection: subtree_usage(connection, session_id))
+        return {_call_id(*key): total for key, total in totals.items()}
+
     def __len__(self) -> int:
         return len(self.list_calls())
 
@@ -191,6 +223,12 @@ class SQLiteHistory:
 
 def _call_id(session_id: str, call_id: int) -> str:
     return f"{session_id}/{call_id}"
+
+
+def _tree_key(call_id: str) -> tuple[str, int] | None:
+    """(session id, number) of a call id of the call tree (`None` for the id of a call recorded without one)."""
+    session_id, separator, number = call_id.rpartition("/")
+    return (session_id, int(number)) if separator and number.isdigit() else None
 
 
 def _stored_call(record: CallRecord) -> RecordedCall | None:
