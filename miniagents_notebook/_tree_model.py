@@ -232,15 +232,12 @@ class CallTreeModel:
             call.queued_seconds = (
                 reply_queued_seconds(event.message_promise.known_beforehand, call.agent_alias) or call.queued_seconds
             )
-            if (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
+            if event.is_resolved:  # complete when it appeared: no ReplyMessageResolved follows
+                self._reply_resolved(call, event)
+            elif (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
                 self._streaming_replies.add((call.call_id, event.index))
         elif isinstance(event, ReplyMessageResolved):
-            if event.message is not None:
-                call.resolved_replies[event.index] = str(event.message)
-                self._count_usage(call, event.message)
-            else:
-                call.failed_replies[event.index] = error_text(event.error) if event.error is not None else "failed"
-            self._streaming_replies.discard((call.call_id, event.index))
+            self._reply_resolved(call, event)
         elif isinstance(event, CallFinished):
             call.finished_at = event.time
             if call.started_at is None:
@@ -257,6 +254,14 @@ class CallTreeModel:
         else:
             return False
         return True
+
+    def _reply_resolved(self, call: CallState, event: ReplyMessageResolved | ReplyMessageAppeared) -> None:
+        if event.message is not None:
+            call.resolved_replies[event.index] = str(event.message)
+            self._count_usage(call, event.message)
+        else:
+            call.failed_replies[event.index] = error_text(event.error) if event.error is not None else "failed"
+        self._streaming_replies.discard((call.call_id, event.index))
 
     def _count_usage(self, call: CallState, message: Message) -> None:
         """Add the tokens and cost of an LLM reply of the call's own agent to the call, every call above it and the

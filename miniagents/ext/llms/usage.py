@@ -18,10 +18,11 @@ resolved message (the `ReplyMessageResolved` event, records, the store) with the
 absent.
 """
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
-from miniagents.lifecycle import CallInitiated, ReplyMessageResolved
+from miniagents.lifecycle import CallInitiated, ReplyMessageAppeared, ReplyMessageResolved
 from miniagents.promising.ext.frozen import Frozen
 
 __all__ = [
@@ -71,25 +72,40 @@ def normalized_usage(raw_usage: Any) -> dict[str, int] | None:
 def usage_cost_usd(usage: Mapping[str, int], model: str, provider: str | None = None) -> float | None:
     """The price in US dollars of `usage` with `model`, from the `genai-prices` package (`pip install genai-prices`).
 
-    None when the package is not installed or does not know the model (a local or offline model, say).
+    None when the package is not installed or does not know the model (a local or offline model, say). Both are
+    remembered, so an unknown model costs the search once per process, not once per reply.
     """
-    try:
-        from genai_prices import Usage, calc_price
-    except ImportError:
+    genai_prices = _genai_prices()
+    provider_id = provider if provider in ("openai", "anthropic") else None
+    if genai_prices is None or (model, provider_id) in _unpriced_models:
         return None
     try:
-        price = calc_price(
-            Usage(
+        price = genai_prices.calc_price(
+            genai_prices.Usage(
                 input_tokens=usage.get("input_tokens", 0),
                 cache_read_tokens=usage.get("cached_tokens", 0),
                 output_tokens=usage.get("output_tokens", 0),
             ),
             model_ref=model,
-            provider_id=provider if provider in ("openai", "anthropic") else None,
+            provider_id=provider_id,
         )
     except (LookupError, ValueError):
+        _unpriced_models.add((model, provider_id))
         return None
     return float(price.total_price)
+
+
+_unpriced_models: set[tuple[str, str | None]] = set()
+
+
+@functools.cache
+def _genai_prices() -> Any:
+    """The `genai_prices` module, or None when it is not installed (looked for once)."""
+    try:
+        import genai_prices
+    except ImportError:
+        return None
+    return genai_prices
 
 
 TOKEN_PRICE_KEYS = ("input", "output", "cached_input")
@@ -143,7 +159,7 @@ class UsageTotals:
             self._parents[event.call_id] = event.parent_call_id
             if getattr(getattr(event.agent, "func", None), "llm_provider", None) is not None:
                 self._llm_calls.add(event.call_id)
-        elif isinstance(event, ReplyMessageResolved) and event.call_id in self._llm_calls:
+        elif isinstance(event, (ReplyMessageResolved, ReplyMessageAppeared)) and event.call_id in self._llm_calls:
             # only in the LLM call itself: callers that pass its reply on reply with the same message
             usage = _plain(event.message.get("token_usage")) if event.message is not None else None
             if isinstance(usage, Mapping):
