@@ -426,7 +426,7 @@ class _AgentCallRun:
         if self._listening:
             self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
         ctx = InteractionContext(self)
-        self.context = ctx
+        self.context: InteractionContext | None = ctx
         try:
             if self.agent._is_class:  # noqa: SLF001 - a call run reads its agent's settings
                 await self.agent.func(ctx, **self.function_kwargs)()
@@ -442,6 +442,7 @@ class _AgentCallRun:
             self._fail(error)
         finally:
             self._close_everything()
+            self.context = None  # the call is over (and `ctx` refers to this run: no cycle left behind)
 
     def _close_everything(self) -> None:
         if self.open_child_calls:

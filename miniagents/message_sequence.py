@@ -202,6 +202,10 @@ class MessageSequencePromise(StreamedPromise[MessagePromise, tuple[Message, ...]
             return
         super()._produce()
 
+    def detach_feeder(self) -> None:
+        """Forget the `MessageSequence` that fed this promise (called by it when it finished: nothing more comes)."""
+        self._sequence = None
+
     async def _aresolve_value(self) -> tuple[Message, ...]:
         if getattr(self, "_resolver_function", None) is not None:
             return await super()._aresolve_value()
@@ -309,6 +313,10 @@ class MessageSequenceAppender(AppenderBase[MessageType]):
 
     def _deliver(self, piece: Any) -> None:  # an error captured by the `with` block
         self._sequence.append_in_order(piece)
+
+    def detach_sequence(self) -> None:
+        """Forget the sequence (called by it once finished: this appender is closed, nothing can be appended)."""
+        self._sequence = None  # type: ignore[assignment]
 
     def _on_close(self) -> None:
         self._sequence.close_input()
@@ -449,8 +457,14 @@ class MessageSequence:
         ):
             self._finished = True
             self.sequence_promise.finish_stream()
-            if self._on_finished is not None:
-                self._on_finished()
+            on_finished = self._on_finished
+            # nothing more can happen: drop the links back to whoever made this sequence (an agent call's callbacks)
+            # and from the promise back here, so that a finished call is freed by reference counting alone
+            self._on_message = self._on_finished = self._on_demand_callback = None
+            self.sequence_promise.detach_feeder()
+            self.message_appender.detach_sequence()
+            if on_finished is not None:
+                on_finished()
 
     # --- flattening --------------------------------------------------------------------------------------------
 

@@ -74,9 +74,13 @@ class Message(Frozen):
         # a fenced block, as MiniAgents writes it: a prompt built from such messages reads the same under both
         return f"```json\n{self.full_json}\n```"
 
-    @cached_property
+    @property
     def as_promise(self) -> "MessagePromise":
-        """This message as an already resolved `MessagePromise` (so it can go wherever promises go)."""
+        """This message as an already resolved `MessagePromise` (so it can go wherever promises go).
+
+        A new promise each time: cached on the message, it would refer to the message that refers to it, and every
+        message would become garbage that only the cyclic collector can free.
+        """
         return MessagePromise(prefill_message=self)
 
     @classmethod
