@@ -7,7 +7,6 @@ every consumer. Sequences of messages (`MessageSequencePromise`, `MessageSequenc
 
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from functools import cached_property
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict
