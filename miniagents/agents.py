@@ -319,8 +319,14 @@ class _AgentCallRun:
         self.mini_agents = mini_agents
         self.agent = agent
         kwargs, unfrozen = agent._split_non_freezable(kwargs)  # noqa: SLF001 - a call run reads its agent's settings
-        self.frozen_kwargs = {**agent._frozen_kwargs, **_freeze_kwargs(kwargs, agent.alias)}  # noqa: SLF001 - a call run reads its agent's settings
-        self.function_kwargs = {**self.frozen_kwargs, **agent._non_freezable_kwargs, **unfrozen}  # noqa: SLF001 - a call run reads its agent's settings
+        frozen_kwargs = _freeze_kwargs(kwargs, agent.alias)
+        if agent._frozen_kwargs:  # noqa: SLF001 - a call run reads its agent's settings
+            frozen_kwargs = {**agent._frozen_kwargs, **frozen_kwargs}  # noqa: SLF001 - a call run reads its agent's settings
+        self.frozen_kwargs = frozen_kwargs
+        if agent._non_freezable_kwargs or unfrozen:  # noqa: SLF001 - a call run reads its agent's settings
+            self.function_kwargs = {**frozen_kwargs, **agent._non_freezable_kwargs, **unfrozen}  # noqa: SLF001 - a call run reads its agent's settings
+        else:
+            self.function_kwargs = frozen_kwargs  # the same dict: neither is ever changed
         self.parent = _current_call.get()
         self.call_id = mini_agents._next_call_id()  # noqa: SLF001 - a call registers with the MiniAgents it runs in
         self.errors_as_messages = (

@@ -345,8 +345,9 @@ class MessageSequence:
         self._on_message = on_message
         self._on_finished = on_finished
         self._on_demand_callback = on_demand
-        self._queue: deque[Any] = deque()
-        self._deferred_out_of_order: list[Any] = []
+        # made when first needed: most sequences only ever get ready items, flattened at once
+        self._queue: deque[Any] | None = None
+        self._deferred_out_of_order: list[Any] | None = None
         self._flattening = False
         self._feeders = 0
         self._demanded = False
@@ -376,6 +377,8 @@ class MessageSequence:
         if not self._queue and not self._flattening and _is_ready(item):
             self._emit_ready(item)
             return
+        if self._queue is None:
+            self._queue = deque()
         self._queue.append(item)
         self._start_flattening()
 
@@ -386,6 +389,8 @@ class MessageSequence:
         elif self._demanded:
             self._start_feeder(item)
         else:
+            if self._deferred_out_of_order is None:
+                self._deferred_out_of_order = []
             self._deferred_out_of_order.append(item)
 
     def close_input(self) -> None:
@@ -400,7 +405,7 @@ class MessageSequence:
             callback, self._on_demand_callback = self._on_demand_callback, None
             callback()
         self._start_flattening()
-        deferred, self._deferred_out_of_order = self._deferred_out_of_order, []
+        deferred, self._deferred_out_of_order = self._deferred_out_of_order or (), None
         for item in deferred:
             self._start_feeder(item)
 
@@ -414,7 +419,7 @@ class MessageSequence:
         self._context.start_producer(lambda: self._afeed(item), self._on_feeder_cancelled_early)
 
     def _on_flattening_cancelled_early(self) -> None:
-        self._queue.clear()
+        self._queue = None
         self._emit_error(cancelled_error(self.sequence_promise, asyncio.CancelledError()))
         self._flattening = False
         self._maybe_finish()
@@ -429,7 +434,7 @@ class MessageSequence:
             while self._queue:
                 await self._aflatten_item(self._queue.popleft())
         except asyncio.CancelledError as error:
-            self._queue.clear()
+            self._queue = None
             self._emit_error(cancelled_error(self.sequence_promise, error))
             raise
         finally:
