@@ -58,7 +58,10 @@ def main() -> None:
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--messages-per-agent", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="200 agents, 3 runs of each (a smoke check)")
     arguments = parser.parse_args()
+    if arguments.quick:
+        arguments.agents, arguments.repeat = 200, 3
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(_DroppingExporter(), max_queue_size=100_000))
     plain: list[float] = []

@@ -8,6 +8,11 @@ The reference (`miniagents==0.0.35` from the package index) is installed into it
 interpreter (`benchmarks/workloads.py`); the workloads run one after another, each under the three implementations in
 turn, so that a change in machine load affects them alike. The table of medians is printed and written to
 `benchmarks/results/latest.json` and `benchmarks/results/latest.md`.
+
+Then the companion benchmarks run, each in its own interpreter, and their tables are added to `latest.md` (skip them
+with `--skip-companions`): what watching costs (`observability.py`: observers attached vs none, nesting depth, the
+garbage collector on a 100,000-agent fan-out), the SQLite store against raw `sqlite3` (`store_throughput.py`), the
+LLM path against the OpenAI SDK used directly (`llm_path.py`) and OpenTelemetry export (`otel_overhead.py`).
 """
 
 import argparse
@@ -229,6 +234,31 @@ def render_markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+COMPANIONS: dict[str, list[str]] = {
+    "observability.py": [],
+    "store_throughput.py": [],
+    "llm_path.py": [],
+    "otel_overhead.py": [],
+}
+"""Benchmarks of this package alone, each comparing variants side by side in one run (printed as ratios)."""
+
+
+def run_companions(quick: bool) -> str:
+    """Run each companion benchmark in its own interpreter; return what each printed, as markdown sections."""
+    sections = ["", "# Companion benchmarks", ""]
+    for script, options in COMPANIONS.items():
+        command = [sys.executable, str(BENCHMARKS_DIR / script), *options, *(["--quick"] if quick else [])]
+        print(f"Running {script} ...", file=sys.stderr)
+        completed = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+        output = (
+            completed.stdout.strip()
+            if completed.returncode == 0
+            else f"failed:\n\n```\n{completed.stderr[-2000:]}\n```"
+        )
+        sections += [f"## `{script}`", "", output, ""]
+    return "\n".join(sections)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5, help="timed repetitions per workload (default: 5)")
@@ -237,12 +267,19 @@ def main() -> int:
     parser.add_argument("--skip-reference", action="store_true", help="compare only with raw asyncio")
     parser.add_argument("--reference-venv", type=Path, default=DEFAULT_REFERENCE_VENV)
     parser.add_argument("--output-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument(
+        "--skip-companions",
+        action="store_true",
+        help="only the workloads above, not the companion benchmarks (observability, store, LLM path, OpenTelemetry)",
+    )
     arguments = parser.parse_args()
     if arguments.repeat < 1:
         parser.error("--repeat must be at least 1")
     arguments.reference_venv = arguments.reference_venv.resolve()
     results = run_benchmarks(arguments)
     markdown = render_markdown(results)
+    if not arguments.skip_companions:
+        markdown += run_companions(arguments.quick)
     arguments.output_dir.mkdir(parents=True, exist_ok=True)
     (arguments.output_dir / "latest.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     (arguments.output_dir / "latest.md").write_text(markdown)

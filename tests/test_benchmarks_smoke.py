@@ -118,7 +118,7 @@ def test_the_notebook_overhead_is_measured_in_a_kernel(tmp_path: Path) -> None:
 
 def test_the_runner_compares_ours_with_raw_asyncio(tmp_path: Path) -> None:
     command = [sys.executable, str(BENCHMARKS_DIR / "run.py"), "--quick", "--repeat", "1", "--skip-reference"]
-    command += ["--workloads", "chain", "many_calls", "--output-dir", str(tmp_path)]
+    command += ["--workloads", "chain", "many_calls", "--output-dir", str(tmp_path), "--skip-companions"]
     completed = subprocess.run(command, capture_output=True, text=True, timeout=50, check=False)
 
     assert completed.returncode == 0, completed.stderr
