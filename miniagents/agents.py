@@ -536,26 +536,48 @@ class _AgentCallRun:
         if self._listening:
             self.mini_agents._emit_call_event(CallFinished(call_id=self.call_id, time=time.time(), error=self.error))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
         if self.mini_agents.on_persist_messages_handlers:
-            self.mini_agents.start_soon(self._arecord())
+            inputs = _resolved_now(self.input_promise)
+            replies = _resolved_now(self.replies.sequence_promise)
+            if inputs is not None and replies is not None:  # the common case: no need to wait in a task
+                try:
+                    self._record(inputs, replies)
+                except Exception:  # as in the task below: logged, the agents go on
+                    logger.log(self.mini_agents.log_level_for_errors, "A call could not be recorded", exc_info=True)
+            else:
+                self.mini_agents.start_soon(self._arecord())
 
     async def _arecord(self) -> None:
+        inputs = await _resolved_messages(self.input_promise)
+        self._record(inputs, await _resolved_messages(self.replies.sequence_promise))
+
+    def _record(self, inputs: tuple[Message, ...], replies: tuple[Message, ...]) -> None:
         metadata = self.agent.interaction_metadata.frozen_fields_and_values()
         call_node = AgentCallNode(
             **{**metadata, **redact_secrets(self.frozen_kwargs)},  # credentials are never recorded
             agent_alias=self.agent.alias,
-            messages=await _resolved_messages(self.input_promise),
+            messages=inputs,
         )
-        reply_node = AgentReplyNode(
-            **metadata,
-            agent_alias=self.agent.alias,
-            agent_call=call_node,
-            replies=await _resolved_messages(self.replies.sequence_promise),
-        )
+        reply_node = AgentReplyNode(**metadata, agent_alias=self.agent.alias, agent_call=call_node, replies=replies)
         self.mini_agents.persist_message(reply_node)
         if self._listening:
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)
             )
+
+
+def _resolved_now(sequence_promise: MessageSequencePromise) -> tuple[Message, ...] | None:
+    """What `_resolved_messages` would give, if the sequence and all its messages are complete already; else None."""
+    if not sequence_promise.is_streamed:
+        return None
+    messages = []
+    for piece in sequence_promise.pieces_so_far:
+        if isinstance(piece, BaseException):
+            continue
+        if not piece.done():
+            return None
+        if piece.exception() is None:
+            messages.append(piece.result())
+    return tuple(messages)
 
 
 async def _resolved_messages(sequence_promise: MessageSequencePromise) -> tuple[Message, ...]:

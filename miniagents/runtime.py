@@ -16,6 +16,7 @@ from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.observers import MiniAgentsObserver
 from miniagents.promising._deprecation import warn_deprecated
 from miniagents.promising.context import PromisingContext, handler_list
+from miniagents.promising.ext.frozen import holds_nested_models
 from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import DEFAULT
 
@@ -97,6 +98,8 @@ class MiniAgents(PromisingContext):
         self.call_event_handlers: list[CallEventHandler] = handler_list(on_call_event)
         self.persisted_hash_keys_limit = persisted_hash_keys_limit
         self._persisted_hash_keys: OrderedDict[str, None] = OrderedDict()
+        self._persist_targets_of: list[PersistMessagesEventHandler] = []
+        self._persist_targets_cache: list[tuple[PersistMessagesEventHandler, bool]] = []
         self._persistence_tasks: set[asyncio.Future[Any]] = set()
         self._call_ids = itertools.count(1)
         self._open_calls: set[AgentCall] = set()
@@ -145,8 +148,9 @@ class MiniAgents(PromisingContext):
         be idempotent, as the SQLite store is). Never raises: what fails here is logged, the agents go on.
         """
         try:
-            for sub_message in message.sub_messages():
-                self._persist_one(sub_message, promise)
+            if holds_nested_models(message):  # most messages hold only text and numbers: nothing nested to persist
+                for sub_message in message.sub_messages():
+                    self._persist_one(sub_message, promise)
             self._persist_one(message, promise)
         except Exception:
             logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
@@ -161,14 +165,22 @@ class MiniAgents(PromisingContext):
             persisted.popitem(last=False)  # forget the oldest
         self._hand_to_handlers(message, promise)
 
+    def _persist_targets(self) -> list[tuple[PersistMessagesEventHandler, bool]]:
+        """The persist handlers, each with whether it takes a list of messages (worked out once per handler set)."""
+        handlers = self.on_persist_messages_handlers
+        if self._persist_targets_of != handlers:
+            self._persist_targets_of = list(handlers)
+            self._persist_targets_cache = [(handler, _takes_message_list(handler)) for handler in handlers]
+        return self._persist_targets_cache
+
     def _hand_to_handlers(self, message: Message, promise: Any) -> None:
-        for handler in self.on_persist_messages_handlers:
+        for handler, takes_list in self._persist_targets():
             try:
-                outcome = handler([message]) if _takes_message_list(handler) else handler(promise, message)
+                outcome = handler([message]) if takes_list else handler(promise, message)
             except Exception:  # a failing handler must not break the agents
                 logger.log(self.log_level_for_errors, "An on_persist_messages handler failed", exc_info=True)
                 continue
-            if inspect.isawaitable(outcome):
+            if outcome is not None and inspect.isawaitable(outcome):
                 task = self.start_soon(outcome)
                 self._persistence_tasks.add(task)
                 task.add_done_callback(self._persistence_tasks.discard)

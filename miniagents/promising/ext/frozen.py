@@ -27,6 +27,7 @@ __all__ = [
     "cached_privately",
     "externalized_children",
     "freeze_value",
+    "holds_nested_models",
     "normalize_text",
     "register_frozen_type",
 ]
@@ -212,7 +213,7 @@ class Frozen(BaseModel):
     @cached_property
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
-        if self._externalized_types and _holds_nested_models(self):
+        if self._externalized_types and holds_nested_models(self):
             _hash_nested_first(self)
         digest = hashlib.sha256(self.serialized.encode("utf-8")).hexdigest()
         return digest if _longer_hash_keys() else digest[:40]
@@ -326,9 +327,16 @@ def _externalized_in(value: Any, externalized: tuple[type, ...]) -> Iterator[Fro
             yield from _externalized_in(item, externalized)
 
 
-def _holds_nested_models(model: Frozen) -> bool:
-    """Whether any field of `model` holds a `Frozen` or a tuple (which may hold messages to hash first)."""
-    return any(isinstance(value, (Frozen, tuple)) for _, value in model._frozen_fields_and_values(exclude_class=True))  # noqa: SLF001 - module helper over Frozen's own fields
+def holds_nested_models(model: Frozen) -> bool:
+    """Whether any field of `model` holds a `Frozen` or a tuple (which may hold other models: messages, say).
+
+    A quick test for the common case of a model of plain values, which has nothing nested to hash, walk or persist.
+    """
+    for value in model.__dict__.values():
+        if isinstance(value, (Frozen, tuple)):
+            return True
+    extra = model.__pydantic_extra__
+    return bool(extra) and any(isinstance(value, (Frozen, tuple)) for value in extra.values())
 
 
 def _longer_hash_keys() -> bool:
