@@ -145,6 +145,12 @@ class CallState:
         return "\n".join(reversed(tails))
 
 
+
+def _may_carry_usage(fields: Any) -> bool:
+    """Whether a message (or the fields known before it) may carry usage or a queue wait: LLM replies carry them as
+    extra fields; a message with none (most messages) is skipped without looking further."""
+    return bool(getattr(fields, "__pydantic_extra__", True))
+
 class CallTreeModel:
     """Agent calls arranged under the calls that made them, updated from lifecycle events.
 
@@ -229,12 +235,13 @@ class CallTreeModel:
             call.reply_promises[event.index] = event.message_promise
             if call.first_reply_at is None:
                 call.first_reply_at = event.time
-            call.queued_seconds = (
-                reply_queued_seconds(event.message_promise.known_beforehand, call.agent_alias) or call.queued_seconds
-            )
             if event.is_resolved:  # complete when it appeared: no ReplyMessageResolved follows
                 self._reply_resolved(call, event)
-            elif (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
+                return True
+            known_beforehand = event.message_promise.known_beforehand
+            if _may_carry_usage(known_beforehand):  # an LLM reply says how long it waited before its first token
+                call.queued_seconds = reply_queued_seconds(known_beforehand, call.agent_alias) or call.queued_seconds
+            if (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
                 self._streaming_replies.add((call.call_id, event.index))
         elif isinstance(event, ReplyMessageResolved):
             self._reply_resolved(call, event)
@@ -266,6 +273,8 @@ class CallTreeModel:
     def _count_usage(self, call: CallState, message: Message) -> None:
         """Add the tokens and cost of an LLM reply of the call's own agent to the call, every call above it and the
         run."""
+        if not _may_carry_usage(message):  # a plain message: the common case, nothing to count
+            return
         call.queued_seconds = reply_queued_seconds(message, call.agent_alias) or call.queued_seconds
         usage = reply_usage(message, call.agent_alias)
         if usage is None:
