@@ -5,6 +5,7 @@ seen by the flush at the end of a `MiniAgents` block is raised by the owner's ne
 Speed itself is measured in `benchmarks/store_throughput.py`, not here.
 """
 
+import asyncio
 import sqlite3
 from pathlib import Path
 
@@ -68,15 +69,25 @@ async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -
             assert run.call_node_hash_key is not None and run.reply_node_hash_key is not None
         assert [str(store.replies_of(run)[0]) for run in runs] == [f"reply {number}" for number in range(calls)]
 
-        # a call's times wait in memory for its records; detaching (like the block's flush) writes them without
+        # a call's times wait in memory for its records; detaching (like the block's flush) writes what is known
+        started, release = asyncio.Event(), asyncio.Event()
+
+        @miniagent
+        async def waiting(ctx: InteractionContext) -> None:
+            started.set()
+            await release.wait()
+
         async with MiniAgents() as mini_agents:
             session_id = store.attach(mini_agents)
-            await _numbered.trigger(number=calls)  # finished; its records are built in a task that has not run yet
-            store.detach(mini_agents)
+            replies = waiting.trigger()
+            await started.wait()
+            store.detach(mini_agents)  # while the call runs
+            release.set()
+            await replies
         await store.aflush()
         (detached,) = store.runs(session_id=session_id)
-        assert detached.initiated_at <= detached.started_at <= detached.finished_at  # type: ignore[operator]
-        assert detached.reply_node_hash_key is None  # recorded after the store was detached: not in its tree
+        assert detached.started_at is not None and detached.initiated_at <= detached.started_at
+        assert detached.finished_at is None and detached.reply_node_hash_key is None  # after the store was detached
 
 
 # --- the text index, filled in batches -------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ class SQLiteMessageStore:
     `hash_key` (see `miniagents.ext.persistence.registry` for how classes are found again).
 
     The queue is bounded (back-pressure): when `max_pending` messages and call updates wait to be committed, `persist`
-    waits until the writer has committed its current chunk (about a millisecond) before queueing more. Agents that
+    waits until the writer has committed its current transaction (a few milliseconds) before queueing more. Agents that
     produce faster than the disk writes are slowed down to its pace instead of piling up memory: the backlog — what
     `aflush()` waits for, and what a crash can lose — stays below `max_pending`. `pending` is the backlog now,
     `peak_pending` the largest it has been. (While another process holds the file's write lock, a full queue makes

@@ -4,10 +4,11 @@ Callers put operations on a bounded queue and return at once — unless `max_pen
 to be committed. That bounds the memory the backlog holds, what a crash can lose and how long `flush()` takes,
 whatever the rate of producers.
 
-The thread writes queued operations in order, in transactions of up to `max_batch` (default 64, about a millisecond
-of work); an operation stops counting as pending once its transaction is committed (or has failed). A flush marker is
-answered once everything queued before it is committed — or has failed, in which case the marker carries a
-`StoreWriteError` for the caller to raise.
+The thread writes queued operations in order, in transactions of up to `max_batch` (default 256: each commit writes
+again every page of the random-keyed indexes it touched, so a backlog is written several times faster in large
+transactions than in small ones). An operation stops counting as pending once its transaction is committed (or has
+failed). A flush marker is answered once everything queued before it is committed — or has failed, in which case the
+marker carries a `StoreWriteError` for the caller to raise.
 
 Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
 bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
@@ -66,8 +67,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 10_000
 """How many operations (messages and call updates) may wait to be committed before `persist` waits for the writer."""
-DEFAULT_MAX_BATCH = 64
-"""How many operations one transaction writes at most (a larger one holds the GIL longer, stalling the event loop)."""
+DEFAULT_MAX_BATCH = 256
+"""How many operations one transaction writes at most (producers held up by a full queue wait for one to commit)."""
 
 _PAUSE_SECONDS = 0.0005
 _RECENT_HASH_KEYS = 20_000
@@ -345,8 +346,9 @@ class StoreWriter:
             with self._state_lock:
                 self._await_work()
                 ops, marker = self._take()
+                marker_follows = bool(self._queue) and not isinstance(self._queue[0], (PersistOp, StatementOp))
             if ops:
-                self._write_ops(ops)
+                self._write_ops(ops, marker_follows)
             if marker is not None and self._texts_to_index:
                 self._index_texts()
             if isinstance(marker, FlushOp):
@@ -408,11 +410,11 @@ class StoreWriter:
             if isinstance(op, FlushOp):
                 op.notify(error)
 
-    def _write_ops(self, ops: list[PersistOp | StatementOp]) -> None:
+    def _write_ops(self, ops: list[PersistOp | StatementOp], marker_follows: bool) -> None:
         encoded = self._encode([op for op in ops if isinstance(op, PersistOp)])
         statements = [op for op in ops if isinstance(op, StatementOp)]
         if encoded or statements:
-            self._write(encoded, statements)
+            self._write(encoded, statements, marker_follows)
         with self._state_lock:
             self._pending -= len(ops)
             if self._producers_waiting and self._pending <= self.max_pending - self._room_step:
@@ -434,11 +436,13 @@ class StoreWriter:
                 self._fail(f"message {op.hash_key} ({type(op.message).__name__}) could not be encoded: {error!r}")
         return encoded
 
-    def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp]) -> None:
+    def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp], marker_follows: bool) -> None:
         connection = self.connection
         assert connection is not None
         texts = sum(1 for item in encoded if item.row[_TEXT_COLUMN] is not None) if self._maintains_text_index else 0
-        index_texts = texts and (self._texts_to_index + texts >= _TEXT_INDEX_BATCH or self._markers)
+        # the texts are indexed in the transaction that takes them to a batch, or in the last one before a flush
+        pending_texts = self._texts_to_index + texts
+        index_texts = pending_texts and (pending_texts >= _TEXT_INDEX_BATCH or marker_follows)
         with self.lock:
             try:
                 connection.execute("BEGIN IMMEDIATE")
