@@ -38,7 +38,7 @@ from miniagents.miniagent_typing import MessageType
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text, register_frozen_type
 from miniagents.promising.promising import Promise, cancelled_error
-from miniagents.promising.sentinels import DEFAULT, Sentinel, is_default
+from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel, is_default
 from miniagents.records import AgentCallNode, AgentReplyNode
 from miniagents.redaction import redact_secrets
 from miniagents.runtime import MiniAgents
@@ -573,10 +573,11 @@ def _resolved_now(sequence_promise: MessageSequencePromise) -> tuple[Message, ..
     for piece in sequence_promise.pieces_so_far:
         if isinstance(piece, BaseException):
             continue
-        if not piece.done():
+        outcome = piece._result  # noqa: SLF001 - a hot path (every message of every call); `done()` + `result()`
+        if outcome is NO_VALUE:
             return None
-        if piece.exception() is None:
-            messages.append(piece.result())
+        if isinstance(outcome, Message):  # not a failure
+            messages.append(outcome)
     return tuple(messages)
 
 

@@ -13,7 +13,7 @@ from pydantic import ConfigDict
 
 from miniagents.promising._deprecation import pick_renamed_argument, warn_deprecated
 from miniagents.promising.context import PromisingContext
-from miniagents.promising.ext.frozen import Frozen, externalized_children, normalize_text
+from miniagents.promising.ext.frozen import Frozen, externalized_children, holds_nested_models, normalize_text
 from miniagents.promising.promising import StreamAppender, StreamedPromise
 from miniagents.promising.sentinels import DEFAULT, Sentinel
 
@@ -114,8 +114,10 @@ class Message(Frozen):
                 stack.pop()
                 if holder is not None:
                     yield holder
-            else:
+            elif holds_nested_models(child):
                 stack.append((child, externalized_children(child, (Message,))))  # type: ignore[arg-type]
+            else:  # a message of plain values (most are): nothing inside to visit first
+                yield child  # type: ignore[misc]
 
 
 Message._externalized_types = (Message,)  # noqa: SLF001 - configures the class (it refers to itself)

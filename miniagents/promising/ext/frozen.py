@@ -313,7 +313,7 @@ def externalized_children(model: Frozen, externalized: tuple[type, ...]) -> Iter
     """The objects of `externalized` types held directly by `model` (through tuples and plain `Frozen`s, not inside
     other externalized objects), in field order."""
     for _, value in model._frozen_fields_and_values(exclude_class=True):  # noqa: SLF001 - module helper over Frozen's own fields
-        if isinstance(value, (Frozen, tuple)):  # the common str / number values need no generator
+        if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):  # str / numbers need nothing
             yield from _externalized_in(value, externalized)
 
 
@@ -332,11 +332,15 @@ def holds_nested_models(model: Frozen) -> bool:
 
     A quick test for the common case of a model of plain values, which has nothing nested to hash, walk or persist.
     """
+    # `value.__class__ in _PLAIN_JSON` first: `isinstance(value, Frozen)` of a plain value goes through pydantic's
+    # metaclass (an ABCMeta), which is slow
     for value in model.__dict__.values():
-        if isinstance(value, (Frozen, tuple)):
+        if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):
             return True
     extra = model.__pydantic_extra__
-    return bool(extra) and any(isinstance(value, (Frozen, tuple)) for value in extra.values())
+    return bool(extra) and any(
+        value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)) for value in extra.values()
+    )
 
 
 def _longer_hash_keys() -> bool:
@@ -368,6 +372,11 @@ def freeze_value(value: Any, field: str) -> Any:
 
     Strings are normalised (`normalize_text`); nesting deeper than `MAX_NESTING_DEPTH` raises `NestingDepthError`.
     """
+    value_class = value.__class__
+    if value_class is str:  # the common cases first, without isinstance checks (see `holds_nested_models`)
+        return normalize_text(value)
+    if value_class in _PLAIN_JSON:
+        return value
     if isinstance(value, enum.Enum):
         return value
     if isinstance(value, str):
