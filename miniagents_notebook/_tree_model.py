@@ -145,11 +145,11 @@ class CallState:
         return "\n".join(reversed(tails))
 
 
-
 def _may_carry_usage(fields: Any) -> bool:
     """Whether a message (or the fields known before it) may carry usage or a queue wait: LLM replies carry them as
     extra fields; a message with none (most messages) is skipped without looking further."""
     return bool(getattr(fields, "__pydantic_extra__", True))
+
 
 class CallTreeModel:
     """Agent calls arranged under the calls that made them, updated from lifecycle events.
