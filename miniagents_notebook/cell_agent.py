@@ -1,6 +1,6 @@
 """A cell is an agent: parsing the `%%miniagent` line and compiling the cell body into an agent function.
 
-    %%miniagent NAME(param: type = default, ...) [--alias ALIAS] [--description TEXT] [--run [INPUT]]
+    %%miniagent NAME(param: type = default, ...) [--alias ALIAS] [--description TEXT] [--run [INPUT]] [--detach]
 
 The body becomes the body of `async def NAME(ctx, param: type = default, ...)`: top-level `await`, `async for`,
 `ctx.reply(...)` and `return` work as in any agent, and its globals are the notebook's namespace. The function is
@@ -26,8 +26,8 @@ __all__ = ["ANONYMOUS_AGENT_NAME", "CellAgentSpec", "compile_cell_agent", "parse
 ANONYMOUS_AGENT_NAME = "cell_agent"
 """The alias of the agent a bare `%%miniagent` cell runs (unless `--alias` says otherwise)."""
 
-_USAGE = "%%miniagent NAME(param: type = default, ...) [--alias ALIAS] [--description TEXT] [--run [INPUT]]"
-_OPTIONS = ("alias", "description", "run")
+_USAGE = "%%miniagent NAME(param: type = default, ...) [--alias ALIAS] [--description TEXT] [--run [INPUT]] [--detach]"
+_OPTIONS = ("alias", "description", "run", "detach")
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,8 @@ class CellAgentSpec:
     description: str | None = None
     run: bool = False
     run_input: str | None = None
+    detach: bool = False
+    """The run keeps going when the cell is interrupted (`miniagents_notebook.detached`)."""
 
     @property
     def runs_now(self) -> bool:
@@ -145,10 +147,16 @@ def parse_magic_line(line: str) -> CellAgentSpec:
     values: dict[str, str] = {}
     for option, raw in options:
         if option not in _OPTIONS:
-            raise _usage_error(f"Unknown option `--{option}`; the options are --alias, --description and --run.")
+            raise _usage_error(
+                f"Unknown option `--{option}`; the options are --alias, --description, --run and --detach."
+            )
         if option in values:
             raise _usage_error(f"`--{option}` is given twice.")
         values[option] = raw
+    if values.get("detach"):
+        raise _usage_error(f"`--detach` takes no value, got `{values['detach']}`.")
+    if "detach" in values and name is not None and "run" not in values:
+        raise _usage_error("`--detach` keeps a run going when the cell is interrupted: give `--run` too.")
     return CellAgentSpec(
         line=line,
         name=name,
@@ -157,6 +165,7 @@ def parse_magic_line(line: str) -> CellAgentSpec:
         description=_text_value("description", values["description"]) if "description" in values else None,
         run="run" in values,
         run_input=values.get("run") or None,
+        detach="detach" in values,
     )
 
 

@@ -11,6 +11,7 @@ import ast
 import re
 import shlex
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -21,6 +22,7 @@ from IPython.display import display
 from miniagents import MiniAgent
 from miniagents_notebook.agent_run import AgentRun
 from miniagents_notebook.cell_agent import CellAgentSpec, compile_cell_agent, parse_magic_line, resolve_run_input
+from miniagents_notebook.cell_errors import detached
 from miniagents_notebook.event_loop import run_blocking
 from miniagents_notebook.inspector import HistoryInspector
 from miniagents_notebook.session import SETTINGS, NotebookSession
@@ -48,7 +50,8 @@ class MiniAgentsMagics(Magics):
     def miniagent(self, line: str, cell: str) -> AgentRun | None:
         """Turn the cell into an agent; run it if the cell is bare or has `--run`.
 
-            %%miniagent NAME(param: type = default, ...) [--alias ALIAS] [--description TEXT] [--run [INPUT]]
+            %%miniagent NAME(param: type = default, ...) [--alias ALIAS] [--description TEXT]
+                        [--run [INPUT]] [--detach]
 
         The body is the agent function's body: `ctx` and the parameters are in scope, top-level `await`,
         `async for`, `ctx.reply(...)` and `return` work, and the notebook's variables are its globals. A leading
@@ -57,12 +60,13 @@ class MiniAgentsMagics(Magics):
         `--run INPUT` also triggers it at once, with INPUT (a Python literal, or the name of a variable) as its
         input. A bare `%%miniagent` runs the cell as an anonymous agent right away. A run shows its replies
         streaming and, collapsed below them, the calls it made; the cell ends when the run does and its result is
-        the `AgentRun` (`.messages`, `.replies`, `.error`).
+        the `AgentRun` (`.messages`, `.replies`, `.error`). Interrupting the cell cancels the run and the calls it
+        made, unless `--detach` is given: the run then goes on (`miniagents_notebook.detached`).
         """
         agent, spec, run_input = self._define(line, cell)
         if not spec.runs_now:
             return None
-        return run_blocking(self._arun(agent, run_input))
+        return run_blocking(self._arun(agent, run_input, spec.detach))
 
     async def arun_cell(self, line: str, cell: str) -> AgentRun | None:
         """What a transformed `%%miniagent` cell awaits: the same as the magic, without blocking the event loop."""
@@ -70,7 +74,7 @@ class MiniAgentsMagics(Magics):
         agent, spec, run_input = self._define(line, cell)
         if not spec.runs_now:
             return None
-        return await self._arun(agent, run_input)
+        return await self._arun(agent, run_input, spec.detach)
 
     def _define(self, line: str, cell: str) -> tuple[MiniAgent, CellAgentSpec, Any]:
         spec = parse_magic_line(line)
@@ -81,9 +85,10 @@ class MiniAgentsMagics(Magics):
             raise error.with_traceback(None) from None  # the cell's own line says it all; our frames would distract
         return agent, spec, run_input
 
-    async def _arun(self, agent: MiniAgent, run_input: Any) -> AgentRun:
+    async def _arun(self, agent: MiniAgent, run_input: Any, detach: bool) -> AgentRun:
         __tracebackhide__ = True
-        run = AgentRun(agent, run_input)
+        with detached() if detach else nullcontext():
+            run = AgentRun(agent, run_input)
         run.show_live()
         await run.wait()
         if run.error is not None:

@@ -200,3 +200,19 @@ def test_a_detached_call_keeps_running_when_its_cell_is_interrupted(kernel: Kern
     assert _growth(kernel, "ticker") == 0  # not detached: stopped with its cell
     assert _growth(kernel, "bystander") > 0  # detached: still running
     assert kernel.run("print(*(await greet.trigger()))") == "hello\n"
+
+
+DETACHED_CELL = """%%miniagent --detach
+while True:
+    ticks["bystander"] += 1
+    await asyncio.sleep(0.01)
+"""
+
+
+def test_an_interrupted_miniagent_cell_run_with_detach_keeps_running(kernel: Kernel) -> None:
+    messages = kernel.interrupt_after(DETACHED_CELL, seconds=1.0)
+
+    traceback = strip_ansi("\n".join(_error(messages)["traceback"]))
+    assert traceback == "Interrupted: 0 agent calls cancelled; 1 detached call keeps running"
+    assert _growth(kernel, "bystander") > 0
+    assert kernel.run("print(*(await greet.trigger()))") == "hello\n"

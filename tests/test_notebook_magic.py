@@ -74,6 +74,8 @@ def test_parse_run_without_input() -> None:
         ("greet --alias", "`--alias` needs a value"),
         ("greet --alias A --alias B", "`--alias` is given twice"),
         ('greet --description "open', "Unclosed quote"),
+        ("--detach now", "`--detach` takes no value"),
+        ("greet --detach", "`--detach` keeps a run going when the cell is interrupted: give `--run` too"),
     ],
 )
 def test_bad_lines_give_a_clear_usage_error(line: str, message: str) -> None:
