@@ -76,6 +76,23 @@ _JSON_CONVERTIBLE = (
 """Immutable values kept as they are and serialised the way pydantic writes them as JSON (as MiniAgents does)."""
 _PLAIN_JSON = frozenset({str, int, float, bool, type(None)})
 _SORTED_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def _not_serializable(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+if json.encoder.c_make_encoder is not None:  # CPython: what `json.dumps` runs, minus its per-call set-up
+    _encode_sorted = json.encoder.c_make_encoder(
+        None, _not_serializable, json.encoder.encode_basestring, None, ": ", ", ", True, False, True
+    )
+
+    def _sorted_json(value: Any) -> str:
+        """`json.dumps(value, ensure_ascii=False, sort_keys=True)` (values are frozen: no cycles to check)."""
+        return "".join(_encode_sorted(value, 0))
+
+else:  # pragma: no cover - other Pythons
+    _sorted_json = _SORTED_JSON.encode
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _freezing = threading.local()
 _repr_state = threading.local()
@@ -205,7 +222,7 @@ class Frozen(BaseModel):
         Always encodable as UTF-8: a lone surrogate in a string is written as a `\\udXXXX` escape (see
         `normalize_text`), which `json.loads` turns back into the same string.
         """
-        text = _SORTED_JSON.encode(self.serialize())
+        text = _sorted_json(self.serialize())
         if not text.isascii() and _SURROGATE.search(text) is not None:
             text = _escape_surrogates(text)
         return text
@@ -401,9 +418,18 @@ def freeze_value(value: Any, field: str) -> Any:
 
 
 def _serialize_frozen(model: Frozen, externalized: tuple[type, ...]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for name, value in model._frozen_fields_and_values(exclude_class=False):  # noqa: SLF001 - module helper over Frozen's own fields
-        if value.__class__ in _PLAIN_JSON:  # the common case: nothing to convert
+    values = model.__dict__
+    result: dict[str, Any] = {name: values[name] for name in type(model).__pydantic_fields__}
+    if model.__pydantic_extra__:
+        result.update(model.__pydantic_extra__)
+    for value in result.values():
+        if value.__class__ not in _PLAIN_JSON:
+            break
+    else:  # the common case: plain values only, nothing to convert
+        return result
+    fields, result = result, {}
+    for name, value in fields.items():
+        if value.__class__ in _PLAIN_JSON:
             result[name] = value
         elif externalized and isinstance(value, externalized):
             result[f"{name}__hash_key"] = value.hash_key
