@@ -129,7 +129,9 @@ async def test_the_wait_for_an_llm_slot_is_a_segment_of_the_bar_and_in_its_toolt
             reply_promises = [llm.trigger(f"question {number}") for number in range(3)]
             replies = [(await promise)[0] for promise in reply_promises]
 
-    timeline = run.timeline().timeline
+    timeline_view = run.timeline()
+    timeline = timeline_view.timeline
+    static_copy = timeline_view.to_html()
     assert [bar["alias"] for bar in timeline["bars"]] == ["OpenAIAgent"] * 3  # in the order they were triggered
     waited = [bar for bar, reply in zip(timeline["bars"], replies, strict=True) if reply.queued_seconds > 0.005]
     assert len(waited) >= 2
@@ -143,6 +145,8 @@ async def test_the_wait_for_an_llm_slot_is_a_segment_of_the_bar_and_in_its_toolt
         assert float(queued["width"].removesuffix("%")) == pytest.approx(
             100 * reply.queued_seconds / timeline["span"], abs=0.5
         )
+        # the static copy draws it too: hatched, where the live view puts it
+        assert f"left:{queued['left']};width:{queued['width']};background:repeating-linear-gradient" in static_copy
 
 
 async def test_a_history_read_back_from_sqlite_shows_the_tokens_and_cost_the_live_tree_showed(
