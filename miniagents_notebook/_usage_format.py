@@ -5,7 +5,8 @@ Every LLM reply carries its normalised `token_usage` (`input_tokens`, `output_to
 concurrency or rate limit, `queued_seconds` (how long the call waited for a slot). The views read only those public
 fields of reply messages: a reply counts in the call whose agent produced it (its `agent_alias` field names that
 agent), so a caller that passes an LLM's reply on does not count it twice; the call's total adds up its own replies
-and those of every call below it.
+and those of every call below it. (A message of your own that carries `token_usage` but no `agent_alias` counts in
+every call that replies with it: give it the producing agent's `agent_alias` to count it once.)
 
 Like `_view_format`, this is where the texts are made, once: the live views and the static copies show them as they
 come.
