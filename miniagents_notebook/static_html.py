@@ -66,8 +66,7 @@ def _call_label(alias: str, kwargs: str, bold: bool = True) -> str:
 def _nested_list(items: Sequence[tuple[int, str]], top_style: str, nested_style: str) -> str:
     """`(depth, inner HTML)` items in pre-order as nested `<ul>`s: the hierarchy is in the markup itself, so it shows
     (indented, bulleted) where styles are stripped; the outermost list has `top_style`, the others `nested_style`.
-    Depths beyond
-    `MAX_INDENT_DEPTH` nest no further (a 1,000-deep chain would otherwise nest 2,000 elements)."""
+    Depths beyond `MAX_INDENT_DEPTH` nest no further (a 1,000-deep chain would otherwise nest 2,000 elements)."""
     parts: list[str] = []
     level = -1  # the innermost open list
     for depth, inner in items:
