@@ -120,7 +120,7 @@ async def arun_llm_call(
     request_metadata: dict[str, Any],
 ) -> None:
     """Reply with the LLM's response as one streamed `message_class` message (see the module docstring)."""
-    started_at = datetime.now().astimezone()
+    started_at = time.time()  # made a local datetime only if the call is logged
     started = time.perf_counter()
     response_fields: dict[str, Any] = {}
     response = response_streamer(response_fields)
@@ -197,7 +197,7 @@ def _log_llm_call(
     request_dicts: list[dict[str, Any]],
     request_metadata: dict[str, Any],
     response: Message,
-    started_at: datetime,
+    started_at: float,
     started: float,
 ) -> None:
     logger_agent = _llm_logger_agent()
@@ -208,7 +208,7 @@ def _log_llm_call(
     metadata = jsonable_value(
         {
             **redact_secrets(request_metadata),  # `extra_headers` and the like may hold keys
-            "started_at": started_at.isoformat(timespec="milliseconds"),
+            "started_at": datetime.fromtimestamp(started_at).astimezone().isoformat(timespec="milliseconds"),
             "duration_seconds": round(time.perf_counter() - started, 3),
         }
     )
