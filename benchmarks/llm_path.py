@@ -13,7 +13,8 @@ and one shared `openai.AsyncOpenAI` client, and consume every streamed token as 
 The server runs in a separate process, so the CPU time measured (`time.process_time()` of this process) is only the
 client's: what the SDK costs, plus what the agent adds on top. The two variants alternate, each run after a warm-up
 and a garbage collection; the table shows the medians and the median of the per-round ratios. Issue 18's target is
-OpenAIAgent ≤ 1.05x the direct SDK's CPU.
+OpenAIAgent ≤ 1.05x the direct SDK's CPU. Then the same rounds run with the stand-in's reply recorded once and
+replayed in process (no network): on a busy machine that says steadily what the agent layer itself adds per call.
 """
 
 import argparse
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -90,8 +92,63 @@ def _client(base_url: str, calls: int) -> Any:
     return openai.AsyncOpenAI(base_url=f"{base_url}/v1", api_key="offline", http_client=http_client)
 
 
-async def _direct_calls(base_url: str, calls: int) -> int:
-    client = _client(base_url, calls)
+class _ReplayedStream:
+    """The chunks of one recorded response, each after a task switch (as if it had just arrived)."""
+
+    def __init__(self, chunks: list[Any]) -> None:
+        self._chunks = iter(chunks)
+
+    def __aiter__(self) -> "_ReplayedStream":
+        return self
+
+    async def __anext__(self) -> Any:
+        await asyncio.sleep(0)
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> "_ReplayedStream":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+class _ReplayClient:
+    """Stands in for `openai.AsyncOpenAI` with the recorded chunks of the stand-in's streamed reply: no network, so
+    the difference between the variants is only what the agent layer costs."""
+
+    def __init__(self, chunks: list[Any]) -> None:
+        self._chunks = chunks
+        self.chat = self
+        self.completions = self
+
+    async def create(self, **_: Any) -> _ReplayedStream:
+        return _ReplayedStream(self._chunks)
+
+    async def __aenter__(self) -> "_ReplayClient":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        return None
+
+
+async def _arecord_chunks(base_url: str) -> list[Any]:
+    """The chunks (as the SDK parsed them) of one streamed reply of the stand-in, for `_ReplayClient`."""
+    async with _client(base_url, 1) as client:
+        stream = await client.chat.completions.create(
+            model=MODEL,
+            messages=[{"role": "user", "content": PROMPT}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async with stream:
+            return [chunk async for chunk in stream]
+
+
+async def _direct_calls(make_client: Callable[[], Any], calls: int) -> int:
+    client = make_client()
 
     async def one_call() -> int:
         stream = await client.chat.completions.create(
@@ -111,11 +168,11 @@ async def _direct_calls(base_url: str, calls: int) -> int:
         return sum(await asyncio.gather(*(one_call() for _ in range(calls))))
 
 
-async def _agent_calls(base_url: str, calls: int) -> int:
+async def _agent_calls(make_client: Callable[[], Any], calls: int) -> int:
     from miniagents import MiniAgents
     from miniagents.ext.llms import OpenAIAgent
 
-    client = _client(base_url, calls)
+    client = make_client()
     agent = OpenAIAgent.fork(non_freezable_kwargs={"async_client": client})
 
     async def one_call() -> int:
@@ -132,38 +189,45 @@ async def _agent_calls(base_url: str, calls: int) -> int:
 _VARIANTS = {"direct SDK": _direct_calls, "OpenAIAgent": _agent_calls}
 
 
-def _timed_run(variant: str, base_url: str, calls: int) -> tuple[float, float, int]:
+def _timed_run(variant: str, make_client: Callable[[], Any], calls: int) -> tuple[float, float, int]:
     """(CPU seconds of this process, wall seconds, tokens received) of one run of `variant`."""
     gc.collect()
     cpu_started, wall_started = time.process_time(), time.perf_counter()
-    tokens = asyncio.run(_VARIANTS[variant](base_url, calls))
+    tokens = asyncio.run(_VARIANTS[variant](make_client, calls))
     return time.process_time() - cpu_started, time.perf_counter() - wall_started, tokens
 
 
+def _alternating_rounds(make_client: Callable[[], Any], calls: int, repeat: int, label: str) -> dict[str, Any]:
+    for variant in _VARIANTS:  # warm-up: imports, the SDK's lazy modules, pydantic's caches
+        _timed_run(variant, make_client, min(calls, 20))
+    samples: dict[str, dict[str, list[float]]] = {variant: {"cpu": [], "wall": []} for variant in _VARIANTS}
+    tokens: dict[str, int] = {}
+    for round_number in range(repeat):
+        order = list(_VARIANTS) if round_number % 2 == 0 else list(reversed(_VARIANTS))
+        for variant in order:
+            cpu, wall, received = _timed_run(variant, make_client, calls)
+            samples[variant]["cpu"].append(cpu)
+            samples[variant]["wall"].append(wall)
+            tokens[variant] = received
+            print(f"  {label} round {round_number + 1} {variant}: {cpu:.3f} s CPU, {wall:.3f} s", file=sys.stderr)
+    return {"samples": samples, "tokens": tokens}
+
+
 def run_rounds(calls: int, repeat: int, token_delay: float = TOKEN_DELAY) -> dict[str, Any]:
-    """Alternate the variants `repeat` times (after one warm-up round); their CPU and wall samples."""
+    """Alternate the variants `repeat` times over loopback HTTP, then replayed in process (each after a warm-up)."""
     load_before = os.getloadavg()[0]
     server = _ServerProcess(token_delay)
     try:
-        for variant in _VARIANTS:  # warm-up: imports, the SDK's lazy modules, pydantic's caches
-            _timed_run(variant, server.base_url, min(calls, 20))
-        samples: dict[str, dict[str, list[float]]] = {variant: {"cpu": [], "wall": []} for variant in _VARIANTS}
-        tokens: dict[str, int] = {}
-        for round_number in range(repeat):
-            order = list(_VARIANTS) if round_number % 2 == 0 else list(reversed(_VARIANTS))
-            for variant in order:
-                cpu, wall, received = _timed_run(variant, server.base_url, calls)
-                samples[variant]["cpu"].append(cpu)
-                samples[variant]["wall"].append(wall)
-                tokens[variant] = received
-                print(f"  round {round_number + 1} {variant}: {cpu:.3f} s CPU, {wall:.3f} s wall", file=sys.stderr)
+        loopback = _alternating_rounds(lambda: _client(server.base_url, calls), calls, repeat, "loopback")
+        chunks = asyncio.run(_arecord_chunks(server.base_url))
     finally:
         server.close()
+    replayed = _alternating_rounds(lambda: _ReplayClient(chunks), calls, repeat, "replayed")
     return {
         "calls": calls,
         "repeat": repeat,
-        "samples": samples,
-        "tokens": tokens,
+        **loopback,
+        "replayed": replayed,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
     }
@@ -206,6 +270,19 @@ def render_markdown(measured: dict[str, Any], command: str) -> str:
         f"Per-round ratios, sorted: {', '.join(f'{ratio:.3f}' for ratio in ratios)}. Load average during the runs: "
         f"{measured['load_before']:.1f} before, {measured['load_after']:.1f} after (on a busy machine the rounds "
         "spread widely: the ratio is only as good as that spread).",
+        "",
+    ]
+    replayed = measured["replayed"]["samples"]
+    replayed_direct = statistics.median(replayed["direct SDK"]["cpu"]) / calls
+    replayed_agent = statistics.median(replayed["OpenAIAgent"]["cpu"]) / calls
+    lines += [
+        "What the agent layer adds without the network's noise: the same calls with the stand-in's reply recorded "
+        "once and replayed in process (the SDK's parsed chunks, a task switch before each), CPU per call:",
+        "",
+        "| direct SDK (replayed) | OpenAIAgent (replayed) | the agent adds |",
+        "|---:|---:|---:|",
+        f"| {replayed_direct * 1e6:,.0f} µs | {replayed_agent * 1e6:,.0f} µs | "
+        f"{(replayed_agent - replayed_direct) * 1e6:,.0f} µs per call |",
         "",
     ]
     return "\n".join(lines)
