@@ -71,7 +71,8 @@ DEFAULT_MAX_BATCH = 256
 """How many operations one transaction writes at most (producers held up by a full queue wait for one to commit)."""
 
 _PAUSE_SECONDS = 0.0005
-_RECENT_HASH_KEYS = 20_000
+# as many as the engine remembers by default (`persisted_hash_keys_limit`): about 1.5 MB once full
+_RECENT_HASH_KEYS = 10_000
 _TEXT_INDEX_BATCH = 1_000
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
