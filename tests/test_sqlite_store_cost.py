@@ -7,6 +7,7 @@ Speed itself is measured in `benchmarks/store_throughput.py`, not here.
 
 import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
 from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore, StoreWriteError
 
 pytestmark = pytest.mark.timeout(120)
+
+BENCHMARKS = str(Path(__file__).resolve().parent.parent / "benchmarks")
 
 
 @miniagent
@@ -166,3 +169,23 @@ async def test_a_write_error_at_the_end_of_a_block_is_raised_by_the_next_flush(t
         await store.aflush()  # raised once
     finally:
         store.close()
+
+
+# --- the benchmark -------------------------------------------------------------------------------------------------
+
+
+async def test_the_store_throughput_benchmark_runs_at_a_tiny_scale(tmp_path: Path) -> None:
+    """Each side of `benchmarks/store_throughput.py` writes (and checks) what it should; nothing is timed here."""
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        import store_throughput
+    finally:
+        sys.path.remove(BENCHMARKS)
+
+    messages = await store_throughput._collect_run_messages(5, 4, True)
+    assert len(messages) == 5 * 4 + 2 * 6  # the replies, and a call node and a reply node per call
+    for index_every in (1, 1_000):
+        store_throughput._raw_sqlite_seconds(str(tmp_path), messages, index_every=index_every)  # checks the index
+    store_throughput._store_seconds(str(tmp_path), messages)  # checks every message and the search
+    for attached in ("nothing", "no-op", "store"):
+        await store_throughput._fan_out_seconds(attached, str(tmp_path), 5, 3)
