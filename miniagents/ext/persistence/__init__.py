@@ -10,7 +10,8 @@
     for run in store.runs():
         print(run.agent_alias, store.replies_of(run))
 
-`SQLiteHistory("history.db")` reads a store file the way the notebook's `HistoryInspector` browses records.
+`SQLiteHistory("history.db")` reads a store file the way the notebook's `HistoryInspector` browses records, and
+sums the tokens and cost of LLM calls recorded in it (`history.usage(call_id)`: a call with its sub-calls).
 
 Only the standard library's `sqlite3` is used; writes happen in a writer thread, so the event loop does not wait for
 the disk. The write queue is bounded (`max_pending`): agents faster than the disk are slowed to its pace.
