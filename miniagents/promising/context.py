@@ -22,6 +22,15 @@ _T = TypeVar("_T")
 _current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents_current_context", default=None)
 
 
+def _event_loop() -> asyncio.AbstractEventLoop:
+    """The loop to start a task on: the running one, else (synchronous code, e.g. a notebook cell without `await`)
+    the thread's current loop, as `asyncio.ensure_future` would choose."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.get_event_loop()
+
+
 def _task_name(task: "asyncio.Task[Any]") -> str:
     coroutine = task.get_coro()
     frame = getattr(coroutine, "cr_frame", None)
@@ -124,7 +133,7 @@ class PromisingContext:
         """
         context = contextvars.copy_context()
         if asyncio.iscoroutine(awaitable):
-            task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(awaitable, context=context)
+            task: asyncio.Task[_T] = _event_loop().create_task(awaitable, context=context)
         else:
             task = asyncio.ensure_future(awaitable)  # type: ignore[assignment]
         self.child_tasks.add(task)
@@ -142,7 +151,7 @@ class PromisingContext:
         """
         run = _ProducerRun(self, producer, on_cancelled_before_start)
         context = contextvars.copy_context()
-        task = asyncio.get_running_loop().create_task(run.arun(), context=context)
+        task = _event_loop().create_task(run.arun(), context=context)
         self.child_tasks.add(task)
         task.add_done_callback(run.on_done, context=context)  # one copy of the context for the task and callback
         return task
