@@ -25,7 +25,6 @@ import weakref
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
@@ -245,21 +244,22 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
                 round_fields.clear()
                 yielded = False
                 try:
-                    async with limiter.slot() as waited_seconds:
-                        if limiter is not _NO_LIMIT:
-                            queued_seconds += waited_seconds
-                            response_fields[QUEUED_SECONDS_FIELD] = round(queued_seconds, 3)
-                        try:
-                            async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
-                                yielded = True
-                                yield token
-                        except LLMError:
+                    if limiter is not _NO_LIMIT:
+                        queued_seconds += await limiter.acquire()
+                        response_fields[QUEUED_SECONDS_FIELD] = round(queued_seconds, 3)
+                    try:
+                        async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
+                            yielded = True
+                            yield token
+                    except LLMError:
+                        raise
+                    except Exception as error:
+                        wrapped = wrap_provider_error(error, **common)
+                        if wrapped is None:
                             raise
-                        except Exception as error:
-                            wrapped = wrap_provider_error(error, **common)
-                            if wrapped is None:
-                                raise
-                            raise wrapped from error
+                        raise wrapped from error
+                    finally:
+                        limiter.release()
                     if stream and not round_fields.get(provider.finish_field):
                         raise LLMIncompleteResponseError(
                             f"{where}: the response stream ended without a `{provider.finish_field}`, so the reply "
@@ -504,19 +504,23 @@ class _RequestLimiter:
         self._starts: deque[float] = deque()
         self._rate_lock = asyncio.Lock()
 
-    @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        """Hold a slot for one request; yields the seconds spent waiting for it."""
+    async def acquire(self) -> float:
+        """Take a slot for one request (give it back with `release()`); the seconds spent waiting for it."""
         waiting_since = time.monotonic()
         if self._semaphore is not None:
             await self._semaphore.acquire()
         try:
             if self._requests_per_minute is not None:
                 await self._await_rate()
-            yield time.monotonic() - waiting_since
-        finally:
-            if self._semaphore is not None:
-                self._semaphore.release()
+        except BaseException:
+            self.release()
+            raise
+        return time.monotonic() - waiting_since
+
+    def release(self) -> None:
+        """Give back the slot of a request that `acquire()` let start."""
+        if self._semaphore is not None:
+            self._semaphore.release()
 
     async def _await_rate(self) -> None:
         assert self._requests_per_minute is not None
