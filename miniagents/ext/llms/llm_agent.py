@@ -228,124 +228,26 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
             base_kwargs.update(provider.response_format_kwargs(output_type))
         elif response_format is not None:
             base_kwargs["response_format"] = thaw_value(response_format)
-        where = f"`{agent_alias}` ({provider.name}, model {model!r})"
-        common = {"agent": agent_alias, "provider": provider.name, "model": model}
-
-        queued_seconds = 0.0
-
-        async def one_round(
-            sdk_kwargs: dict[str, Any], round_fields: dict[str, Any], response_fields: dict[str, Any]
-        ) -> AsyncIterator[str]:
-            """One request, retried (with backoff) while it has yielded nothing; the time it waits for a slot goes
-            into `response_fields` at once (so the reply knows it beforehand)."""
-            nonlocal queued_seconds
-            retry_number = 0
-            while True:
-                round_fields.clear()
-                yielded = False
-                try:
-                    if limiter is not _NO_LIMIT:
-                        queued_seconds += await limiter.acquire()
-                        response_fields[QUEUED_SECONDS_FIELD] = round(queued_seconds, 3)
-                    try:
-                        async for token in provider.astream_response(client, sdk_kwargs, stream, round_fields):
-                            yielded = True
-                            yield token
-                    except LLMError:
-                        raise
-                    except Exception as error:
-                        wrapped = wrap_provider_error(error, **common)
-                        if wrapped is None:
-                            raise
-                        raise wrapped from error
-                    finally:
-                        limiter.release()
-                    if stream and not round_fields.get(provider.finish_field):
-                        raise LLMIncompleteResponseError(
-                            f"{where}: the response stream ended without a `{provider.finish_field}`, so the reply "
-                            "may be cut short (a dropped connection or a proxy that closed the stream). Retry the "
-                            "call.",
-                            **common,
-                        )
-                    return
-                except Exception as error:
-                    retry_number += 1
-                    delay = None if yielded else _retry_delay(error, retry_number, max_retries)
-                    if delay is None:
-                        raise
-                    _LOGGER.info("%s: %s; retry %d in %.2f s", agent_alias, error, retry_number, delay)
-                    await asyncio.sleep(delay)
-
-        async def stream_response(response_fields: dict[str, Any]) -> AsyncIterator[str]:
-            messages = list(base_kwargs.get("messages") or [])
-            total_usage: dict[str, int] | None = None
-            replied_text = False
-            tool_rounds = 0
-            validation_failures = 0
-            while True:
-                round_fields: dict[str, Any] = {}
-                text_parts: list[str] = []
-                async for token in one_round({**base_kwargs, "messages": messages}, round_fields, response_fields):
-                    if output_type is None:  # typed output is sent once it validates
-                        if not text_parts and replied_text:
-                            yield "\n\n"  # what the model said before calling tools, then its answer
-                        yield token
-                    text_parts.append(token)
-                replied_text = replied_text or bool(text_parts)
-                text = "".join(text_parts)
-                tool_calls = round_fields.pop("tool_calls", None)
-                response_fields.update(round_fields)
-                usage = normalized_usage(round_fields.get("usage"))
-                if usage is not None:
-                    total_usage = _added(total_usage, usage)
-                    response_fields["token_usage"] = total_usage
-                    cost = (
-                        None
-                        if _from_offline_stand_in(round_fields)
-                        else usage_cost_usd(total_usage, model=model, provider=provider.name)
-                    )
-                    if cost is None and token_prices is not None:
-                        cost = priced_usage_usd(total_usage, token_prices)
-                    if cost is not None:
-                        response_fields["cost_usd"] = cost
-                if tool_calls and specs:
-                    tool_rounds += 1
-                    if tool_rounds > max_tool_rounds:
-                        raise LLMToolRoundsError(
-                            f"{where} was still calling tools after {max_tool_rounds} rounds "
-                            f"(`max_tool_rounds={max_tool_rounds}`); it last called "
-                            f"{', '.join(call.name for call in tool_calls)}. Raise `max_tool_rounds` or make the "
-                            "tools' results say when to stop.",
-                            **common,
-                        )
-                    results = await arun_tool_calls(tool_calls, specs, raise_errors=tool_errors == "raise")
-                    messages.extend(provider.tool_round_messages(text, results))
-                    base_kwargs.pop("tool_choice", None)  # a forced tool choice is for the first round only
-                    response_fields["tool_rounds"] = tool_rounds
-                    continue
-                if output_type is None:
-                    return
-                try:
-                    parsed = output_type.model_validate_json(text)
-                except ValidationError as error:
-                    validation_failures += 1
-                    if validation_failures > max_validation_retries:
-                        raise LLMOutputValidationError(
-                            f"{where} did not reply with a valid {output_type.__name__} after "
-                            f"{validation_failures} attempts: {error}",
-                            **common,
-                        ) from error
-                    messages.extend(_validation_retry_messages(text, output_type, error))
-                    continue
-                response_fields["parsed"] = parsed.model_dump(mode="json")
-                response_fields["validation_retries"] = validation_failures
-                yield text
-                return
-
+        call = _LLMCall(
+            provider=provider,
+            client=client,
+            model=model,
+            agent_alias=agent_alias,
+            stream=stream,
+            base_kwargs=base_kwargs,
+            limiter=limiter,
+            max_retries=max_retries,
+            specs=specs,
+            max_tool_rounds=max_tool_rounds,
+            tool_errors=tool_errors,
+            output_type=output_type,
+            max_validation_retries=max_validation_retries,
+            token_prices=token_prices,
+        )
         await arun_llm_call(
             ctx,
             message_class=provider.message_class,
-            response_streamer=stream_response,
+            response_streamer=call.astream_response,
             known_beforehand={"role": "assistant", "model": model, "agent_alias": agent_alias},
             response_metadata=response_metadata,
             request_dicts=request.message_dicts,
@@ -363,6 +265,186 @@ def _llm_agent_function(provider: LLMProvider) -> Any:
 
     llm_agent.llm_provider = provider  # type: ignore[attr-defined]  # how observers tell LLM calls (usage totals)
     return llm_agent
+
+
+class _LLMCall:
+    """One LLM call's requests: retried, limited, tool rounds and typed output, streamed as the reply's tokens.
+
+    A plain object with slots, not closures in the agent function: a thousand calls in flight then hold a thousand
+    small objects rather than a thousand sets of closure cells and functions (less for the garbage collector).
+    """
+
+    __slots__ = (
+        "agent_alias",
+        "base_kwargs",
+        "client",
+        "limiter",
+        "max_retries",
+        "max_tool_rounds",
+        "max_validation_retries",
+        "model",
+        "output_type",
+        "provider",
+        "queued_seconds",
+        "specs",
+        "stream",
+        "token_prices",
+        "tool_errors",
+    )
+
+    def __init__(
+        self,
+        *,
+        provider: LLMProvider,
+        client: Any,
+        model: str,
+        agent_alias: str,
+        stream: bool,
+        base_kwargs: dict[str, Any],
+        limiter: "_RequestLimiter",
+        max_retries: int,
+        specs: "list[ToolSpec]",
+        max_tool_rounds: int,
+        tool_errors: str,
+        output_type: type[BaseModel] | None,
+        max_validation_retries: int,
+        token_prices: Mapping[str, float] | None,
+    ) -> None:
+        self.provider = provider
+        self.client = client
+        self.model = model
+        self.agent_alias = agent_alias
+        self.stream = stream
+        self.base_kwargs = base_kwargs
+        self.limiter = limiter
+        self.max_retries = max_retries
+        self.specs = specs
+        self.max_tool_rounds = max_tool_rounds
+        self.tool_errors = tool_errors
+        self.output_type = output_type
+        self.max_validation_retries = max_validation_retries
+        self.token_prices = token_prices
+        self.queued_seconds = 0.0
+
+    @property
+    def _where(self) -> str:
+        return f"`{self.agent_alias}` ({self.provider.name}, model {self.model!r})"
+
+    @property
+    def _common(self) -> dict[str, str]:
+        return {"agent": self.agent_alias, "provider": self.provider.name, "model": self.model}
+
+    async def _aone_round(
+        self, sdk_kwargs: dict[str, Any], round_fields: dict[str, Any], response_fields: dict[str, Any]
+    ) -> AsyncIterator[str]:
+        """One request, retried (with backoff) while it has yielded nothing; the time it waits for a slot goes into
+        `response_fields` at once (so the reply knows it beforehand)."""
+        provider, limiter = self.provider, self.limiter
+        retry_number = 0
+        while True:
+            round_fields.clear()
+            yielded = False
+            try:
+                if limiter is not _NO_LIMIT:
+                    self.queued_seconds += await limiter.acquire()
+                    response_fields[QUEUED_SECONDS_FIELD] = round(self.queued_seconds, 3)
+                try:
+                    async for token in provider.astream_response(self.client, sdk_kwargs, self.stream, round_fields):
+                        yielded = True
+                        yield token
+                except LLMError:
+                    raise
+                except Exception as error:
+                    wrapped = wrap_provider_error(error, **self._common)
+                    if wrapped is None:
+                        raise
+                    raise wrapped from error
+                finally:
+                    limiter.release()
+                if self.stream and not round_fields.get(provider.finish_field):
+                    raise LLMIncompleteResponseError(
+                        f"{self._where}: the response stream ended without a `{provider.finish_field}`, so the "
+                        "reply may be cut short (a dropped connection or a proxy that closed the stream). Retry the "
+                        "call.",
+                        **self._common,
+                    )
+                return
+            except Exception as error:
+                retry_number += 1
+                delay = None if yielded else _retry_delay(error, retry_number, self.max_retries)
+                if delay is None:
+                    raise
+                _LOGGER.info("%s: %s; retry %d in %.2f s", self.agent_alias, error, retry_number, delay)
+                await asyncio.sleep(delay)
+
+    async def astream_response(self, response_fields: dict[str, Any]) -> AsyncIterator[str]:
+        """The reply's tokens over every round (tool calls, typed-output retries); its fields into
+        `response_fields`."""
+        provider, base_kwargs, output_type = self.provider, self.base_kwargs, self.output_type
+        messages = list(base_kwargs.get("messages") or [])
+        total_usage: dict[str, int] | None = None
+        replied_text = False
+        tool_rounds = 0
+        validation_failures = 0
+        while True:
+            round_fields: dict[str, Any] = {}
+            text_parts: list[str] = []
+            async for token in self._aone_round({**base_kwargs, "messages": messages}, round_fields, response_fields):
+                if output_type is None:  # typed output is sent once it validates
+                    if not text_parts and replied_text:
+                        yield "\n\n"  # what the model said before calling tools, then its answer
+                    yield token
+                text_parts.append(token)
+            replied_text = replied_text or bool(text_parts)
+            text = "".join(text_parts)
+            tool_calls = round_fields.pop("tool_calls", None)
+            response_fields.update(round_fields)
+            usage = normalized_usage(round_fields.get("usage"))
+            if usage is not None:
+                total_usage = _added(total_usage, usage)
+                response_fields["token_usage"] = total_usage
+                cost = (
+                    None
+                    if _from_offline_stand_in(round_fields)
+                    else usage_cost_usd(total_usage, model=self.model, provider=provider.name)
+                )
+                if cost is None and self.token_prices is not None:
+                    cost = priced_usage_usd(total_usage, self.token_prices)
+                if cost is not None:
+                    response_fields["cost_usd"] = cost
+            if tool_calls and self.specs:
+                tool_rounds += 1
+                if tool_rounds > self.max_tool_rounds:
+                    raise LLMToolRoundsError(
+                        f"{self._where} was still calling tools after {self.max_tool_rounds} rounds "
+                        f"(`max_tool_rounds={self.max_tool_rounds}`); it last called "
+                        f"{', '.join(call.name for call in tool_calls)}. Raise `max_tool_rounds` or make the "
+                        "tools' results say when to stop.",
+                        **self._common,
+                    )
+                results = await arun_tool_calls(tool_calls, self.specs, raise_errors=self.tool_errors == "raise")
+                messages.extend(provider.tool_round_messages(text, results))
+                base_kwargs.pop("tool_choice", None)  # a forced tool choice is for the first round only
+                response_fields["tool_rounds"] = tool_rounds
+                continue
+            if output_type is None:
+                return
+            try:
+                parsed = output_type.model_validate_json(text)
+            except ValidationError as error:
+                validation_failures += 1
+                if validation_failures > self.max_validation_retries:
+                    raise LLMOutputValidationError(
+                        f"{self._where} did not reply with a valid {output_type.__name__} after "
+                        f"{validation_failures} attempts: {error}",
+                        **self._common,
+                    ) from error
+                messages.extend(_validation_retry_messages(text, output_type, error))
+                continue
+            response_fields["parsed"] = parsed.model_dump(mode="json")
+            response_fields["validation_retries"] = validation_failures
+            yield text
+            return
 
 
 def _from_offline_stand_in(response_fields: dict[str, Any]) -> bool:

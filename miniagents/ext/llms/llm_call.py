@@ -31,7 +31,7 @@ from typing import Any
 from miniagents.agents import InteractionContext, MiniAgent
 from miniagents.errors import LLMResponseError
 from miniagents.ext.llms.usage import QUEUED_SECONDS_FIELD
-from miniagents.messages import ErrorMessage, Message, MessageTokenStreamer
+from miniagents.messages import ErrorMessage, Message
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.ext.frozen import Frozen
 from miniagents.redaction import redact_secrets
@@ -135,7 +135,7 @@ async def arun_llm_call(
     try:
         reply = message_class.promise(
             start_soon=True,
-            message_token_streamer=_rest_of_response(
+            message_token_streamer=_RestOfResponse(
                 first_token, response, response_fields, response_metadata, midway_errors
             ),
             **{**known_beforehand, **queued, **response_metadata},
@@ -171,26 +171,37 @@ _NO_TOKEN: Any = object()
 """What reading the first token gives for an empty response (still an empty reply message)."""
 
 
-def _rest_of_response(
-    first_token: Any,
-    response: AsyncIterator[str],
-    response_fields: dict[str, Any],
-    response_metadata: dict[str, Any],
-    midway_errors: list[Exception],
-) -> MessageTokenStreamer:
-    async def rest_of_response(metadata_so_far: dict[str, Any]) -> AsyncIterator[str]:
-        if first_token is not _NO_TOKEN:
-            yield first_token
+class _RestOfResponse:
+    """The reply message's token streamer: the first token (read by the agent), then the rest of the response; an
+    error midway ends the message there and is kept for the agent to raise. A small object rather than a closure."""
+
+    __slots__ = ("first_token", "midway_errors", "response", "response_fields", "response_metadata")
+
+    def __init__(
+        self,
+        first_token: Any,
+        response: AsyncIterator[str],
+        response_fields: dict[str, Any],
+        response_metadata: dict[str, Any],
+        midway_errors: list[Exception],
+    ) -> None:
+        self.first_token = first_token
+        self.response = response
+        self.response_fields = response_fields
+        self.response_metadata = response_metadata
+        self.midway_errors = midway_errors
+
+    async def __call__(self, metadata_so_far: dict[str, Any]) -> AsyncIterator[str]:
+        if self.first_token is not _NO_TOKEN:
+            yield self.first_token
             try:
-                async for token in response:
+                async for token in self.response:
                     yield token
             except Exception as error:  # the agent function raises it right after this message
-                midway_errors.append(error)
+                self.midway_errors.append(error)
                 return
-        metadata_so_far.update(response_fields)
-        metadata_so_far.update(response_metadata)
-
-    return rest_of_response
+        metadata_so_far.update(self.response_fields)
+        metadata_so_far.update(self.response_metadata)
 
 
 def _log_llm_call(
