@@ -386,6 +386,8 @@ class _LLMCall:
         replied_text = False
         tool_rounds = 0
         validation_failures = 0
+        # the text is kept only where it goes back to the model (tool rounds, typed output)
+        keep_text = bool(self.specs) or output_type is not None
         while True:
             round_fields: dict[str, Any] = {}
             text_parts: list[str] = []
@@ -394,7 +396,8 @@ class _LLMCall:
                     if not text_parts and replied_text:
                         yield "\n\n"  # what the model said before calling tools, then its answer
                     yield token
-                text_parts.append(token)
+                if keep_text:
+                    text_parts.append(token)
             replied_text = replied_text or bool(text_parts)
             text = "".join(text_parts)
             tool_calls = round_fields.pop("tool_calls", None)

@@ -130,20 +130,18 @@ async def arun_llm_call(
         _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
         _raise_as_response_error_if_malformed(ctx, error, request_metadata)
         raise
-    midway_errors: list[Exception] = []
     queued = {name: response_fields[name] for name in (QUEUED_SECONDS_FIELD,) if name in response_fields}
     try:
+        rest_of_response = _RestOfResponse(first_token, response, response_fields, response_metadata)
         reply = message_class.promise(
             start_soon=True,
-            message_token_streamer=_RestOfResponse(
-                first_token, response, response_fields, response_metadata, midway_errors
-            ),
+            message_token_streamer=rest_of_response,
             **{**known_beforehand, **queued, **response_metadata},
         )
         ctx.reply(reply)
         result: Message = await reply
-        if midway_errors:  # what broke the stream midway (the message itself just ended there)
-            raise midway_errors[0]
+        if rest_of_response.midway_error is not None:  # what broke the stream (the message just ended there)
+            raise rest_of_response.midway_error
     except Exception as error:
         _log_llm_call(request_dicts, request_metadata, ErrorMessage.from_error(error), started_at, started)
         _raise_as_response_error_if_malformed(ctx, error, request_metadata)
@@ -175,7 +173,7 @@ class _RestOfResponse:
     """The reply message's token streamer: the first token (read by the agent), then the rest of the response; an
     error midway ends the message there and is kept for the agent to raise. A small object rather than a closure."""
 
-    __slots__ = ("first_token", "midway_errors", "response", "response_fields", "response_metadata")
+    __slots__ = ("first_token", "midway_error", "response", "response_fields", "response_metadata")
 
     def __init__(
         self,
@@ -183,13 +181,12 @@ class _RestOfResponse:
         response: AsyncIterator[str],
         response_fields: dict[str, Any],
         response_metadata: dict[str, Any],
-        midway_errors: list[Exception],
     ) -> None:
         self.first_token = first_token
         self.response = response
         self.response_fields = response_fields
         self.response_metadata = response_metadata
-        self.midway_errors = midway_errors
+        self.midway_error: Exception | None = None
 
     async def __call__(self, metadata_so_far: dict[str, Any]) -> AsyncIterator[str]:
         if self.first_token is not _NO_TOKEN:
@@ -198,7 +195,7 @@ class _RestOfResponse:
                 async for token in self.response:
                     yield token
             except Exception as error:  # the agent function raises it right after this message
-                self.midway_errors.append(error)
+                self.midway_error = error
                 return
         metadata_so_far.update(self.response_fields)
         metadata_so_far.update(self.response_metadata)
