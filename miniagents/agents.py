@@ -552,12 +552,20 @@ class _AgentCallRun:
 
     def _record(self, inputs: tuple[Message, ...], replies: tuple[Message, ...]) -> None:
         metadata = self.agent.interaction_metadata.frozen_fields_and_values()
-        call_node = AgentCallNode(
-            **{**metadata, **redact_secrets(self.frozen_kwargs)},  # credentials are never recorded
-            agent_alias=self.agent.alias,
-            messages=inputs,
-        )
-        reply_node = AgentReplyNode(**metadata, agent_alias=self.agent.alias, agent_call=call_node, replies=replies)
+        extra = {**metadata, **redact_secrets(self.frozen_kwargs)}  # credentials are never recorded
+        alias = self.agent.alias
+        if "class_" not in extra and all(name.isascii() for name in extra):
+            # every value is frozen already (messages, frozen kwargs, the agent's metadata) and every name is plain:
+            # validating them again would build the same records, at several times the cost, for every call
+            call_node = AgentCallNode.model_construct(
+                class_=AgentCallNode.__name__, agent_alias=alias, messages=inputs, **extra
+            )
+            reply_node = AgentReplyNode.model_construct(
+                class_=AgentReplyNode.__name__, agent_alias=alias, agent_call=call_node, replies=replies, **metadata
+            )
+        else:  # names to normalise or check: through validation
+            call_node = AgentCallNode(**extra, agent_alias=alias, messages=inputs)
+            reply_node = AgentReplyNode(**metadata, agent_alias=alias, agent_call=call_node, replies=replies)
         self.mini_agents.persist_message(reply_node)
         if self._listening:
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
