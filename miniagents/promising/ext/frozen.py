@@ -350,8 +350,11 @@ def holds_nested_models(model: Frozen) -> bool:
     A quick test for the common case of a model of plain values, which has nothing nested to hash, walk or persist.
     """
     # `value.__class__ in _PLAIN_JSON` first: `isinstance(value, Frozen)` of a plain value goes through pydantic's
-    # metaclass (an ABCMeta), which is slow
-    for value in model.__dict__.values():
+    # metaclass (an ABCMeta), which is slow. The declared fields are looked up one by one rather than by iterating
+    # `__dict__`, where another thread (a store's writer) may be caching `hash_key` or `serialized` meanwhile.
+    values = model.__dict__
+    for name in type(model).__pydantic_fields__:
+        value = values[name]
         if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):
             return True
     extra = model.__pydantic_extra__
