@@ -534,7 +534,11 @@ class _AgentCallRun:
 
     def _on_replies_finished(self) -> None:
         if self._listening:
-            self.mini_agents._emit_call_event(CallFinished(call_id=self.call_id, time=time.time(), error=self.error))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
+            pieces = self.replies.sequence_promise.pieces_so_far
+            reply_count = len(pieces) - sum(isinstance(piece, BaseException) for piece in pieces)
+            self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
+                CallFinished(call_id=self.call_id, time=time.time(), error=self.error, reply_count=reply_count)
+            )
         if self.mini_agents.on_persist_messages_handlers:
             inputs = _resolved_now(self.input_promise)
             replies = _resolved_now(self.replies.sequence_promise)

@@ -102,9 +102,11 @@ class ReplyMessageResolved(AgentCallEvent):
 
 @dataclass(slots=True, kw_only=True, eq=False)
 class CallFinished(AgentCallEvent):
-    """The agent function ended and its reply sequence is complete; `error` is what the function raised, if any."""
+    """The agent function ended and its reply sequence is complete; `error` is what the function raised, if any, and
+    `reply_count` how many messages the reply sequence holds (errors at positions not counted)."""
 
     error: BaseException | None
+    reply_count: int = 0
 
 
 @dataclass(slots=True, kw_only=True, eq=False)

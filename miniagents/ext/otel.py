@@ -74,6 +74,9 @@ def _is_cancellation(error: BaseException) -> bool:
     return isinstance(error, ProducerCancelledError) or type(error).__name__ == "CancelledError"
 
 
+_MESSAGE_EVENTS = frozenset({InputMessageAppeared, ReplyMessageAppeared, ReplyMessageResolved})
+
+
 class OpenTelemetryObserver:
     """A `MiniAgentsObserver` that turns agent calls into OpenTelemetry spans (see the module docstring).
 
@@ -94,7 +97,6 @@ class OpenTelemetryObserver:
         self._tracer = trace.get_tracer("miniagents", __version__, tracer_provider=tracer_provider)
         self.capture_content = capture_content
         self.message_events = message_events
-        self._reply_counts: dict[int, int] = {}
         self._spans: dict[int, Span] = {}
         self._aliases: dict[int, str] = {}
         self._offering_tools: set[int] = set()  # running LLM calls that were given tools
@@ -103,13 +105,19 @@ class OpenTelemetryObserver:
     # --- the observer protocol -----------------------------------------------------------------------------------
 
     def on_call_event(self, event: AgentCallEvent) -> None:
-        if event.__class__ is CallInitiated:
+        kind = event.__class__
+        if kind is CallInitiated:
             self._start(event)  # type: ignore[arg-type]
             return
+        if (
+            kind in _MESSAGE_EVENTS
+            and not (self.message_events or self.capture_content)
+            and event.call_id not in self._model_calls
+        ):
+            return  # the common case, once per message: nothing to record (CallFinished counts the replies)
         span = self._spans.get(event.call_id)
         if span is None:
             return
-        kind = event.__class__
         if kind is ReplyMessageResolved:
             self._reply_resolved(span, event)  # type: ignore[arg-type]
         elif kind is CallFinished:
@@ -133,7 +141,6 @@ class OpenTelemetryObserver:
         await self.aflush()
         self._spans.clear()
         self._aliases.clear()
-        self._reply_counts.clear()
         self._model_calls.clear()
         self._offering_tools.clear()
 
@@ -173,7 +180,6 @@ class OpenTelemetryObserver:
         message = event.message
         if message is None:
             return
-        self._reply_counts[event.call_id] = self._reply_counts.get(event.call_id, 0) + 1
         if event.call_id in self._model_calls:  # called with a `model`: its own LLM reply makes it a chat
             self._maybe_chat(span, event.call_id, message)
         if self.message_events or self.capture_content:
@@ -208,7 +214,7 @@ class OpenTelemetryObserver:
         del self._spans[event.call_id], self._aliases[event.call_id]
         self._offering_tools.discard(event.call_id)
         self._model_calls.discard(event.call_id)
-        span.set_attribute("miniagents.reply_count", self._reply_counts.pop(event.call_id, 0))
+        span.set_attribute("miniagents.reply_count", event.reply_count)
         error = event.error
         if error is not None:
             cancelled = _is_cancellation(error)
