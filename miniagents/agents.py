@@ -501,16 +501,17 @@ class _AgentCallRun:
 
     def _on_reply_message(self, index: int, message_promise: MessagePromise) -> None:
         mini_agents = self.mini_agents
-        if message_promise.done():  # the common case: one event says it all
-            error = message_promise.exception()
+        outcome = message_promise._result  # noqa: SLF001 - once per message per listened call: `done()` + `result()`
+        if outcome is not NO_VALUE:  # the common case: complete already, one event says it all
+            failed = not isinstance(outcome, Message)  # a stored failure
             mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 ReplyMessageAppeared(
                     call_id=self.call_id,
                     time=time.time(),
                     index=index,
                     message_promise=message_promise,
-                    message=None if error is not None else message_promise.result(),
-                    error=error,
+                    message=None if failed else outcome,
+                    error=message_promise.exception() if failed else None,
                 )
             )
             return
