@@ -19,6 +19,7 @@ Results are printed as a markdown table and written to `benchmarks/results/obser
 import argparse
 import asyncio
 import gc
+import shutil
 import statistics
 import sys
 import tempfile
@@ -30,7 +31,9 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # measure this working tree's `miniagents`, whatever else is installed
 
-from miniagents import InteractionContext, MiniAgents, miniagent  # noqa: E402 - needs the path above
+from fan_out_agents import fan_out_root  # noqa: E402 - needs the path above
+
+from miniagents import MiniAgents  # noqa: E402 - needs the path above
 from miniagents.message_sequence import MessageSequence  # noqa: E402 - needs the path above
 
 __all__ = ["OBSERVER_TARGETS", "main", "measure"]
@@ -43,18 +46,6 @@ OBSERVER_TARGETS = {
     "trace model + history": None,
     "SQLite store, flushed": 2.5,
 }
-
-
-@miniagent
-async def fan_out_root(ctx: InteractionContext, agents: int, messages_per_agent: int) -> None:
-    for agent_index in range(agents):
-        ctx.reply(fan_out_leaf.trigger(agent_index=agent_index, messages_per_agent=messages_per_agent))
-
-
-@miniagent
-async def fan_out_leaf(ctx: InteractionContext, agent_index: int, messages_per_agent: int) -> None:
-    for message_index in range(messages_per_agent):
-        ctx.reply(f"{agent_index}.{message_index}")
 
 
 def _ignore(*_arguments: Any) -> None:
@@ -73,10 +64,16 @@ def _trace(record_history: bool) -> Callable[[MiniAgents], Any]:
 def _store(mini_agents: MiniAgents) -> Any:
     from miniagents.ext.persistence import SQLiteMessageStore
 
-    folder = tempfile.mkdtemp(prefix="miniagents-bench-")
-    store = SQLiteMessageStore(Path(folder) / "history.sqlite")
+    folder = Path(tempfile.mkdtemp(prefix="miniagents-bench-"))
+    store = SQLiteMessageStore(folder / "history.sqlite")
     store.attach(mini_agents)
-    return store
+
+    class _StoreInTemporaryFolder:
+        async def aclose(self) -> None:  # within the timed run: the store's last writes and closing count
+            await store.aclose()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return _StoreInTemporaryFolder()
 
 
 OBSERVER_VARIANTS: dict[str, Callable[[MiniAgents], Any]] = {

@@ -15,10 +15,11 @@ import statistics
 import time
 from collections.abc import Sequence
 
+from fan_out_agents import fan_out_root
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-from miniagents import InteractionContext, MiniAgents, miniagent
+from miniagents import MiniAgents
 from miniagents.ext.otel import OpenTelemetryObserver
 
 __all__ = ["main"]
@@ -27,18 +28,6 @@ __all__ = ["main"]
 class _DroppingExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return SpanExportResult.SUCCESS
-
-
-@miniagent
-async def fan_out_root(ctx: InteractionContext, agents: int, messages_per_agent: int) -> None:
-    for agent_index in range(agents):
-        ctx.reply(fan_out_leaf.trigger(agent_index=agent_index, messages_per_agent=messages_per_agent))
-
-
-@miniagent
-async def fan_out_leaf(ctx: InteractionContext, agent_index: int, messages_per_agent: int) -> None:
-    for message_index in range(messages_per_agent):
-        ctx.reply(f"{agent_index}.{message_index}")
 
 
 async def _fan_out(agents: int, messages_per_agent: int, provider: TracerProvider | None) -> tuple[float, float]:

@@ -160,3 +160,13 @@ def test_the_markdown_report_shows_medians_and_ratios() -> None:
 
     assert "| chain | 10.0 ms | 200.0 ms | 4.00 ms | 20.0x | 2.50x |" in markdown
     assert "| chain | 10,000 x message hop | 1.00 µs | 20.00 µs | 0.40 µs |" in markdown
+
+
+def test_the_observability_benchmark_runs_every_variant_and_flattens_deep_nesting() -> None:
+    import observability
+
+    observers = observability.measure_observers(quick=True, repeat=1)
+    for variant in observability.OBSERVER_VARIANTS:
+        assert f"| {variant} |" in observers
+    nesting = observability.measure_nesting(quick=True, repeat=1)
+    assert "| 800 |" in nesting  # the 800-deep sequence flattened to its 801 messages (the run checks the count)
