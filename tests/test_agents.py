@@ -419,6 +419,7 @@ async def test_lifecycle_events_describe_the_call_tree_in_order() -> None:
     assert resolved.index == 1 and str(resolved.message) == "streamed reply"
     finished = {event.call_id: event for event in events if isinstance(event, CallFinished)}
     assert all(event.error is None for event in finished.values())
+    assert finished[child_id].reply_count == 2 and finished[initiated[0].call_id].reply_count == 2
     assert finished[initiated[0].call_id].time >= finished[child_id].time
 
 
@@ -434,6 +435,22 @@ async def test_call_finished_carries_the_agent_error() -> None:
     [finished] = [event for event in events if isinstance(event, CallFinished)]
     assert isinstance(finished.error, RuntimeError)
     assert str(finished.error) == "broken tool"
+
+
+async def test_call_finished_counts_the_replies_but_not_an_error_position() -> None:
+    events: list[Any] = []
+
+    @miniagent
+    async def half_failing(ctx: InteractionContext) -> None:
+        ctx.reply(["one", "two"])
+        raise RuntimeError("then broke")
+
+    async with MiniAgents(on_call_event=events.append):
+        replies = half_failing.trigger()
+        with pytest.raises(RuntimeError):
+            await replies
+    [finished] = [event for event in events if isinstance(event, CallFinished)]
+    assert finished.reply_count == 2 and isinstance(finished.error, RuntimeError)
 
 
 async def test_no_subscribers_means_no_events_and_run_helpers_work() -> None:
