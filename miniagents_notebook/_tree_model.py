@@ -226,17 +226,12 @@ class CallTreeModel:
         (self.calls[parent_id].children if parent_id is not None else self.roots).append(event.call_id)
 
     def _apply(self, call: CallState, event: AgentCallEvent) -> bool:
-        if isinstance(event, CallStarted):
-            call.started_at = event.time
-            call.status = "running"
-        elif isinstance(event, InputMessageAppeared):
-            call.input_promises[event.index] = event.message_promise
-        elif isinstance(event, ReplyMessageAppeared):
+        if isinstance(event, ReplyMessageAppeared):  # the most frequent event first
             call.reply_promises[event.index] = event.message_promise
             if call.first_reply_at is None:
                 call.first_reply_at = event.time
-            if event.is_resolved:  # complete when it appeared: no ReplyMessageResolved follows
-                self._reply_resolved(call, event)
+            if event.message is not None or event.error is not None:  # complete on arrival: no Resolved follows
+                self._reply_resolved(call, event, was_streaming=False)
                 return True
             known_beforehand = event.message_promise.known_beforehand
             if _may_carry_usage(known_beforehand):  # an LLM reply says how long it waited before its first token
@@ -244,7 +239,12 @@ class CallTreeModel:
             if (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
                 self._streaming_replies.add((call.call_id, event.index))
         elif isinstance(event, ReplyMessageResolved):
-            self._reply_resolved(call, event)
+            self._reply_resolved(call, event, was_streaming=True)
+        elif isinstance(event, CallStarted):
+            call.started_at = event.time
+            call.status = "running"
+        elif isinstance(event, InputMessageAppeared):
+            call.input_promises[event.index] = event.message_promise
         elif isinstance(event, CallFinished):
             call.finished_at = event.time
             if call.started_at is None:
@@ -262,19 +262,22 @@ class CallTreeModel:
             return False
         return True
 
-    def _reply_resolved(self, call: CallState, event: ReplyMessageResolved | ReplyMessageAppeared) -> None:
-        if event.message is not None:
-            call.resolved_replies[event.index] = str(event.message)
-            self._count_usage(call, event.message)
+    def _reply_resolved(
+        self, call: CallState, event: ReplyMessageResolved | ReplyMessageAppeared, was_streaming: bool
+    ) -> None:
+        message = event.message
+        if message is not None:
+            call.resolved_replies[event.index] = str(message)
+            if _may_carry_usage(message):  # a plain message (most are) carries no usage
+                self._count_usage(call, message)
         else:
             call.failed_replies[event.index] = error_text(event.error) if event.error is not None else "failed"
-        self._streaming_replies.discard((call.call_id, event.index))
+        if was_streaming:
+            self._streaming_replies.discard((call.call_id, event.index))
 
     def _count_usage(self, call: CallState, message: Message) -> None:
         """Add the tokens and cost of an LLM reply of the call's own agent to the call, every call above it and the
         run."""
-        if not _may_carry_usage(message):  # a plain message: the common case, nothing to count
-            return
         call.queued_seconds = reply_queued_seconds(message, call.agent_alias) or call.queued_seconds
         usage = reply_usage(message, call.agent_alias)
         if usage is None:

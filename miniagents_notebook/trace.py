@@ -18,7 +18,14 @@ from types import TracebackType
 from typing import Any, Literal, Self
 
 from miniagents.history import DEFAULT_MAX_CALLS, InMemoryHistory
-from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallRecorded, CallStarted
+from miniagents.lifecycle import (
+    AgentCallEvent,
+    CallFinished,
+    CallInitiated,
+    CallRecorded,
+    CallStarted,
+    ReplyMessageAppeared,
+)
 from miniagents.miniagent_typing import PersistMessagesEventHandler
 from miniagents.runtime import MiniAgents
 from miniagents_notebook._tree_model import DEFAULT_CHILD_LIMIT, CallTreeModel
@@ -173,6 +180,10 @@ class Trace:
 
     def on_call_event(self, event: AgentCallEvent) -> None:
         """Follow the calls of the scope (and the calls they make) into the call tree and, if kept, the history."""
+        if isinstance(event, ReplyMessageAppeared):  # the most frequent event: only the call tree takes it
+            if self._is_tracked(event.call_id):
+                self.model.handle_event(event)
+            return
         if isinstance(event, CallInitiated):
             if not (self._is_tracked(event.parent_call_id) or self._takes_new_trees()):
                 return
