@@ -102,7 +102,8 @@ class CallState:
     children: list[int] = field(default_factory=list)
     input_promises: dict[int, MessagePromise] = field(default_factory=dict)
     reply_promises: dict[int, MessagePromise] = field(default_factory=dict)
-    resolved_replies: dict[int, str] = field(default_factory=dict)
+    resolved_replies: dict[int, Message] = field(default_factory=dict)
+    """The replies that are complete; their text is made when a view asks for it (most are never shown)."""
     failed_replies: dict[int, str] = field(default_factory=dict)
     own_usage: UsageSum | None = None
     """Tokens and cost of the LLM replies this call's own agent produced."""
@@ -124,7 +125,7 @@ class CallState:
     def reply_text(self, index: int) -> tuple[str, bool, str | None]:
         """(text, still streaming, error) of reply `index`."""
         if index in self.resolved_replies:
-            return self.resolved_replies[index], False, None
+            return str(self.resolved_replies[index]), False, None
         if index in self.failed_replies:
             return "", False, self.failed_replies[index]
         return _message_text(self.reply_promises[index])
@@ -267,7 +268,7 @@ class CallTreeModel:
     ) -> None:
         message = event.message
         if message is not None:
-            call.resolved_replies[event.index] = str(message)
+            call.resolved_replies[event.index] = message
             if _may_carry_usage(message):  # a plain message (most are) carries no usage
                 self._count_usage(call, message)
         else:
