@@ -213,15 +213,7 @@ class MiniAgents(PromisingContext):
         _unsubscribe(self.call_event_handlers, handler)
 
     def _emit_call_event(self, event: AgentCallEvent) -> None:
-        handlers = self.call_event_handlers
-        if len(handlers) == 1:  # the common case, without copying the list
-            handler = handlers[0]
-            try:
-                handler(event)
-            except Exception:  # an observer must never break the agents it observes
-                logger.log(self.log_level_for_errors, "An on_call_event handler failed", exc_info=True)
-            return
-        for handler in tuple(handlers):  # a copy: a handler may (un)subscribe handlers
+        for handler in tuple(self.call_event_handlers):  # a copy: a handler may (un)subscribe handlers
             try:
                 handler(event)
             except Exception:  # an observer must never break the agents it observes

@@ -146,6 +146,18 @@ class CallState:
         return "\n".join(reversed(tails))
 
 
+def _row_identity(call: CallState, depth: int) -> dict[str, Any]:
+    """What a call-tree row and a timeline bar both say of their call: which it is, where, and how it is doing."""
+    return {
+        "id": call.call_id,
+        "depth": depth,
+        "alias": call.agent_alias,
+        "kwargs": call.kwargs_text,
+        "status": call.status,
+        "icon": status_icon(call.status),
+    }
+
+
 def _may_carry_usage(fields: Any) -> bool:
     """Whether a message (or the fields known before it) may carry usage or a queue wait: LLM replies carry them as
     extra fields; a message with none (most messages) is skipped without looking further."""
@@ -191,9 +203,7 @@ class CallTreeModel:
     def max_calls(self, max_calls: int | None) -> None:
         self._max_calls = check_max_calls(max_calls)
         if self._evict_over_limit():
-            self.version += 1
-            for listener in tuple(self._listeners):
-                listener()
+            self._notify()
 
     @property
     def eviction_note(self) -> str:
@@ -210,6 +220,9 @@ class CallTreeModel:
             call = self.calls.get(event.call_id)
             if call is None or not self._apply(call, event):
                 return
+        self._notify()
+
+    def _notify(self) -> None:
         self.version += 1
         for listener in tuple(self._listeners):
             listener()
@@ -231,7 +244,7 @@ class CallTreeModel:
             call.reply_promises[event.index] = event.message_promise
             if call.first_reply_at is None:
                 call.first_reply_at = event.time
-            if event.message is not None or event.error is not None:  # complete on arrival: no Resolved follows
+            if event.is_resolved:  # complete on arrival: no ReplyMessageResolved follows
                 self._reply_resolved(call, event, was_streaming=False)
                 return True
             known_beforehand = event.message_promise.known_beforehand
@@ -454,12 +467,7 @@ class CallTreeModel:
             elapsed = round(call.elapsed(now), 3)
             rows.append(
                 {
-                    "id": call.call_id,
-                    "depth": depth,
-                    "alias": call.agent_alias,
-                    "kwargs": call.kwargs_text,
-                    "status": call.status,
-                    "icon": status_icon(call.status),
+                    **_row_identity(call, depth),
                     "elapsed": elapsed,
                     "elapsed_text": format_seconds(elapsed),
                     "inputs": len(call.input_promises),
@@ -530,12 +538,7 @@ class CallTreeModel:
                 hidden += 1
                 continue
             bar = {
-                "id": call.call_id,
-                "depth": depth,
-                "alias": call.agent_alias,
-                "kwargs": call.kwargs_text,
-                "status": call.status,
-                "icon": status_icon(call.status),
+                **_row_identity(call, depth),
                 "start": round(call.initiated_at - origin, 4),
                 "run": None if call.started_at is None else round(call.started_at - origin, 4),
                 "end": None if call.finished_at is None else round(call.finished_at - origin, 4),

@@ -131,15 +131,7 @@ class PromisingContext:
         Errors of such tasks are logged (at `log_level_for_errors`) because no one awaits them;
         `suppress_errors=False` leaves them on the task for whoever awaits it.
         """
-        context = contextvars.copy_context()
-        if asyncio.iscoroutine(awaitable):
-            task: asyncio.Task[_T] = _event_loop().create_task(awaitable, context=context)
-        else:
-            task = asyncio.ensure_future(awaitable)  # type: ignore[assignment]
-        self.child_tasks.add(task)
-        # one copy of the current context serves the task and its callbacks (`add_done_callback` would make another)
-        task.add_done_callback(self._on_child_done if suppress_errors else self.child_tasks.discard, context=context)
-        return task
+        return self._start_child(awaitable, self._on_child_done if suppress_errors else self.child_tasks.discard)
 
     def start_producer(
         self, producer: Callable[[], Awaitable[Any]], on_cancelled_before_start: Callable[[], None]
@@ -150,10 +142,19 @@ class PromisingContext:
         what it should have produced would wait forever; `on_cancelled_before_start` releases them instead.
         """
         run = _ProducerRun(self, producer, on_cancelled_before_start)
+        return self._start_child(run.arun(), run.on_done)
+
+    def _start_child(
+        self, awaitable: Awaitable[_T], on_done: Callable[["asyncio.Task[_T]"], None]
+    ) -> "asyncio.Task[_T]":
         context = contextvars.copy_context()
-        task = _event_loop().create_task(run.arun(), context=context)
+        if asyncio.iscoroutine(awaitable):
+            task: asyncio.Task[_T] = _event_loop().create_task(awaitable, context=context)
+        else:
+            task = asyncio.ensure_future(awaitable)  # type: ignore[assignment]
         self.child_tasks.add(task)
-        task.add_done_callback(run.on_done, context=context)  # one copy of the context for the task and callback
+        # one copy of the current context serves the task and its callback (`add_done_callback` would make another)
+        task.add_done_callback(on_done, context=context)
         return task
 
     def start_asap(self, awaitable: Awaitable[_T], suppress_errors: bool = True, **_: Any) -> "asyncio.Task[_T]":

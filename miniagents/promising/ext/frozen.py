@@ -53,7 +53,8 @@ FrozenType = Union[
 ]
 
 MAX_NESTING_DEPTH = 100
-"""How deeply dicts and lists may be nested in a message's fields, and lists of messages in what is sent or replied.
+"""How deeply dicts and lists may be nested in a message's fields (sequences of messages sent or replied nest freely:
+flattening walks them without recursion).
 
 Hashing, serialising and rendering walk such structures recursively; past this depth they would fail with a bare
 `RecursionError` somewhere deep inside, so a deeper structure is refused up front with a `NestingDepthError`.
