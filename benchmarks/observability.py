@@ -6,7 +6,8 @@
 Workloads (each runs its variants alternately, so that a change in machine load affects them alike; medians):
 
 - `observers`: 1,000 agents x 10 replies (the fan-out of `benchmarks/workloads.py`) with nothing attached, a no-op
-  `on_call_event` handler, a no-op `on_persist_messages` handler, a notebook `Trace` (call-tree model, no widgets)
+  `on_call_event` handler (of every event, and of the call events only: `call_event_types`), a no-op
+  `on_persist_messages` handler, a notebook `Trace` (call-tree model, no widgets)
   without and with its history of records, and the SQLite store (time includes its final flush).
 - `nesting`: a sequence nested N levels deep whose innermost item is still pending when it is flattened, for
   N = 100 … 3,200; time per level should not grow with N.
@@ -41,6 +42,7 @@ __all__ = ["OBSERVER_TARGETS", "main", "measure"]
 RESULTS_FILE = REPO_ROOT / "benchmarks" / "results" / "observability.md"
 OBSERVER_TARGETS = {
     "on_call_event no-op": 1.15,
+    "on_call_event no-op, call events only": None,
     "on_persist_messages no-op": 1.5,
     "trace model": 1.3,
     "trace model + history": None,
@@ -50,6 +52,16 @@ OBSERVER_TARGETS = {
 
 def _ignore(*_arguments: Any) -> None:
     return None
+
+
+def _ignore_call_events(mini_agents: MiniAgents) -> None:
+    from miniagents.lifecycle import CallFinished, CallInitiated, CallStarted
+
+    def ignore(_event: Any) -> None:
+        return None
+
+    ignore.call_event_types = (CallInitiated, CallStarted, CallFinished)  # type: ignore[attr-defined]
+    mini_agents.on_call_event(ignore)
 
 
 def _trace(record_history: bool) -> Callable[[MiniAgents], Any]:
@@ -79,6 +91,7 @@ def _store(mini_agents: MiniAgents) -> Any:
 OBSERVER_VARIANTS: dict[str, Callable[[MiniAgents], Any]] = {
     "nothing attached": _ignore,
     "on_call_event no-op": lambda mini_agents: mini_agents.on_call_event(_ignore),
+    "on_call_event no-op, call events only": _ignore_call_events,
     "on_persist_messages no-op": lambda mini_agents: mini_agents.on_persist_messages(_ignore),
     "trace model": _trace(record_history=False),
     "trace model + history": _trace(record_history=True),

@@ -338,8 +338,16 @@ class _AgentCallRun:
         self._waits: list[Awaitable[Any]] | None = None
         self._function_started = False
         self._failed_before_start = False
-        self._listening = bool(mini_agents.call_event_handlers)
-        if self._listening:
+        # which events this call announces is settled now, from the handlers subscribed when it was made
+        routes = mini_agents._call_event_routes() if mini_agents.call_event_handlers else None  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
+        self._announces_calls = routes is not None and bool(
+            routes[CallStarted] or routes[CallFinished] or routes[CallRecorded]
+        )
+        listening_to_replies = routes is not None and bool(
+            routes[ReplyMessageAppeared] or routes[ReplyMessageResolved]
+        )
+        self._listening_to_input = routes is not None and bool(routes[InputMessageAppeared])
+        if routes is not None and routes[CallInitiated]:
             mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallInitiated(
                     call_id=self.call_id,
@@ -355,7 +363,7 @@ class _AgentCallRun:
             appender_capture_errors=True,
             start_soon=start_soon,
             errors_as_messages=self.errors_as_messages,
-            on_message=self._on_reply_message if self._listening else None,
+            on_message=self._on_reply_message if listening_to_replies else None,
             on_finished=self._on_replies_finished,
             on_demand=self._start_function,
         )
@@ -372,7 +380,7 @@ class _AgentCallRun:
                 appender_capture_errors=True,
                 start_soon=False,
                 errors_as_messages=self.errors_as_messages,
-                on_message=self._on_input_message if self._listening else None,
+                on_message=self._on_input_message if self._listening_to_input else None,
             )
             self._input.message_appender.open()
             if self._input_finished:
@@ -429,7 +437,7 @@ class _AgentCallRun:
         if self._failed_before_start:  # the task was already scheduled when the call failed
             return
         _current_call.set(self)
-        if self._listening:
+        if self._announces_calls and self.mini_agents.announces(CallStarted):
             self.mini_agents._emit_call_event(CallStarted(call_id=self.call_id, time=time.time()))  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
         ctx = InteractionContext(self)
         self.context: InteractionContext | None = ctx
@@ -534,11 +542,18 @@ class _AgentCallRun:
         message_promise.add_done_callback(announce_resolved)
 
     def _on_replies_finished(self) -> None:
-        if self._listening:
-            pieces = self.replies.sequence_promise.pieces_so_far
+        if self._announces_calls and self.mini_agents.announces(CallFinished):
+            sequence_promise = self.replies.sequence_promise
+            pieces = sequence_promise.pieces_so_far
             reply_count = len(pieces) - sum(isinstance(piece, BaseException) for piece in pieces)
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
-                CallFinished(call_id=self.call_id, time=time.time(), error=self.error, reply_count=reply_count)
+                CallFinished(
+                    call_id=self.call_id,
+                    time=time.time(),
+                    error=self.error,
+                    reply_count=reply_count,
+                    replies=sequence_promise,
+                )
             )
         if self.mini_agents.on_persist_messages_handlers:
             inputs = _resolved_now(self.input_promise)
@@ -572,7 +587,7 @@ class _AgentCallRun:
             call_node = AgentCallNode(**extra, agent_alias=alias, messages=inputs)
             reply_node = AgentReplyNode(**metadata, agent_alias=alias, agent_call=call_node, replies=replies)
         self.mini_agents.persist_message(reply_node)
-        if self._listening:
+        if self._announces_calls and self.mini_agents.announces(CallRecorded):
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)
             )

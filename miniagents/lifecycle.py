@@ -16,6 +16,20 @@ that were still streaming when they appeared. One event per message instead of t
 
 Events are plain slotted objects, built only when someone listens; treat them as read-only (every handler gets the
 same object).
+
+A handler that needs only some kinds of events says which, and the others are then never built for it: give the
+handler function (or the observer whose `on_call_event` it is) an attribute `call_event_types`, a tuple of event
+classes (`AgentCallEvent` means all)::
+
+    def on_call(event: AgentCallEvent) -> None: ...
+    on_call.call_event_types = (CallInitiated, CallFinished)
+
+    class SpanExporter:  # an observer
+        call_event_types = (CallInitiated, CallFinished)
+
+Most of the cost of watching is in the per-message events (one per message per call, replies relayed by a parent
+included); an observer that wants whole calls only (a trace exporter, a call counter) asks for the call events and
+reads a call's replies from `CallFinished.replies` when it needs them.
 """
 
 from collections.abc import Callable, Mapping
@@ -23,10 +37,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from miniagents.message_sequence import MessageSequencePromise
     from miniagents.messages import Message, MessagePromise
     from miniagents.records import AgentCallNode, AgentReplyNode
 
 __all__ = [
+    "CALL_EVENT_TYPES",
     "AgentCallEvent",
     "CallEventHandler",
     "CallFinished",
@@ -102,11 +118,13 @@ class ReplyMessageResolved(AgentCallEvent):
 
 @dataclass(slots=True, kw_only=True, eq=False)
 class CallFinished(AgentCallEvent):
-    """The agent function ended and its reply sequence is complete; `error` is what the function raised, if any, and
-    `reply_count` how many messages the reply sequence holds (errors at positions not counted)."""
+    """The agent function ended and its reply sequence is complete; `error` is what the function raised, if any,
+    `reply_count` how many messages the reply sequence holds (errors at positions not counted) and `replies` that
+    sequence: its `pieces_so_far` are all there (message promises, some possibly still streaming, and errors)."""
 
     error: BaseException | None
     reply_count: int = 0
+    replies: "MessageSequencePromise | None" = None
 
 
 @dataclass(slots=True, kw_only=True, eq=False)
@@ -118,3 +136,14 @@ class CallRecorded(AgentCallEvent):
 
 
 CallEventHandler = Callable[[AgentCallEvent], None]
+
+CALL_EVENT_TYPES: tuple[type[AgentCallEvent], ...] = (
+    CallInitiated,
+    CallStarted,
+    InputMessageAppeared,
+    ReplyMessageAppeared,
+    ReplyMessageResolved,
+    CallFinished,
+    CallRecorded,
+)
+"""Every kind of lifecycle event, in the order a call's events come."""

@@ -21,6 +21,10 @@ An observer gets two kinds of news, through the same subscriptions as plain hand
   property that is `None` when the observer does not collect records) unless you need it: while any persist handler
   is subscribed, the engine builds the records of every call.
 
+- `call_event_types` — optional: a tuple of the event classes it wants (e.g. `(CallInitiated, CallFinished)`); the
+  engine then builds no other event for it. Most of what watching costs is the per-message events: an observer of
+  whole calls should ask for the call events only (see `miniagents.lifecycle`).
+
 Its lifecycle:
 
 - `MiniAgents.attach(observer)` subscribes it (once: attaching it again does nothing) and `detach(observer)`

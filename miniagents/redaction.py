@@ -33,11 +33,16 @@ _SECRET_TEXT = re.compile(
 )
 
 
+_PLAIN_VALUES = frozenset({int, float, bool, type(None)})
+
+
 def redact_secrets(value: Any, name: str | None = None) -> Any:
     """`value` (keyword arguments, a dict, a frozen dict, …) with every secret replaced by `REDACTED`.
 
     Values without secrets come back as they are (the same object), so redaction costs nothing for ordinary calls.
     """
+    if value.__class__ in _PLAIN_VALUES:  # the common case first: nothing to look at
+        return value
     if isinstance(value, str):
         if name is not None and _SECRET_NAME.search(name):
             return REDACTED
@@ -48,7 +53,7 @@ def redact_secrets(value: Any, name: str | None = None) -> Any:
         fields = value.frozen_fields_and_values()
         redacted = _redact_mapping(fields)
         return value if redacted is fields else Frozen(**redacted)
-    if isinstance(value, Mapping) and not isinstance(value, Frozen):
+    if value.__class__ is dict or (isinstance(value, Mapping) and not isinstance(value, Frozen)):
         redacted = _redact_mapping(value)
         return value if redacted is value else redacted
     if isinstance(value, (tuple, list)):

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from miniagents.lifecycle import AgentCallEvent, CallEventHandler
+from miniagents.lifecycle import CALL_EVENT_TYPES, AgentCallEvent, CallEventHandler
 from miniagents.messages import Message
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.observers import MiniAgentsObserver
@@ -96,6 +96,10 @@ class MiniAgents(PromisingContext):
             warn_deprecated("MiniAgents(on_persist_message=...)", "MiniAgents(on_persist_messages=...)")
             self.on_persist_messages_handlers.extend(handler_list(on_persist_message))
         self.call_event_handlers: list[CallEventHandler] = handler_list(on_call_event)
+        for handler in self.call_event_handlers:
+            _wanted_event_types(handler)  # a malformed `call_event_types` is refused here
+        self._call_event_routes_of: list[CallEventHandler] = []
+        self._call_event_routes_cache: dict[type[AgentCallEvent], tuple[CallEventHandler, ...]] = _routes([])
         self.persisted_hash_keys_limit = persisted_hash_keys_limit
         self._persisted_hash_keys: OrderedDict[str, None] = OrderedDict()
         self._persist_targets_of: list[PersistMessagesEventHandler] = []
@@ -204,7 +208,9 @@ class MiniAgents(PromisingContext):
     # --- lifecycle events --------------------------------------------------------------------------------------
 
     def on_call_event(self, handler: CallEventHandler) -> CallEventHandler:
-        """Decorator: call `handler(event)` for every lifecycle event (see `miniagents.lifecycle`)."""
+        """Decorator: call `handler(event)` for every lifecycle event (see `miniagents.lifecycle`), or for those of
+        the kinds its `call_event_types` names."""
+        _wanted_event_types(handler)  # a malformed `call_event_types` is refused here, where it was written
         self.call_event_handlers.append(handler)
         return handler
 
@@ -212,8 +218,21 @@ class MiniAgents(PromisingContext):
         """Stop sending events to `handler` (no error if it was not subscribed)."""
         _unsubscribe(self.call_event_handlers, handler)
 
+    def announces(self, event_type: type[AgentCallEvent]) -> bool:
+        """Whether some subscribed handler wants events of `event_type` (else the engine builds none of them)."""
+        return bool(self._call_event_routes()[event_type])
+
+    def _call_event_routes(self) -> dict[type[AgentCallEvent], tuple[CallEventHandler, ...]]:
+        """For each kind of event, the handlers that want it (see `call_event_types` in `miniagents.lifecycle`),
+        worked out again only when the handlers change."""
+        handlers = self.call_event_handlers
+        if self._call_event_routes_of != handlers:
+            self._call_event_routes_of = list(handlers)
+            self._call_event_routes_cache = _routes(handlers)
+        return self._call_event_routes_cache
+
     def _emit_call_event(self, event: AgentCallEvent) -> None:
-        for handler in tuple(self.call_event_handlers):  # a copy: a handler may (un)subscribe handlers
+        for handler in self._call_event_routes()[event.__class__]:  # a tuple: a handler may (un)subscribe handlers
             try:
                 handler(event)
             except Exception:  # an observer must never break the agents it observes
@@ -240,6 +259,7 @@ class MiniAgents(PromisingContext):
                 f"got {type(observer).__name__} without {', '.join(missing)}; for a single function, use "
                 "`on_call_event=` / `on_persist_messages=` handlers instead."
             )
+        _wanted_event_types(observer.on_call_event)  # a malformed `call_event_types` is refused here
         subscription = _Subscription(observer)
         subscription.call_event_handler = _subscribe(self.call_event_handlers, observer.on_call_event)
         persist_handler = getattr(observer, "on_persist_message", None)
@@ -350,6 +370,38 @@ def _inspect_takes_message_list(handler: Any) -> bool:
         return False
     required = [parameter for parameter in positional if parameter.default is parameter.empty]
     return len(required) <= 1 and len(positional) < 2
+
+
+def _wanted_event_types(handler: CallEventHandler) -> tuple[type[AgentCallEvent], ...]:
+    """The kinds of events `handler` asked for: its `call_event_types`, or its observer's (the object whose bound
+    method it is); all kinds if neither says."""
+    wanted = getattr(handler, "call_event_types", None)
+    if wanted is None:
+        wanted = getattr(getattr(handler, "__self__", None), "call_event_types", None)
+    if wanted is None:
+        return (AgentCallEvent,)
+    wanted = (wanted,) if isinstance(wanted, type) else tuple(wanted)
+    if not all(isinstance(kind, type) and issubclass(kind, AgentCallEvent) for kind in wanted):
+        raise TypeError(
+            f"`call_event_types` of {handler!r} must be a tuple of lifecycle event classes (miniagents.lifecycle), "
+            f"got {wanted!r}"
+        )
+    return wanted
+
+
+def _routes(handlers: list[CallEventHandler]) -> dict[type[AgentCallEvent], tuple[CallEventHandler, ...]]:
+    wanted = []
+    for handler in handlers:
+        try:
+            kinds = _wanted_event_types(handler)
+        except TypeError:  # put in `call_event_handlers` directly: it gets every event, as if it had not said
+            logger.exception("An on_call_event handler asks for events in a way not understood")
+            kinds = (AgentCallEvent,)
+        wanted.append((handler, kinds))
+    return {
+        event_type: tuple(handler for handler, kinds in wanted if issubclass(event_type, kinds))
+        for event_type in CALL_EVENT_TYPES
+    }
 
 
 def _subscribe(handlers: list[Any], handler: Any) -> Any:

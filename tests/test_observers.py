@@ -194,6 +194,53 @@ async def test_on_persist_message_may_be_none_for_an_instance_that_needs_no_reco
         assert mini_agents.records_calls
 
 
+async def test_handlers_and_observers_get_only_the_kinds_of_events_they_ask_for() -> None:
+    class CallsOnly(EventsOnlyObserver):
+        call_event_types = (CallInitiated, CallFinished)
+
+    def finished_only(event: AgentCallEvent) -> None:
+        finished.append(event)
+
+    finished: list[AgentCallEvent] = []
+    finished_only.call_event_types = CallFinished  # type: ignore[attr-defined] # one class will do
+    observer, everything = CallsOnly(), EventsOnlyObserver()
+    async with MiniAgents(observers=[observer, everything], on_call_event=finished_only):
+        replies = await relay_agent.trigger("quiet")
+    assert [str(reply) for reply in replies] == ["relaying", "QUIET"]
+    for call_id in (1, 2):
+        assert kinds(observer.events, call_id) == [CallInitiated.__name__, CallFinished.__name__]
+        assert kinds(finished, call_id) == [CallFinished.__name__]
+    # the observer that asked for nothing in particular still gets everything, per-message events included
+    assert {type(event) for event in everything.events} >= {
+        CallInitiated,
+        CallStarted,
+        InputMessageAppeared,
+        ReplyMessageAppeared,
+        CallFinished,
+    }
+    # a call's end carries its whole reply sequence: no need to follow every message to read the replies
+    relay_end = next(event for event in finished if event.call_id == 1)
+    assert isinstance(relay_end, CallFinished) and relay_end.reply_count == 2
+    assert [str(promise.result()) for promise in relay_end.replies.pieces_so_far] == ["relaying", "QUIET"]
+
+
+async def test_a_malformed_call_event_types_is_refused_where_it_is_written() -> None:
+    class Confused(EventsOnlyObserver):
+        call_event_types = ("CallFinished",)
+
+    def handler(event: AgentCallEvent) -> None: ...
+
+    handler.call_event_types = (CallFinished, int)  # type: ignore[attr-defined]
+    mini_agents = MiniAgents()
+    with pytest.raises(TypeError, match=r"`call_event_types` of .* must be a tuple of lifecycle event classes"):
+        mini_agents.attach(Confused())
+    with pytest.raises(TypeError, match=r"must be a tuple of lifecycle event classes"):
+        mini_agents.on_call_event(handler)
+    with pytest.raises(TypeError, match=r"must be a tuple of lifecycle event classes"):
+        MiniAgents(on_call_event=handler)
+    assert mini_agents.call_event_handlers == [] and mini_agents.observers == ()
+
+
 def test_attach_refuses_what_is_not_an_observer_and_says_what_is_missing() -> None:
     mini_agents = MiniAgents()
     with pytest.raises(

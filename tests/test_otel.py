@@ -122,6 +122,39 @@ async def test_a_cancelled_call_is_a_cancelled_span(exporter: tuple[TracerProvid
     assert span.attributes["error.type"] == "cancelled"
 
 
+async def test_a_call_that_outlives_the_call_that_made_it_keeps_its_parent_and_spans_are_not_kept(
+    exporter: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, memory = exporter
+    release = asyncio.Event()
+
+    @miniagent
+    async def slow_child(ctx: InteractionContext) -> None:
+        await release.wait()
+        ctx.reply("late")
+
+    @miniagent
+    async def hasty_parent(ctx: InteractionContext) -> None:
+        ctx.reply("done already")
+        children.append(slow_child.trigger())  # not replied: this call ends before its sub-call
+
+    children: list = []
+    observer = OpenTelemetryObserver(provider)
+    async with MiniAgents(observers=[observer]):
+        await hasty_parent.trigger()
+        assert [span.name for span in memory.get_finished_spans()] == ["invoke_agent hasty_parent"]
+        release.set()
+        await children[0]
+        for index in range(50):  # many finished calls: what the observer holds does not grow with them
+            await page_scraper_agent.trigger(url=f"https://dummy.com/{index}", api_key="x")
+        assert len(observer._calls) == 0  # the memory bound is the point
+
+    parent, child = memory.get_finished_spans()[:2]
+    assert child.name == "invoke_agent slow_child" and child.end_time > parent.end_time
+    assert child.parent is not None and child.parent.span_id == parent.context.span_id
+    assert child.context.trace_id == parent.context.trace_id
+
+
 async def test_a_span_current_at_trigger_time_becomes_the_parent(
     exporter: tuple[TracerProvider, InMemorySpanExporter],
 ) -> None:

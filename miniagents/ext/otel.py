@@ -11,8 +11,8 @@ call tree is the trace tree. A call whose reply comes from an LLM becomes a `cha
 token usage and the finish reason (`gen_ai.*` attributes of the OpenTelemetry GenAI semantic conventions); a tool the
 model calls (an agent call made by an LLM call given `tools=`) is an `execute_tool <name>` span under it. Errors and
 cancellations set the span's status and record the exception. Each span counts its replies
-(`miniagents.reply_count`); with `message_events=True` every message appearing and resolving is also a span event
-(they cost the most: off by default).
+(`miniagents.reply_count`); with `message_events=True` its start and every message appearing and resolving are also
+span events (they cost the most: off by default, and then the observer listens to the start and end of calls only).
 
 Spans go to the tracer provider you give, else to the global one (`opentelemetry.trace.set_tracer_provider`), so
 any exporter works: OTLP/HTTP to Langfuse, Phoenix, Jaeger, Tempo, your vendor's. A span that is current when a
@@ -25,6 +25,7 @@ Needs the optional extra: `pip install "miniagents-notebook[otel]"` (opentelemet
 """
 
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -74,13 +75,47 @@ def _is_cancellation(error: BaseException) -> bool:
     return isinstance(error, ProducerCancelledError) or type(error).__name__ == "CancelledError"
 
 
-_MESSAGE_EVENTS = frozenset({InputMessageAppeared, ReplyMessageAppeared, ReplyMessageResolved})
+_CALL_EVENTS = (CallInitiated, CallFinished)
+
+
+class _Call:
+    """What the observer knows of a call whose span may not exist yet: a span is made when first needed — when the
+    call ends, or when a sub-call's span needs it as parent, or for a span event — so that the objects of a span live
+    only as long as they must (a fan-out of a thousand running calls does not keep a thousand spans alive)."""
+
+    __slots__ = (
+        "alias",
+        "as_parent",
+        "attributes",
+        "finished",
+        "open_children",
+        "parent",
+        "parent_context",
+        "span",
+        "start_time",
+    )
+
+    def __init__(
+        self, alias: str, attributes: dict[str, Any], start_time: int, parent: "_Call | None", parent_context: Any
+    ) -> None:
+        self.alias = alias
+        self.attributes = attributes
+        self.start_time = start_time
+        self.parent = parent
+        self.parent_context = parent_context  # a top-level call's: what was current where it was triggered
+        self.span: Span | None = None
+        self.as_parent: Any = None  # the context that makes the span the parent of the spans of sub-calls
+        self.open_children = 0
+        self.finished = False
 
 
 class OpenTelemetryObserver:
     """A `MiniAgentsObserver` that turns agent calls into OpenTelemetry spans (see the module docstring).
 
-    It keeps only the spans of calls still running, so memory does not grow with the length of a session.
+    It keeps only what it knows of calls still running (and of finished ones whose sub-calls still run), so memory
+    does not grow with the length of a session. Unless asked for message events or content, it subscribes to the
+    start and the end of calls only (`call_event_types`): the engine then builds no per-message event for it, which
+    is most of what watching costs.
     """
 
     on_persist_message = None  # spans come from lifecycle events alone: no records need to be built for this
@@ -97,8 +132,10 @@ class OpenTelemetryObserver:
         self._tracer = trace.get_tracer("miniagents", __version__, tracer_provider=tracer_provider)
         self.capture_content = capture_content
         self.message_events = message_events
-        self._spans: dict[int, Span] = {}
-        self._aliases: dict[int, str] = {}
+        self.call_event_types: tuple[type[AgentCallEvent], ...] = (
+            (AgentCallEvent,) if message_events or capture_content else _CALL_EVENTS
+        )
+        self._calls: dict[int, _Call] = {}
         self._offering_tools: set[int] = set()  # running LLM calls that were given tools
         self._model_calls: set[int] = set()  # running calls made with a `model` (LLM calls, most likely)
 
@@ -107,29 +144,23 @@ class OpenTelemetryObserver:
     def on_call_event(self, event: AgentCallEvent) -> None:
         kind = event.__class__
         if kind is CallInitiated:
-            self._start(event)  # type: ignore[arg-type]
+            self._initiated(event)  # type: ignore[arg-type]
             return
-        if (
-            kind in _MESSAGE_EVENTS
-            and not (self.message_events or self.capture_content)
-            and event.call_id not in self._model_calls
-        ):
-            return  # the common case, once per message: nothing to record (CallFinished counts the replies)
-        span = self._spans.get(event.call_id)
-        if span is None:
+        call = self._calls.get(event.call_id)
+        if call is None:
             return
-        if kind is ReplyMessageResolved:
-            self._reply_resolved(span, event)  # type: ignore[arg-type]
-        elif kind is CallFinished:
-            self._finish(span, event)  # type: ignore[arg-type]
+        if kind is CallFinished:
+            self._finish(call, event)  # type: ignore[arg-type]
         elif kind is CallStarted:
-            span.add_event("call started", timestamp=_nanoseconds(event.time))
+            self._span(call).add_event("call started", timestamp=_nanoseconds(event.time))
+        elif kind is ReplyMessageResolved:
+            self._reply_event(call, event)  # type: ignore[arg-type]
         elif kind in (InputMessageAppeared, ReplyMessageAppeared):
             if self.message_events:
                 name = "input message appeared" if kind is InputMessageAppeared else "reply message appeared"
-                span.add_event(name, {"index": event.index}, timestamp=_nanoseconds(event.time))  # type: ignore[attr-defined]
+                self._span(call).add_event(name, {"index": event.index}, timestamp=_nanoseconds(event.time))  # type: ignore[attr-defined]
             if kind is ReplyMessageAppeared and event.is_resolved:  # type: ignore[attr-defined] # complete already
-                self._reply_resolved(span, event)  # type: ignore[arg-type]
+                self._reply_event(call, event)  # type: ignore[arg-type]
 
     async def aflush(self) -> None:
         provider = self._tracer_provider or trace.get_tracer_provider()
@@ -139,59 +170,78 @@ class OpenTelemetryObserver:
 
     async def aclose(self) -> None:
         await self.aflush()
-        self._spans.clear()
-        self._aliases.clear()
+        self._calls.clear()
         self._model_calls.clear()
         self._offering_tools.clear()
 
     # --- spans ----------------------------------------------------------------------------------------------------
 
-    def _start(self, event: CallInitiated) -> None:
-        parent = self._spans.get(event.parent_call_id) if event.parent_call_id is not None else None
-        # a top-level call nests under whatever span is current where it was triggered (the caller's request, …)
-        parent_context = trace.set_span_in_context(parent) if parent is not None else otel_context.get_current()
+    def _initiated(self, event: CallInitiated) -> None:
+        call_id, parent_id, alias = event.call_id, event.parent_call_id, event.agent_alias
+        parent = self._calls.get(parent_id) if parent_id is not None else None
         # a call made by an LLM call that was offered tools is the execution of a tool the model called
-        is_tool = event.parent_call_id in self._offering_tools
+        is_tool = parent_id in self._offering_tools
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool" if is_tool else "invoke_agent",
-            "gen_ai.agent.name": event.agent_alias,
-            "miniagents.call_id": event.call_id,
+            "gen_ai.agent.name": alias,
+            "miniagents.call_id": call_id,
         }
         if is_tool:
-            attributes["gen_ai.tool.name"] = event.agent_alias
-        if event.kwargs.get("tools"):
-            self._offering_tools.add(event.call_id)
-        model = event.kwargs.get("model")
-        if isinstance(model, str):
-            attributes["gen_ai.request.model"] = model
-            self._model_calls.add(event.call_id)
-        if self.capture_content:
-            attributes.update({f"miniagents.kwargs.{name}": value for name, value in _redacted(event.kwargs).items()})
-        self._aliases[event.call_id] = event.agent_alias
-        self._spans[event.call_id] = self._tracer.start_span(
-            f"{attributes['gen_ai.operation.name']} {event.agent_alias}",
-            context=parent_context,
-            kind=SpanKind.INTERNAL,
-            attributes=attributes,
-            start_time=_nanoseconds(event.time),
-        )
+            attributes["gen_ai.tool.name"] = alias
+        kwargs = event.kwargs
+        if kwargs:
+            if kwargs.get("tools"):
+                self._offering_tools.add(call_id)
+            model = kwargs.get("model")
+            if isinstance(model, str):
+                attributes["gen_ai.request.model"] = model
+                self._model_calls.add(call_id)
+            if self.capture_content:
+                attributes.update({f"miniagents.kwargs.{name}": value for name, value in _redacted(kwargs).items()})
+        if parent is not None:
+            parent.open_children += 1
+        # a top-level call nests under whatever span is current where it was triggered (the caller's request, …)
+        parent_context = None if parent is not None else otel_context.get_current()
+        self._calls[call_id] = _Call(alias, attributes, _nanoseconds(event.time), parent, parent_context)
 
-    def _reply_resolved(self, span: Span, event: ReplyMessageResolved | ReplyMessageAppeared) -> None:
+    def _span(self, call: _Call) -> Span:
+        """The call's span, made now (and its ancestors' before it, outermost first) if it does not exist yet."""
+        if call.span is not None:
+            return call.span
+        chain = [call]
+        while chain[-1].parent is not None and chain[-1].parent.span is None:
+            chain.append(chain[-1].parent)  # type: ignore[arg-type]
+        for pending in reversed(chain):
+            parent = pending.parent
+            if parent is None:
+                context = pending.parent_context
+            else:
+                if parent.as_parent is None:  # made once for all its sub-calls
+                    parent.as_parent = trace.set_span_in_context(parent.span)  # type: ignore[arg-type]
+                context = parent.as_parent
+            attributes = pending.attributes
+            pending.span = self._tracer.start_span(
+                f"{attributes['gen_ai.operation.name']} {pending.alias}",
+                context=context,
+                kind=SpanKind.INTERNAL,
+                attributes=attributes,
+                start_time=pending.start_time,
+            )
+        return call.span  # type: ignore[return-value]
+
+    def _reply_event(self, call: _Call, event: ReplyMessageResolved | ReplyMessageAppeared) -> None:
         message = event.message
         if message is None:
             return
-        if event.call_id in self._model_calls:  # called with a `model`: its own LLM reply makes it a chat
-            self._maybe_chat(span, event.call_id, message)
-        if self.message_events or self.capture_content:
-            attributes: dict[str, Any] = {"index": event.index, "message.class": type(message).__name__}
-            if self.capture_content:
-                attributes["message.content"] = str(message)[:_CONTENT_LIMIT]
-            span.add_event("reply message resolved", attributes, timestamp=_nanoseconds(event.time))
+        attributes: dict[str, Any] = {"index": event.index, "message.class": type(message).__name__}
+        if self.capture_content:
+            attributes["message.content"] = str(message)[:_CONTENT_LIMIT]
+        self._span(call).add_event("reply message resolved", attributes, timestamp=_nanoseconds(event.time))
 
-    def _maybe_chat(self, span: Span, call_id: int, message: Any) -> None:
+    def _maybe_chat(self, span: Span, alias: str, message: Any) -> None:
         model = message.get("model")
         usage = message.get("token_usage")
-        made_here = message.get("agent_alias") == self._aliases.get(call_id)  # not relayed from a sub-call
+        made_here = message.get("agent_alias") == alias  # not relayed from a sub-call
         if isinstance(model, str) and usage is not None and made_here:
             span.update_name(f"chat {model}")
             span.set_attribute("gen_ai.operation.name", "chat")
@@ -210,18 +260,71 @@ class OpenTelemetryObserver:
             if isinstance(response_id, str):
                 span.set_attribute("gen_ai.response.id", response_id)
 
-    def _finish(self, span: Span, event: CallFinished) -> None:
-        del self._spans[event.call_id], self._aliases[event.call_id]
-        self._offering_tools.discard(event.call_id)
-        self._model_calls.discard(event.call_id)
-        span.set_attribute("miniagents.reply_count", event.reply_count)
+    def _finish(self, call: _Call, event: CallFinished) -> None:
+        call_id = event.call_id
+        if call.span is None:  # the common case: made now, at its end, with every attribute at once
+            call.attributes["miniagents.reply_count"] = event.reply_count
+            span = self._span(call)
+        else:
+            span = call.span
+            span.set_attribute("miniagents.reply_count", event.reply_count)
+        self._forget(call_id, call)
+        self._offering_tools.discard(call_id)
         error = event.error
         if error is not None:
             cancelled = _is_cancellation(error)
             span.set_attribute("error.type", "cancelled" if cancelled else type(error).__name__)
             span.set_status(Status(StatusCode.ERROR, "cancelled" if cancelled else f"{type(error).__name__}: {error}"))
             span.record_exception(error, timestamp=_nanoseconds(event.time))
-        span.end(end_time=_nanoseconds(event.time))
+        if call_id not in self._model_calls:
+            span.end(end_time=_nanoseconds(event.time))
+            return
+        # called with a `model`: its own LLM reply (usage, finish reason) makes it a chat; read once the call is over
+        self._model_calls.discard(call_id)
+        replies = [piece for piece in event.replies.pieces_so_far if not isinstance(piece, BaseException)]
+        _ChatEnding(self, span, call.alias, replies, _nanoseconds(event.time))
+
+    def _forget(self, call_id: int, call: _Call) -> None:
+        """Drop a finished call, unless sub-calls of it still run (their spans will need its span as parent); then
+        its parent, if that was waiting only for this call."""
+        call.finished = True
+        while call.finished and call.open_children == 0:
+            self._calls.pop(call_id, None)
+            parent = call.parent
+            if parent is None:
+                return
+            call.parent = None
+            parent.open_children -= 1
+            call = parent
+            call_id = call.attributes["miniagents.call_id"]
+
+
+class _ChatEnding:
+    """Ends the span of a call made with a `model` once each of its replies is complete (an LLM reply may still be
+    streaming when the agent function returns), after reading the chat attributes from them."""
+
+    __slots__ = ("_alias", "_end_time", "_observer", "_replies", "_span", "_waiting")
+
+    def __init__(self, observer: OpenTelemetryObserver, span: Span, alias: str, replies: list[Any], end: int) -> None:
+        self._observer, self._span, self._alias, self._replies, self._end_time = observer, span, alias, replies, end
+        pending = [reply for reply in replies if not reply.done()]
+        self._waiting = len(pending)
+        if not pending:
+            self._end()
+        for reply in pending:
+            reply.add_done_callback(self._one_done)
+
+    def _one_done(self, _: Any) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:
+            self._end_time = max(self._end_time, time.time_ns())
+            self._end()
+
+    def _end(self) -> None:
+        for reply in self._replies:
+            if reply.exception() is None:
+                self._observer._maybe_chat(self._span, self._alias, reply.result())  # noqa: SLF001 - its own helper
+        self._span.end(end_time=self._end_time)
 
 
 def instrument(
