@@ -105,6 +105,8 @@ class InMemoryHistory:
     about 25 MB at the default limit.
     """
 
+    call_event_types = (CallInitiated, CallRecorded)  # who called whom, and the records: no per-message events
+
     def __init__(self, max_calls: int | None = DEFAULT_MAX_CALLS) -> None:
         self._max_calls = check_max_calls(max_calls)
         self.evicted_calls = 0

@@ -70,6 +70,8 @@ def detached() -> Iterator[None]:
 class CellCalls:
     """Which cell started each unfinished agent call, and the task that runs it (an observer of a `MiniAgents`)."""
 
+    call_event_types = (CallInitiated, CallStarted, CallFinished)  # no per-message events are built for it
+
     def __init__(self) -> None:
         self.cell = 0
         self._cell_of_call: dict[int, int] = {}

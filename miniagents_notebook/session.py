@@ -93,6 +93,8 @@ class CallOutcomes:
     Only failed calls take memory, and at most as many as the history keeps calls (the oldest go first).
     """
 
+    call_event_types = (CallFinished,)  # no other event is built for it
+
     def __init__(self, history: InMemoryHistory) -> None:
         self._history = history
         self._failed: OrderedDict[str, tuple[str, str]] = OrderedDict()
