@@ -142,17 +142,32 @@ async def test_a_call_that_outlives_the_call_that_made_it_keeps_its_parent_and_s
     observer = OpenTelemetryObserver(provider)
     async with MiniAgents(observers=[observer]):
         await hasty_parent.trigger()
+        await observer.aflush()  # spans are made in batches: a flush delivers the ones due so far
         assert [span.name for span in memory.get_finished_spans()] == ["invoke_agent hasty_parent"]
         release.set()
         await children[0]
         for index in range(50):  # many finished calls: what the observer holds does not grow with them
             await page_scraper_agent.trigger(url=f"https://dummy.com/{index}", api_key="x")
+        await observer.aflush()
         assert len(observer._calls) == 0  # the memory bound is the point
 
     parent, child = memory.get_finished_spans()[:2]
     assert child.name == "invoke_agent slow_child" and child.end_time > parent.end_time
     assert child.parent is not None and child.parent.span_id == parent.context.span_id
     assert child.context.trace_id == parent.context.trace_id
+
+
+async def test_spans_of_finished_calls_reach_the_exporter_within_a_second_without_a_flush(
+    exporter: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, memory = exporter
+    async with MiniAgents(observers=[OpenTelemetryObserver(provider)]):
+        await page_scraper_agent.trigger(url="https://dummy.com/a", api_key="x")
+        for _ in range(100):  # a long-running session: nothing flushes the observer, the spans come all the same
+            if memory.get_finished_spans():
+                break
+            await asyncio.sleep(0.02)
+        assert [span.name for span in memory.get_finished_spans()] == ["invoke_agent page_scraper_agent"]
 
 
 async def test_a_span_current_at_trigger_time_becomes_the_parent(

@@ -24,6 +24,7 @@ look like credentials (`api_key`, `authorization`, `token`, …) are replaced by
 Needs the optional extra: `pip install "miniagents-notebook[otel]"` (opentelemetry-api and -sdk).
 """
 
+import asyncio
 import re
 import time
 from collections.abc import Mapping
@@ -76,6 +77,8 @@ def _is_cancellation(error: BaseException) -> bool:
 
 
 _CALL_EVENTS = (CallInitiated, CallFinished)
+_SPANS_PER_BATCH = 256
+_SPANS_DELAY_SECONDS = 0.5
 
 
 class _Call:
@@ -136,6 +139,8 @@ class OpenTelemetryObserver:
             (AgentCallEvent,) if message_events or capture_content else _CALL_EVENTS
         )
         self._calls: dict[int, _Call] = {}
+        self._ended: list[tuple[_Call, int, int]] = []  # calls that ended well, their spans not made yet
+        self._making_soon: asyncio.TimerHandle | None = None
         self._offering_tools: set[int] = set()  # running LLM calls that were given tools
         self._model_calls: set[int] = set()  # running calls made with a `model` (LLM calls, most likely)
 
@@ -163,6 +168,7 @@ class OpenTelemetryObserver:
                 self._reply_event(call, event)  # type: ignore[arg-type]
 
     async def aflush(self) -> None:
+        self._make_ended_spans()
         provider = self._tracer_provider or trace.get_tracer_provider()
         force_flush = getattr(provider, "force_flush", None)
         if force_flush is not None:
@@ -262,15 +268,17 @@ class OpenTelemetryObserver:
 
     def _finish(self, call: _Call, event: CallFinished) -> None:
         call_id = event.call_id
-        if call.span is None:  # the common case: made now, at its end, with every attribute at once
-            call.attributes["miniagents.reply_count"] = event.reply_count
-            span = self._span(call)
-        else:
-            span = call.span
-            span.set_attribute("miniagents.reply_count", event.reply_count)
-        self._forget(call_id, call)
         self._offering_tools.discard(call_id)
         error = event.error
+        if error is None and call_id not in self._model_calls:  # the common case: made later, with others
+            self._ended.append((call, _nanoseconds(event.time), event.reply_count))
+            if call.parent is None or len(self._ended) >= _SPANS_PER_BATCH:  # a whole run ended, or a batch is full
+                self._make_ended_spans()
+            elif len(self._ended) == 1:
+                self._make_ended_spans_soon()
+            return
+        span = self._ended_span(call, event.reply_count)
+        self._forget(call)
         if error is not None:
             cancelled = _is_cancellation(error)
             span.set_attribute("error.type", "cancelled" if cancelled else type(error).__name__)
@@ -284,19 +292,48 @@ class OpenTelemetryObserver:
         replies = [piece for piece in event.replies.pieces_so_far if not isinstance(piece, BaseException)]
         _ChatEnding(self, span, call.alias, replies, _nanoseconds(event.time))
 
-    def _forget(self, call_id: int, call: _Call) -> None:
+    def _ended_span(self, call: _Call, reply_count: int) -> Span:
+        if call.span is None:  # made at its end, with every attribute at once
+            call.attributes["miniagents.reply_count"] = reply_count
+            return self._span(call)
+        call.span.set_attribute("miniagents.reply_count", reply_count)
+        return call.span
+
+    def _make_ended_spans_soon(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop to come back later: now
+            self._make_ended_spans()
+            return
+        self._making_soon = loop.call_later(_SPANS_DELAY_SECONDS, self._make_ended_spans)
+
+    def _make_ended_spans(self) -> None:
+        """Make and end the spans of the calls that ended well since the last time, in one go: when a top-level call
+        ends, when 256 are waiting, half a second after the first of them ended, and when the observer is flushed.
+
+        Made one by one, interleaved with the agents' work, a span costs the SDK about half as much again as in a row
+        (measured: `benchmarks/otel_overhead.py`); exporters see them no later than with a `BatchSpanProcessor` anyway.
+        """
+        if self._making_soon is not None:
+            self._making_soon.cancel()
+            self._making_soon = None
+        ended, self._ended = self._ended, []
+        for call, end_time, reply_count in ended:
+            self._ended_span(call, reply_count).end(end_time=end_time)
+            self._forget(call)
+
+    def _forget(self, call: _Call) -> None:
         """Drop a finished call, unless sub-calls of it still run (their spans will need its span as parent); then
         its parent, if that was waiting only for this call."""
         call.finished = True
         while call.finished and call.open_children == 0:
-            self._calls.pop(call_id, None)
+            self._calls.pop(call.attributes["miniagents.call_id"], None)
             parent = call.parent
             if parent is None:
                 return
             call.parent = None
             parent.open_children -= 1
             call = parent
-            call_id = call.attributes["miniagents.call_id"]
 
 
 class _ChatEnding:
