@@ -347,17 +347,6 @@ class _AgentCallRun:
             routes[ReplyMessageAppeared] or routes[ReplyMessageResolved]
         )
         self._listening_to_input = routes is not None and bool(routes[InputMessageAppeared])
-        if routes is not None and routes[CallInitiated]:
-            mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
-                CallInitiated(
-                    call_id=self.call_id,
-                    time=time.time(),
-                    parent_call_id=self.parent.call_id if self.parent else None,
-                    agent=agent,
-                    agent_alias=agent.alias,
-                    kwargs=redact_secrets(self.function_kwargs),  # credentials reach the function only
-                )
-            )
         self._input: MessageSequence | None = None  # made when there is input (most fan-out calls have none)
         self.replies = MessageSequence(
             appender_capture_errors=True,
@@ -367,6 +356,18 @@ class _AgentCallRun:
             on_finished=self._on_replies_finished,
             on_demand=self._start_function,
         )
+        if routes is not None and routes[CallInitiated]:
+            mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
+                CallInitiated(
+                    call_id=self.call_id,
+                    time=time.time(),
+                    parent_call_id=self.parent.call_id if self.parent else None,
+                    agent=agent,
+                    agent_alias=agent.alias,
+                    kwargs=redact_secrets(self.function_kwargs),  # credentials reach the function only
+                    replies=self.replies.sequence_promise,
+                )
+            )
         self._input_finished = False
         self.replies.message_appender.open()
         if self.depth > mini_agents.max_call_depth:

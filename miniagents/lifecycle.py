@@ -65,12 +65,15 @@ class AgentCallEvent:
 
 @dataclass(slots=True, kw_only=True, eq=False)
 class CallInitiated(AgentCallEvent):
-    """A call was made (`trigger` / `initiate_call`); `parent_call_id` is the call whose agent made it, if any."""
+    """A call was made (`trigger` / `initiate_call`); `parent_call_id` is the call whose agent made it, if any, and
+    `replies` the promise of its reply sequence: a view can read the replies so far (`replies.pieces_so_far`) when it
+    draws, instead of following every message of every call."""
 
     parent_call_id: int | None
     agent: Any
     agent_alias: str
     kwargs: Mapping[str, Any]
+    replies: "MessageSequencePromise | None" = None
 
 
 @dataclass(slots=True, kw_only=True, eq=False)

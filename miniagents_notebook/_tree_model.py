@@ -2,8 +2,10 @@
 
 Event handlers run inline in the agents' tasks, so `CallTreeModel.handle_event` only records what happened and tells
 its listeners that something changed; building snapshots (rows, bars, details) is left to the views, which do it on
-a throttle (`UpdateThrottle`). Streaming text is read through `text_so_far` when a snapshot is built, so watching a
-reply never starts or consumes anything, and each token is joined once however often the views look.
+a throttle (`UpdateThrottle`), and again every `CLOCK_INTERVAL` while calls are unfinished. The model follows calls,
+not messages: each call's replies are read from its reply sequence promise (`CallInitiated.replies`) when a snapshot
+is built, so the engine builds no per-message event for it. Streaming text is read through `text_so_far`, so
+watching a reply never starts or consumes anything, and each token is joined once however often the views look.
 """
 
 import asyncio
@@ -20,9 +22,8 @@ from miniagents.lifecycle import (
     CallInitiated,
     CallStarted,
     InputMessageAppeared,
-    ReplyMessageAppeared,
-    ReplyMessageResolved,
 )
+from miniagents.message_sequence import MessageSequencePromise
 from miniagents.messages import Message, MessagePromise
 from miniagents_notebook._eviction import DEFAULT_MAX_CALLS, check_max_calls, eviction_note
 from miniagents_notebook._style import STATUS_ICONS
@@ -76,6 +77,14 @@ def _one_line_tail(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else "…" + flat[-(limit - 1) :]
 
 
+def _reply_text(promise: MessagePromise) -> tuple[str, bool, str | None]:
+    """(text, still streaming, error) of a reply: its message if complete, the text so far if streaming."""
+    if promise.done():
+        error = promise.exception()
+        return ("", False, error_text(error)) if error is not None else (str(promise.result()), False, None)
+    return _message_text(promise)
+
+
 def _message_text(promise: MessagePromise) -> tuple[str, bool, str | None]:
     """(text so far, still streaming, error) of a message promise, read without starting or consuming it."""
     known = promise.known_beforehand
@@ -101,17 +110,18 @@ class CallState:
     traceback: str | None = None
     children: list[int] = field(default_factory=list)
     input_promises: dict[int, MessagePromise] = field(default_factory=dict)
-    reply_promises: dict[int, MessagePromise] = field(default_factory=dict)
-    resolved_replies: dict[int, Message] = field(default_factory=dict)
-    """The replies that are complete; their text is made when a view asks for it (most are never shown)."""
-    failed_replies: dict[int, str] = field(default_factory=dict)
+    reply_sequence: MessageSequencePromise | None = None
+    """The promise of the call's replies (from `CallInitiated`): read when a view draws, never followed message by
+    message, so watching a call costs nothing per message."""
     own_usage: UsageSum | None = None
     """Tokens and cost of the LLM replies this call's own agent produced."""
     usage: UsageSum | None = None
     """`own_usage` plus that of every call below it (evicted ones included)."""
     queued_seconds: float | None = None
-    """How long this (LLM) call waited for a concurrency or rate-limit slot, as its replies say."""
-    first_reply_at: float | None = None
+    """How long this (LLM) call waited for a concurrency or rate-limit slot, as its replies say (once it finished;
+    `live_queued_seconds` also reads it from a reply still streaming)."""
+    done_replies: int = 0
+    """How many replies from the first are known to be complete (they need no second look)."""
 
     @property
     def kwargs_text(self) -> str:
@@ -122,21 +132,60 @@ class CallState:
         end = self.finished_at if self.finished_at is not None else now
         return max(0.0, end - self.initiated_at)
 
+    @property
+    def reply_pieces(self) -> tuple[Any, ...]:
+        """The reply sequence so far: message promises, and errors at their positions."""
+        return () if self.reply_sequence is None else self.reply_sequence.pieces_so_far
+
+    @property
+    def reply_promises(self) -> dict[int, MessagePromise]:
+        """The reply message promises so far, by position in the reply sequence."""
+        return {index: piece for index, piece in enumerate(self.reply_pieces) if not isinstance(piece, BaseException)}
+
+    def reply_count(self) -> int:
+        pieces = self.reply_pieces
+        return len(pieces) - sum(isinstance(piece, BaseException) for piece in pieces)
+
     def reply_text(self, index: int) -> tuple[str, bool, str | None]:
         """(text, still streaming, error) of reply `index`."""
-        if index in self.resolved_replies:
-            return str(self.resolved_replies[index]), False, None
-        if index in self.failed_replies:
-            return "", False, self.failed_replies[index]
-        return _message_text(self.reply_promises[index])
+        return _reply_text(self.reply_pieces[index])
+
+    def streaming_replies(self) -> Iterator[MessagePromise]:
+        """The replies still streaming; the complete ones from the first are counted so as not to look at them
+        again."""
+        pieces = self.reply_pieces
+        start = self.done_replies
+        for position in range(start, len(pieces)):
+            piece = pieces[position]
+            if isinstance(piece, BaseException) or piece.done() or isinstance(piece.known_beforehand, Message):
+                if position == start:
+                    start += 1
+                continue
+            yield piece
+        self.done_replies = start
+
+    def live_queued_seconds(self) -> float | None:
+        """`queued_seconds`, or, while the call runs, what a reply still streaming says it waited (an LLM reply knows
+        it before its first token)."""
+        if self.queued_seconds is not None or self.finished_at is not None:
+            return self.queued_seconds
+        for promise in self.streaming_replies():
+            known_beforehand = promise.known_beforehand
+            if _may_carry_usage(known_beforehand):
+                queued = reply_queued_seconds(known_beforehand, self.agent_alias)
+                if queued:
+                    return queued
+        return None
 
     def preview(self, chars: int = PREVIEW_CHARS) -> str:
         """The last `chars` characters of the replies so far (joined by newlines), streaming ones included; only
         those characters are read."""
         tails: list[str] = []
         size = -1  # the length of the tails joined so far (the first one has no newline before it)
-        for index in sorted(self.reply_promises, reverse=True):
-            text = self.reply_text(index)[0]
+        for piece in reversed(self.reply_pieces):
+            if isinstance(piece, BaseException):
+                continue
+            text = _reply_text(piece)[0]
             room = chars - size - 1
             if room < 0:
                 break
@@ -179,6 +228,8 @@ class CallTreeModel:
     (its message promises keep the messages; long messages cost more), so about 35 MB at the default limit.
     """
 
+    call_event_types = (CallInitiated, CallStarted, InputMessageAppeared, CallFinished)  # no per-reply events
+
     def __init__(self, max_calls: int | None = DEFAULT_MAX_CALLS) -> None:
         self.calls: dict[int, CallState] = {}
         self.roots: list[int] = []
@@ -190,7 +241,7 @@ class CallTreeModel:
         """Tokens and cost of every LLM reply of the calls in the model (evicted ones included)."""
         self._finished_order: deque[int] = deque()  # the eviction order
         self._evict_when_childless: set[int] = set()  # finished calls due for eviction that still have children
-        self._streaming_replies: set[tuple[int, int]] = set()
+        self._streaming_after_finish: set[int] = set()  # finished calls with a reply still streaming
         self._unfinished: set[int] = set()
         self._listeners: list[Callable[[], None]] = []
 
@@ -235,26 +286,13 @@ class CallTreeModel:
             agent_alias=event.agent_alias,
             kwargs=tuple((name, format_value(value, KWARG_CHARS)) for name, value in event.kwargs.items()),
             initiated_at=event.time,
+            reply_sequence=event.replies,
         )
         self._unfinished.add(event.call_id)
         (self.calls[parent_id].children if parent_id is not None else self.roots).append(event.call_id)
 
     def _apply(self, call: CallState, event: AgentCallEvent) -> bool:
-        if isinstance(event, ReplyMessageAppeared):  # the most frequent event first
-            call.reply_promises[event.index] = event.message_promise
-            if call.first_reply_at is None:
-                call.first_reply_at = event.time
-            if event.is_resolved:  # complete on arrival: no ReplyMessageResolved follows
-                self._reply_resolved(call, event, was_streaming=False)
-                return True
-            known_beforehand = event.message_promise.known_beforehand
-            if _may_carry_usage(known_beforehand):  # an LLM reply says how long it waited before its first token
-                call.queued_seconds = reply_queued_seconds(known_beforehand, call.agent_alias) or call.queued_seconds
-            if (event.index not in call.resolved_replies) and (event.index not in call.failed_replies):
-                self._streaming_replies.add((call.call_id, event.index))
-        elif isinstance(event, ReplyMessageResolved):
-            self._reply_resolved(call, event, was_streaming=True)
-        elif isinstance(event, CallStarted):
+        if isinstance(event, CallStarted):
             call.started_at = event.time
             call.status = "running"
         elif isinstance(event, InputMessageAppeared):
@@ -270,24 +308,36 @@ class CallTreeModel:
                 call.error = error_text(event.error)
                 call.traceback = "".join(traceback.format_exception(event.error))
             self._unfinished.discard(call.call_id)
+            self._count_replies(call)
             self._finished_order.append(call.call_id)
             self._evict_over_limit()
         else:
             return False
         return True
 
-    def _reply_resolved(
-        self, call: CallState, event: ReplyMessageResolved | ReplyMessageAppeared, was_streaming: bool
-    ) -> None:
-        message = event.message
-        if message is not None:
-            call.resolved_replies[event.index] = message
-            if _may_carry_usage(message):  # a plain message (most are) carries no usage
-                self._count_usage(call, message)
-        else:
-            call.failed_replies[event.index] = error_text(event.error) if event.error is not None else "failed"
-        if was_streaming:
-            self._streaming_replies.discard((call.call_id, event.index))
+    def _count_replies(self, call: CallState) -> None:
+        """Count the usage of the replies of a call that finished: now for the complete ones (nearly all), when they
+        resolve for the ones still streaming."""
+        for piece in call.reply_pieces:
+            if isinstance(piece, BaseException):
+                continue
+            if piece.done():
+                message = piece.result() if piece.exception() is None else None
+                if message is not None and _may_carry_usage(message):  # a plain message (most are) carries no usage
+                    self._count_usage(call, message)
+            else:
+                self._streaming_after_finish.add(call.call_id)
+                piece.add_done_callback(_LateReply(self, call.call_id))
+
+    def _late_reply_resolved(self, call_id: int, promise: MessagePromise) -> None:
+        call = self.calls.get(call_id)
+        if call is None:  # evicted meanwhile
+            return
+        if promise.exception() is None and _may_carry_usage(promise.result()):
+            self._count_usage(call, promise.result())
+        if not any(True for _ in call.streaming_replies()):
+            self._streaming_after_finish.discard(call_id)
+        self._notify()
 
     def _count_usage(self, call: CallState, message: Message) -> None:
         """Add the tokens and cost of an LLM reply of the call's own agent to the call, every call above it and the
@@ -327,8 +377,7 @@ class CallTreeModel:
         while True:
             del self.calls[call.call_id]
             self._evict_when_childless.discard(call.call_id)
-            for index in call.reply_promises:
-                self._streaming_replies.discard((call.call_id, index))
+            self._streaming_after_finish.discard(call.call_id)
             self.evicted_calls += 1
             parent = self.calls[call.parent_call_id] if call.parent_call_id is not None else None
             siblings = self.roots if parent is None else parent.children
@@ -354,15 +403,24 @@ class CallTreeModel:
         """Whether every call in the model has finished (true for an empty model)."""
         return not self._unfinished
 
+    def _calls_that_may_stream(self) -> Iterator[CallState]:
+        for call_id in (*self._unfinished, *self._streaming_after_finish):
+            call = self.calls.get(call_id)
+            if call is not None:
+                yield call
+
     @property
     def is_streaming(self) -> bool:
         """Whether some reply is still streaming (its text can grow without any new event)."""
-        return bool(self._streaming_replies)
+        return any(True for call in self._calls_that_may_stream() for _ in call.streaming_replies())
 
     def streaming_signature(self) -> int:
-        """Changes whenever a streaming reply gets more text; cheap enough to poll."""
-        promises = {self.calls[call_id].reply_promises[index] for call_id, index in self._streaming_replies}
-        return sum(text_so_far(promise).pieces for promise in promises)  # a reply passed along is looked at once
+        """Changes whenever a reply appears or a streaming reply gets more text; cheap enough to poll (the replies
+        known to be complete are not looked at again)."""
+        streaming = {promise for call in self._calls_that_may_stream() for promise in call.streaming_replies()}
+        appeared = sum(len(call.reply_pieces) for call in self._calls_that_may_stream())
+        # a reply passed along is looked at once
+        return appeared + sum(text_so_far(promise).pieces for promise in streaming)
 
     def status_counts(self) -> dict[str, int]:
         counts = dict.fromkeys(STATUS_ICONS, 0)
@@ -471,7 +529,7 @@ class CallTreeModel:
                     "elapsed": elapsed,
                     "elapsed_text": format_seconds(elapsed),
                     "inputs": len(call.input_promises),
-                    "replies": len(call.reply_promises),
+                    "replies": call.reply_count(),
                     "children": len(call.children),
                     "preview": _one_line_tail(call.preview(), ROW_PREVIEW_CHARS),
                     "error": call.error,
@@ -546,15 +604,13 @@ class CallTreeModel:
             }
             end = bar["end"] if bar["end"] is not None else now
             bar["segments"] = bar_segments(bar["start"], bar["run"], end, span)
-            until = end if call.first_reply_at is None else min(end, round(call.first_reply_at - origin, 4))
-            queued = queued_segment(bar["run"], call.queued_seconds, until, span)
+            queued_seconds = call.live_queued_seconds()
+            queued = queued_segment(bar["run"], queued_seconds, end, span)
             if queued is not None:
                 bar["segments"]["queued"] = queued
             bar["usage_text"] = usage_text(call.usage)
             bar["title"] = " · ".join(
-                part
-                for part in (bar_title(bar, end), queued_text(call.queued_seconds), usage_title(call.usage))
-                if part
+                part for part in (bar_title(bar, end), queued_text(queued_seconds), usage_title(call.usage)) if part
             )
             bars.append(bar)
         shown = f" ({len(bars):,} shown)" if hidden else ""
@@ -616,7 +672,7 @@ class CallTreeModel:
             "replies": replies,
             "error": call.error,
             "traceback": call.traceback,
-            "usage": usage_details(call.own_usage, call.usage, call.queued_seconds),
+            "usage": usage_details(call.own_usage, call.usage, call.live_queued_seconds()),
         }
 
     def is_call_streaming(self, call_id: int) -> bool:
@@ -628,3 +684,16 @@ class CallTreeModel:
         return any(
             not promise.is_streamed and not isinstance(promise.known_beforehand, Message) for promise in promises
         )
+
+
+class _LateReply:
+    """Tells the model that a reply of a finished call, still streaming when the call ended, is complete."""
+
+    __slots__ = ("call_id", "model")
+
+    def __init__(self, model: CallTreeModel, call_id: int) -> None:
+        self.model = model
+        self.call_id = call_id
+
+    def __call__(self, promise: MessagePromise) -> None:
+        self.model._late_reply_resolved(self.call_id, promise)  # noqa: SLF001 - the model's own callback

@@ -24,7 +24,7 @@ from miniagents.lifecycle import (
     CallInitiated,
     CallRecorded,
     CallStarted,
-    ReplyMessageAppeared,
+    InputMessageAppeared,
 )
 from miniagents.miniagent_typing import PersistMessagesEventHandler
 from miniagents.runtime import MiniAgents
@@ -62,6 +62,9 @@ class Trace:
     `aflush()` has nothing to deliver (events are taken in as they arrive) and `aclose()` stops it and detaches it at
     once, even from calls that are still running.
     """
+
+    # the views read each call's replies from its reply sequence when they draw: no per-reply event is built for it
+    call_event_types = (CallInitiated, CallStarted, InputMessageAppeared, CallFinished, CallRecorded)
 
     def __init__(
         self,
@@ -180,10 +183,6 @@ class Trace:
 
     def on_call_event(self, event: AgentCallEvent) -> None:
         """Follow the calls of the scope (and the calls they make) into the call tree and, if kept, the history."""
-        if isinstance(event, ReplyMessageAppeared):  # the most frequent event: only the call tree takes it
-            if self._is_tracked(event.call_id):
-                self.model.handle_event(event)
-            return
         if isinstance(event, CallInitiated):
             if not (self._is_tracked(event.parent_call_id) or self._takes_new_trees()):
                 return

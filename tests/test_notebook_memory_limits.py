@@ -213,7 +213,7 @@ async def test_a_finished_parent_of_a_running_child_waits_for_it_then_goes() -> 
         await asyncio.sleep(0.01)
         await echo_agent.trigger("hi", number=9)
     assert model.as_text() == "… 4 older calls evicted (limit 2)\necho_agent [done]"
-    assert not model._evict_when_childless and not model._streaming_replies
+    assert not model._evict_when_childless and not model._streaming_after_finish
 
 
 # --- the views -------------------------------------------------------------------------------------------------------

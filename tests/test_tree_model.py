@@ -190,6 +190,38 @@ async def test_an_agent_that_raises_is_marked_as_error_with_its_message_and_trac
     assert "page_scraper_agent [error]" in model.as_text()
 
 
+async def test_a_running_calls_replies_show_as_they_come_though_no_event_is_built_per_reply() -> None:
+    from miniagents.lifecycle import InputMessageAppeared, ReplyMessageAppeared, ReplyMessageResolved
+
+    release = asyncio.Event()
+
+    @miniagent
+    async def talker(ctx: InteractionContext) -> None:
+        ctx.reply("first")
+        await release.wait()
+        ctx.reply("second")
+
+    async with MiniAgents() as mini_agents:
+        with Trace(mini_agents, all_calls=True, record_history=False) as tracing:
+            # watching calls costs nothing per message: the trace reads each call's replies when a view draws
+            assert not mini_agents.announces(ReplyMessageAppeared)
+            assert not mini_agents.announces(ReplyMessageResolved)
+            assert mini_agents.announces(InputMessageAppeared)
+            replies = talker.trigger()
+            await replies.__aiter__().__anext__()
+            (row,) = tracing.model.tree_snapshot(now=0.0)["rows"]
+            assert (row["status"], row["replies"], row["preview"]) == ("running", 1, "first")
+            release.set()
+            await replies
+            (row,) = tracing.model.tree_snapshot(now=0.0)["rows"]
+            assert (row["status"], row["replies"], row["preview"]) == ("done", 2, "first second")
+            details = tracing.model.call_details(row["id"], now=0.0)
+            assert [(reply["text"], reply["streaming"]) for reply in details["replies"]] == [
+                ("first", False),
+                ("second", False),
+            ]
+
+
 async def test_calls_go_from_waiting_to_running_to_done() -> None:
     model = CallTreeModel()
     gate = asyncio.Event()
