@@ -10,9 +10,8 @@ import pathlib
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from functools import cached_property
-from typing import Any, ClassVar, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -28,6 +27,7 @@ __all__ = [
     "externalized_children",
     "freeze_value",
     "holds_nested_models",
+    "holds_nested_values",
     "normalize_text",
     "register_frozen_type",
 ]
@@ -133,6 +133,33 @@ def cached_privately(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 _NOT_CACHED = object()
 
+_Value = TypeVar("_Value")
+
+
+class _computed_once(Generic[_Value]):  # lower case: used as a decorator, like `functools.cached_property`
+    """`functools.cached_property` without its lock: what a method of no arguments returns, computed on first access.
+
+    Python 3.11's `cached_property` takes an `RLock` on every first access, which costs more than most of what it
+    guards here (hashing a short message, say, happens for every message persisted). A model is immutable, so two
+    threads computing the same value at once get the same value; Python 3.12 dropped the lock for that reason.
+    Like `cached_property`, this is a non-data descriptor that stores the value in the instance's `__dict__` under
+    its own name, so every later access is a plain attribute lookup that never reaches this class.
+    """
+
+    def __init__(self, func: Callable[[Any], _Value]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _Value:
+        if instance is None:
+            return self  # type: ignore[return-value] - the descriptor itself, as on any class attribute
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
 
 def normalize_text(text: str) -> str:
     """`text` with surrogate pairs joined into the characters they encode; unpaired surrogates are kept as they are.
@@ -168,7 +195,9 @@ class Frozen(BaseModel):
     `serialize()` as JSON with sorted keys, so it does not depend on the order in which fields were given.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="allow", arbitrary_types_allowed=True, ignored_types=(_computed_once,)
+    )
 
     class_: str
 
@@ -188,7 +217,7 @@ class Frozen(BaseModel):
         finally:
             _repr_state.depth = depth
 
-    @cached_property
+    @_computed_once
     def as_string(self) -> str:
         """The text form used when the model becomes part of a prompt (override `_as_string()` to customise it)."""
         return self._as_string()
@@ -196,7 +225,7 @@ class Frozen(BaseModel):
     def _as_string(self) -> str:
         return self.full_json
 
-    @cached_property
+    @_computed_once
     def full_json(self) -> str:
         """The complete JSON of the model and everything nested in it.
 
@@ -216,19 +245,27 @@ class Frozen(BaseModel):
         """
         return _serialize_frozen(self, self._externalized_types)
 
-    @cached_property
+    @_computed_once
     def serialized(self) -> str:
         """`serialize()` as a JSON string with sorted keys (what `hash_key` is computed from).
 
         Always encodable as UTF-8: a lone surrogate in a string is written as a `\\udXXXX` escape (see
         `normalize_text`), which `json.loads` turns back into the same string.
         """
-        text = _sorted_json(self.serialize())
+        text = self._sorted_fields_json()
         if not text.isascii() and _SURROGATE.search(text) is not None:
             text = _escape_surrogates(text)
         return text
 
-    @cached_property
+    def _sorted_fields_json(self) -> str:
+        """`serialize()` as JSON with sorted keys, before lone surrogates are escaped.
+
+        A subclass whose JSON can be written directly (a plain text message, built for every `str` replied) overrides
+        this; it must give exactly the same text, since hash keys are computed from it.
+        """
+        return _sorted_json(self.serialize())
+
+    @_computed_once
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
         if self._externalized_types and holds_nested_models(self):
@@ -330,19 +367,36 @@ class _one_level_deeper:
 def externalized_children(model: Frozen, externalized: tuple[type, ...]) -> Iterator[Frozen]:
     """The objects of `externalized` types held directly by `model` (through tuples and plain `Frozen`s, not inside
     other externalized objects), in field order."""
-    for _, value in model._frozen_fields_and_values(exclude_class=True):  # noqa: SLF001 - module helper over Frozen's own fields
-        if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):  # str / numbers need nothing
-            yield from _externalized_in(value, externalized)
+    children: list[Frozen] = []
+    _collect_externalized(model, externalized, children)
+    return iter(children)
 
 
-def _externalized_in(value: Any, externalized: tuple[type, ...]) -> Iterator[Frozen]:
+def _collect_externalized(model: Frozen, externalized: tuple[type, ...], children: list[Frozen]) -> None:
+    # collected into one list rather than yielded through a generator per level: records hold long tuples of
+    # messages, and every hash of a record goes over them
+    values = model.__dict__
+    for name in type(model).__pydantic_fields__:
+        value = values[name]
+        if value.__class__ not in _PLAIN_JSON:  # str / numbers need nothing
+            _collect_externalized_in(value, externalized, children)
+    if model.__pydantic_extra__:
+        for value in model.__pydantic_extra__.values():
+            if value.__class__ not in _PLAIN_JSON:
+                _collect_externalized_in(value, externalized, children)
+
+
+def _collect_externalized_in(value: Any, externalized: tuple[type, ...], children: list[Frozen]) -> None:
     if isinstance(value, externalized):
-        yield value
+        children.append(value)
     elif isinstance(value, Frozen):
-        yield from externalized_children(value, externalized)
+        _collect_externalized(value, externalized, children)
     elif isinstance(value, tuple):
         for item in value:
-            yield from _externalized_in(item, externalized)
+            if isinstance(item, externalized):  # the common case: a tuple of messages
+                children.append(item)
+            elif item.__class__ not in _PLAIN_JSON:
+                _collect_externalized_in(item, externalized, children)
 
 
 def holds_nested_models(model: Frozen) -> bool:
@@ -359,9 +413,12 @@ def holds_nested_models(model: Frozen) -> bool:
         if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):
             return True
     extra = model.__pydantic_extra__
-    return bool(extra) and any(
-        value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)) for value in extra.values()
-    )
+    return bool(extra) and holds_nested_values(extra.values())
+
+
+def holds_nested_values(values: Iterable[Any]) -> bool:
+    """Whether any of `values` (of some fields of a model) is a `Frozen` or a tuple, as in `holds_nested_models`."""
+    return any(value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)) for value in values)
 
 
 def _longer_hash_keys() -> bool:
