@@ -9,6 +9,8 @@ import json
 import pathlib
 import re
 import threading
+import types
+import typing
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Generic, TypeVar, Union
@@ -202,6 +204,9 @@ class Frozen(BaseModel):
     class_: str
 
     _externalized_types: ClassVar[tuple[type, ...]] = ()
+    _fields_that_may_nest_of: ClassVar[tuple[type | None, tuple[str, ...]]] = (None, ())
+    """The class and its fields that may hold nested models: a cache of `_fields_that_may_nest` (subclasses inherit
+    it, hence the class, to tell whose it is)."""
 
     def __str__(self) -> str:
         return self.as_string
@@ -268,7 +273,8 @@ class Frozen(BaseModel):
     @_computed_once
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
-        if self._externalized_types and holds_nested_models(self):
+        externalized = self._externalized_types
+        if externalized and not _holds_only_hashed(self, externalized):
             _hash_nested_first(self)
         digest = hashlib.sha256(self.serialized.encode("utf-8")).hexdigest()
         return digest if _longer_hash_keys() else digest[:40]
@@ -407,13 +413,37 @@ def holds_nested_models(model: Frozen) -> bool:
     # `value.__class__ in _PLAIN_JSON` first: `isinstance(value, Frozen)` of a plain value goes through pydantic's
     # metaclass (an ABCMeta), which is slow. The declared fields are looked up one by one rather than by iterating
     # `__dict__`, where another thread (a store's writer) may be caching `hash_key` or `serialized` meanwhile.
+    model_class = model.__class__
+    known = model_class._fields_that_may_nest_of  # noqa: SLF001 - a cache on the class (see `_fields_that_may_nest`)
     values = model.__dict__
-    for name in type(model).__pydantic_fields__:
+    for name in known[1] if known[0] is model_class else _fields_that_may_nest(model_class):
         value = values[name]
         if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):
             return True
     extra = model.__pydantic_extra__
     return bool(extra) and holds_nested_values(extra.values())
+
+
+def _fields_that_may_nest(model_class: type[Frozen]) -> tuple[str, ...]:
+    """The declared fields of `model_class` whose type allows a `Frozen` or a tuple (worked out once per class).
+
+    A field declared as `str`, `int`, `str | None`, … (`class_`, a text message's `content`) holds a plain value
+    once validated, so `holds_nested_models` need not look at it: for a text message it looks at nothing at all.
+    """
+    names = tuple(
+        name for name, field in model_class.__pydantic_fields__.items() if not _is_plain_annotation(field.annotation)
+    )
+    if model_class.__pydantic_complete__:  # an annotation still to be resolved could be anything: ask again later
+        model_class._fields_that_may_nest_of = (model_class, names)  # noqa: SLF001 - see above
+    return names
+
+
+def _is_plain_annotation(annotation: Any) -> bool:
+    if annotation in _PLAIN_JSON or annotation is None:
+        return True
+    return typing.get_origin(annotation) in (Union, types.UnionType) and all(
+        _is_plain_annotation(argument) for argument in typing.get_args(annotation)
+    )
 
 
 def holds_nested_values(values: Iterable[Any]) -> bool:
@@ -424,6 +454,38 @@ def holds_nested_values(values: Iterable[Any]) -> bool:
 def _longer_hash_keys() -> bool:
     context = PromisingContext.get_current_or_none()
     return context is not None and context.longer_hash_keys
+
+
+def _holds_only_hashed(model: Frozen, externalized: tuple[type, ...]) -> bool:
+    """Whether `model` holds no externalized objects but ones whose hash keys are computed already, directly or in a
+    tuple (no other `Frozen`: what is inside one is left to `_hash_nested_first`).
+
+    The common cases, told apart from the rest without walking: a message of plain values, and a record of a call,
+    whose messages were hashed when they were persisted.
+    """
+    model_class = model.__class__
+    known = model_class._fields_that_may_nest_of  # noqa: SLF001 - a cache on the class (see `_fields_that_may_nest`)
+    values = model.__dict__
+    for name in known[1] if known[0] is model_class else _fields_that_may_nest(model_class):
+        if not _is_hashed_or_plain(values[name], externalized):
+            return False
+    extra = model.__pydantic_extra__
+    return not extra or all(_is_hashed_or_plain(value, externalized) for value in extra.values())
+
+
+def _is_hashed_or_plain(value: Any, externalized: tuple[type, ...]) -> bool:
+    if value.__class__ in _PLAIN_JSON:
+        return True
+    if isinstance(value, externalized):
+        return "hash_key" in value.__dict__
+    if isinstance(value, tuple):
+        for item in value:
+            if item.__class__ not in _PLAIN_JSON and not (
+                isinstance(item, externalized) and "hash_key" in item.__dict__
+            ):
+                return False
+        return True
+    return not isinstance(value, Frozen)
 
 
 def _hash_nested_first(model: Frozen) -> None:
@@ -480,30 +542,34 @@ def freeze_value(value: Any, field: str) -> Any:
 
 def _serialize_frozen(model: Frozen, externalized: tuple[type, ...]) -> dict[str, Any]:
     values = model.__dict__
-    result: dict[str, Any] = {name: values[name] for name in type(model).__pydantic_fields__}
-    if model.__pydantic_extra__:
-        result.update(model.__pydantic_extra__)
-    for value in result.values():
-        if value.__class__ not in _PLAIN_JSON:
-            break
-    else:  # the common case: plain values only, nothing to convert
-        return result
-    fields, result = result, {}
-    for name, value in fields.items():
-        if value.__class__ in _PLAIN_JSON:
+    result: dict[str, Any] = {}
+    for name in model.__class__.__pydantic_fields__:
+        value = values[name]
+        if value.__class__ in _PLAIN_JSON:  # the common case: nothing to convert
             result[name] = value
-        elif externalized and isinstance(value, externalized):
-            result[f"{name}__hash_key"] = value.hash_key
-        elif (
-            externalized
-            and isinstance(value, tuple)
-            and value
-            and all(isinstance(item, externalized) for item in value)
-        ):
-            result[f"{name}__hash_keys"] = [item.hash_key for item in value]
         else:
-            result[name] = _serialize_value(value, externalized)
+            _serialize_field(result, name, value, externalized)
+    extra = model.__pydantic_extra__
+    if extra:
+        for name, value in extra.items():
+            if value.__class__ in _PLAIN_JSON:
+                result[name] = value
+            else:
+                _serialize_field(result, name, value, externalized)
     return result
+
+
+def _serialize_field(result: dict[str, Any], name: str, value: Any, externalized: tuple[type, ...]) -> None:
+    if externalized and isinstance(value, externalized):
+        result[f"{name}__hash_key"] = value.hash_key
+        return
+    if externalized and isinstance(value, tuple) and value:
+        # one pass over what is usually a tuple of messages (a record's replies: thousands, at times)
+        hash_keys = [item.hash_key for item in value if isinstance(item, externalized)]
+        if len(hash_keys) == len(value):
+            result[f"{name}__hash_keys"] = hash_keys
+            return
+    result[name] = _serialize_value(value, externalized)
 
 
 def _serialize_value(value: Any, externalized: tuple[type, ...]) -> Any:
