@@ -142,7 +142,7 @@ class TextMessage(Message):
             return self.content
         return super()._as_string()
 
-    def _sorted_fields_json(self) -> str:
+    def _direct_json(self) -> str | None:
         # a message of text only (what every `str` replied becomes) written directly: the JSON with sorted keys that
         # `Frozen` would write (hence the same hash key), without building a dict and sorting it for every message
         if (
@@ -152,7 +152,7 @@ class TextMessage(Message):
             and not self.__pydantic_extra__
         ):
             return f'{{"class_": "TextMessage", "content": {_json_string(self.content)}, "content_template": null}}'
-        return super()._sorted_fields_json()
+        return None
 
 
 _json_string = json.encoder.encode_basestring

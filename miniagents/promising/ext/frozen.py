@@ -184,7 +184,10 @@ def _field_name(name: str) -> str:
     return name
 
 
-def _escape_surrogates(json_text: str) -> str:
+def _escaped_json(json_text: str) -> str:
+    """`json_text` with every lone surrogate written as a `\\udXXXX` escape, so that it encodes as UTF-8."""
+    if json_text.isascii() or _SURROGATE.search(json_text) is None:
+        return json_text
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)
 
 
@@ -257,26 +260,30 @@ class Frozen(BaseModel):
         Always encodable as UTF-8: a lone surrogate in a string is written as a `\\udXXXX` escape (see
         `normalize_text`), which `json.loads` turns back into the same string.
         """
-        text = self._sorted_fields_json()
-        if not text.isascii() and _SURROGATE.search(text) is not None:
-            text = _escape_surrogates(text)
-        return text
+        text = self._direct_json()
+        return _escaped_json(_sorted_json(self.serialize()) if text is None else text)
 
-    def _sorted_fields_json(self) -> str:
-        """`serialize()` as JSON with sorted keys, before lone surrogates are escaped.
+    def _direct_json(self) -> str | None:
+        """`serialize()` as JSON with sorted keys (before lone surrogates are escaped), written without `serialize()`
+        by a class that knows how for a model that holds no nested models; `None` for the general way.
 
-        A subclass whose JSON can be written directly (a plain text message, built for every `str` replied) overrides
-        this; it must give exactly the same text, since hash keys are computed from it.
+        A plain text message (built for every `str` replied) does this; the text must be exactly what the general
+        way gives, since hash keys are computed from it.
         """
-        return _sorted_json(self.serialize())
+        return None
 
     @_computed_once
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
-        externalized = self._externalized_types
-        if externalized and not _holds_only_hashed(self, externalized):
-            _hash_nested_first(self)
-        digest = hashlib.sha256(self.serialized.encode("utf-8")).hexdigest()
+        text = self._direct_json()
+        if text is not None:  # nothing nested to hash first: `serialized` at once
+            serialized = self.__dict__["serialized"] = _escaped_json(text)
+        else:
+            externalized = self._externalized_types
+            if externalized and not _holds_only_hashed(self, externalized):
+                _hash_nested_first(self)
+            serialized = self.serialized
+        digest = hashlib.sha256(serialized.encode("utf-8")).hexdigest()
         return digest if _longer_hash_keys() else digest[:40]
 
     def frozen_fields(self, exclude_class: bool = False) -> Iterator[str]:
