@@ -275,14 +275,12 @@ class Frozen(BaseModel):
     @_computed_once
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
+        # the hash keys of nested messages are part of `serialized` (see `_nested_hash_key`)
         text = self._direct_json()
-        if text is not None:  # nothing nested to hash first: `serialized` at once
-            serialized = self.__dict__["serialized"] = _escaped_json(text)
-        else:
-            externalized = self._externalized_types
-            if externalized and not _holds_only_hashed(self, externalized):
-                _hash_nested_first(self)
+        if text is None:
             serialized = self.serialized
+        else:  # cached, as `serialized` would be
+            serialized = self.__dict__["serialized"] = _escaped_json(text)
         digest = hashlib.sha256(serialized.encode("utf-8")).hexdigest()
         return digest if _longer_hash_keys() else digest[:40]
 
@@ -463,55 +461,43 @@ def _longer_hash_keys() -> bool:
     return context is not None and context.longer_hash_keys
 
 
-def _holds_only_hashed(model: Frozen, externalized: tuple[type, ...]) -> bool:
-    """Whether `model` holds no externalized objects but ones whose hash keys are computed already, directly or in a
-    tuple (no other `Frozen`: what is inside one is left to `_hash_nested_first`).
+def _nested_hash_key(model: Frozen) -> str:
+    """The hash key of `model`, which is nested in a model being serialised.
 
-    The common cases, told apart from the rest without walking: a message of plain values, and a record of a call,
-    whose messages were hashed when they were persisted.
+    If it is not computed yet, the models nested in `model` are hashed first, innermost first (`_hash_nested_first`),
+    so that computing it serialises only `model` itself: hashing a chain of thousands of messages that refer to one
+    another recurses no deeper than this, and a model whose nested messages are hashed already (a record of a call,
+    whose messages were hashed when they were persisted) goes over them once.
     """
-    model_class = model.__class__
-    known = model_class._fields_that_may_nest_of  # noqa: SLF001 - a cache on the class (see `_fields_that_may_nest`)
-    values = model.__dict__
-    for name in known[1] if known[0] is model_class else _fields_that_may_nest(model_class):
-        if not _is_hashed_or_plain(values[name], externalized):
-            return False
-    extra = model.__pydantic_extra__
-    return not extra or all(_is_hashed_or_plain(value, externalized) for value in extra.values())
-
-
-def _is_hashed_or_plain(value: Any, externalized: tuple[type, ...]) -> bool:
-    if value.__class__ in _PLAIN_JSON:
-        return True
-    if isinstance(value, externalized):
-        return "hash_key" in value.__dict__
-    if isinstance(value, tuple):
-        for item in value:
-            if item.__class__ not in _PLAIN_JSON and not (
-                isinstance(item, externalized) and "hash_key" in item.__dict__
-            ):
-                return False
-        return True
-    return not isinstance(value, Frozen)
+    hash_key = model.__dict__.get("hash_key")
+    if hash_key is None:
+        _hash_nested_first(model)
+        hash_key = model.hash_key
+    return hash_key
 
 
 def _hash_nested_first(model: Frozen) -> None:
     """Compute the hash keys of the externalized objects nested in `model`, innermost first, without recursion.
 
     Each one's serialisation refers to the hash keys of those inside it; computed innermost first, every step is
-    shallow, so a chain of thousands of messages referring to one another hashes without a `RecursionError`.
+    shallow, so a chain of thousands of messages referring to one another hashes without a `RecursionError`. Each
+    object is visited once, however many hold it: a message held twice at each of forty levels is forty steps, not
+    two to the fortieth.
     """
     externalized = model._externalized_types  # noqa: SLF001 - the class's own configuration
-    ordered: list[Frozen] = []
-    pending = [model]
-    while pending:
-        node = pending.pop()
-        for child in externalized_children(node, externalized):
-            if "hash_key" not in child.__dict__:  # not computed (and cached) yet
-                ordered.append(child)
-                pending.append(child)
-    for node in reversed(ordered):  # every object comes after the one holding it, so reversed: innermost first
-        _ = node.hash_key
+    visited = {id(model)}
+    stack = [(model, externalized_children(model, externalized))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if "hash_key" not in child.__dict__ and id(child) not in visited:  # not computed (and cached) yet
+                visited.add(id(child))
+                stack.append((child, externalized_children(child, externalized)))
+                break
+        else:  # everything inside `node` is hashed now
+            stack.pop()
+            if node is not model:
+                _ = node.hash_key
 
 
 def freeze_value(value: Any, field: str) -> Any:
@@ -568,11 +554,13 @@ def _serialize_frozen(model: Frozen, externalized: tuple[type, ...]) -> dict[str
 
 def _serialize_field(result: dict[str, Any], name: str, value: Any, externalized: tuple[type, ...]) -> None:
     if externalized and isinstance(value, externalized):
-        result[f"{name}__hash_key"] = value.hash_key
+        result[f"{name}__hash_key"] = _nested_hash_key(value)
         return
     if externalized and isinstance(value, tuple) and value:
         # one pass over what is usually a tuple of messages (a record's replies: thousands, at times)
-        hash_keys = [item.hash_key for item in value if isinstance(item, externalized)]
+        hash_keys = [
+            item.__dict__.get("hash_key") or _nested_hash_key(item) for item in value if isinstance(item, externalized)
+        ]
         if len(hash_keys) == len(value):
             result[f"{name}__hash_keys"] = hash_keys
             return
