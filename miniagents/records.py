@@ -5,10 +5,11 @@ the messages they contain are serialised as references by hash key.
 """
 
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from miniagents.messages import Message
 
-__all__ = ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall"]
+__all__ = ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall", "construct_record"]
 
 
 class AgentInteractionNode(Message):
@@ -28,6 +29,42 @@ class AgentReplyNode(AgentInteractionNode):
 
     agent_call: AgentCallNode
     replies: tuple[Message, ...] = ()
+
+
+_Record = TypeVar("_Record", bound=AgentInteractionNode)
+
+
+def construct_record(record_class: type[_Record], fields: dict[str, Any], extra: dict[str, Any]) -> _Record:
+    """`record_class.model_construct(**fields, **extra)`, for values that are frozen already: `fields` holds every
+    declared field, in the order of declaration, and `extra` no name of one.
+
+    The engine records every call in two such records. pydantic's `model_construct` looks up each field's aliases
+    and defaults first, which costs several times what building them does; the first call checks that this builds
+    exactly what `model_construct` builds (the same fields, fields set, extra and private state), and if a pydantic
+    release ever stores models differently, `model_construct` is used from then on.
+    """
+    if _record_shortcut_works is False:
+        return record_class.model_construct(**fields, **extra)
+    record = object.__new__(record_class)
+    set_attribute = object.__setattr__  # the model is frozen; this is how pydantic itself fills one in
+    set_attribute(record, "__dict__", fields)
+    set_attribute(record, "__pydantic_fields_set__", set(fields))
+    set_attribute(record, "__pydantic_extra__", extra)
+    set_attribute(record, "__pydantic_private__", None)
+    if _record_shortcut_works is None:
+        _check_record_shortcut(record, record_class.model_construct(**fields, **extra))
+    return record
+
+
+_record_shortcut_works: bool | None = None
+
+
+def _check_record_shortcut(record: AgentInteractionNode, constructed: AgentInteractionNode) -> None:
+    global _record_shortcut_works
+    _record_shortcut_works = all(
+        getattr(record, name) == getattr(constructed, name)
+        for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+    ) and list(record.__dict__) == list(type(record).__pydantic_fields__)
 
 
 @dataclass(frozen=True, slots=True)
