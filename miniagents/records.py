@@ -7,7 +7,7 @@ the messages they contain are serialised as references by hash key.
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from miniagents.messages import Message
+from miniagents.messages import Message, _json_string
 
 __all__ = ["AgentCallNode", "AgentInteractionNode", "AgentReplyNode", "RecordedCall", "construct_record"]
 
@@ -29,6 +29,26 @@ class AgentReplyNode(AgentInteractionNode):
 
     agent_call: AgentCallNode
     replies: tuple[Message, ...] = ()
+
+    def _direct_json(self) -> str | None:
+        # the record of every call, written directly when its agent has no metadata and the messages it refers to are
+        # hashed already (they are, once persisted): the JSON with sorted keys that `Frozen` would write (hence the
+        # same hash key), without building a dict of every reply's hash key and encoding each one again
+        if self.__class__ is not AgentReplyNode or self.__pydantic_extra__:
+            return None
+        agent_call = self.agent_call
+        call_hash_key = agent_call.__dict__.get("hash_key") if isinstance(agent_call, Message) else None
+        reply_hash_keys = [reply.__dict__.get("hash_key") for reply in self.replies if isinstance(reply, Message)]
+        if call_hash_key is None or None in reply_hash_keys or len(reply_hash_keys) != len(self.replies):
+            return None
+        # hash keys are hex digits: nothing in them to escape
+        replies = (
+            '"replies__hash_keys": ["' + '", "'.join(reply_hash_keys) + '"]' if reply_hash_keys else '"replies": []'
+        )
+        return (
+            f'{{"agent_alias": {_json_string(self.agent_alias)}, "agent_call__hash_key": "{call_hash_key}", '
+            f'"class_": "AgentReplyNode", {replies}}}'
+        )
 
 
 _Record = TypeVar("_Record", bound=AgentInteractionNode)

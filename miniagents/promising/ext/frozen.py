@@ -265,10 +265,10 @@ class Frozen(BaseModel):
 
     def _direct_json(self) -> str | None:
         """`serialize()` as JSON with sorted keys (before lone surrogates are escaped), written without `serialize()`
-        by a class that knows how for a model that holds no nested models; `None` for the general way.
+        by a class that knows how; `None` for the general way (always, when a nested model is not hashed yet).
 
-        A plain text message (built for every `str` replied) does this; the text must be exactly what the general
-        way gives, since hash keys are computed from it.
+        A plain text message and the record of a call's replies (built for every `str` replied and every call) do
+        this; the text must be exactly what the general way gives, since hash keys are computed from it.
         """
         return None
 
