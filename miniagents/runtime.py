@@ -179,9 +179,10 @@ class MiniAgents(PromisingContext):
         persisting them did the first time, for every call (and where the session's memory of hash keys has
         forgotten them, hand them to the handlers a second time). Never raises, like `persist_message`.
         """
-        extra = call_node.__pydantic_extra__  # the call's keyword arguments and its agent's metadata
-        if (extra and holds_nested_values(extra.values())) or not all(
-            self._persisted_on_resolution(source) for source in sources
+        if (
+            _extra_holds_models(call_node)  # the call's keyword arguments and its agent's metadata
+            or _extra_holds_models(reply_node)  # the metadata (a keyword argument of its name hides it in the call's)
+            or not all(self._persisted_on_resolution(source) for source in sources)
         ):
             self.persist_message(reply_node)
             return
@@ -367,6 +368,11 @@ class _Subscription:
         self.observer = observer
         self.call_event_handler: CallEventHandler | None = None
         self.persist_handler: PersistMessagesEventHandler | None = None
+
+
+def _extra_holds_models(record: Message) -> bool:
+    extra = record.__pydantic_extra__
+    return bool(extra) and holds_nested_values(extra.values())
 
 
 def _takes_message_list(handler: Any) -> bool:
