@@ -72,19 +72,22 @@ def construct_record(record_class: type[_Record], fields: dict[str, Any], extra:
     set_attribute(record, "__pydantic_extra__", extra)
     set_attribute(record, "__pydantic_private__", None)
     if _record_shortcut_works is None:
-        _check_record_shortcut(record, record_class.model_construct(**fields, **extra))
+        constructed = record_class.model_construct(**fields, **extra)
+        if not _check_record_shortcut(record, constructed):
+            return constructed
     return record
 
 
 _record_shortcut_works: bool | None = None
 
 
-def _check_record_shortcut(record: AgentInteractionNode, constructed: AgentInteractionNode) -> None:
+def _check_record_shortcut(record: AgentInteractionNode, constructed: AgentInteractionNode) -> bool:
     global _record_shortcut_works
     _record_shortcut_works = all(
         getattr(record, name) == getattr(constructed, name)
         for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
     ) and list(record.__dict__) == list(type(record).__pydantic_fields__)
+    return _record_shortcut_works
 
 
 @dataclass(frozen=True, slots=True)
