@@ -39,7 +39,7 @@ from miniagents.promising._deprecation import pick_renamed_argument, warn_deprec
 from miniagents.promising.ext.frozen import Frozen, freeze_value, normalize_text, register_frozen_type
 from miniagents.promising.promising import Promise, cancelled_error
 from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel, is_default
-from miniagents.records import AgentCallNode, AgentReplyNode
+from miniagents.records import AgentCallNode, AgentReplyNode, construct_record
 from miniagents.redaction import redact_secrets
 from miniagents.runtime import MiniAgents
 
@@ -575,23 +575,30 @@ class _AgentCallRun:
         metadata = self.agent.interaction_metadata.frozen_fields_and_values()
         extra = {**metadata, **redact_secrets(self.frozen_kwargs)}  # credentials are never recorded
         alias = self.agent.alias
-        if "class_" not in extra and all(name.isascii() for name in extra):
+        if extra.keys().isdisjoint(_RECORD_FIELDS) and all(name.isascii() for name in extra):
             # every value is frozen already (messages, frozen kwargs, the agent's metadata) and every name is plain:
             # validating them again would build the same records, at several times the cost, for every call
-            call_node = AgentCallNode.model_construct(
-                class_=AgentCallNode.__name__, agent_alias=alias, messages=inputs, **extra
+            call_node = construct_record(
+                AgentCallNode, {"class_": AgentCallNode.__name__, "agent_alias": alias, "messages": inputs}, extra
             )
-            reply_node = AgentReplyNode.model_construct(
-                class_=AgentReplyNode.__name__, agent_alias=alias, agent_call=call_node, replies=replies, **metadata
+            reply_node = construct_record(
+                AgentReplyNode,
+                {"class_": AgentReplyNode.__name__, "agent_alias": alias, "agent_call": call_node, "replies": replies},
+                metadata,
             )
-        else:  # names to normalise or check: through validation
+        else:  # names to normalise or check (or that clash with the records' own): through validation
             call_node = AgentCallNode(**extra, agent_alias=alias, messages=inputs)
             reply_node = AgentReplyNode(**metadata, agent_alias=alias, agent_call=call_node, replies=replies)
-        self.mini_agents.persist_message(reply_node)
+        self.mini_agents._persist_call_records(  # noqa: SLF001 - a call run records itself through its MiniAgents
+            call_node, reply_node, (self.input_promise, self.replies.sequence_promise)
+        )
         if self._announces_calls and self.mini_agents.announces(CallRecorded):
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)
             )
+
+
+_RECORD_FIELDS = frozenset({*AgentCallNode.__pydantic_fields__, *AgentReplyNode.__pydantic_fields__})
 
 
 def _resolved_now(sequence_promise: MessageSequencePromise) -> tuple[Message, ...] | None:

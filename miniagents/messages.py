@@ -5,6 +5,7 @@ every consumer. Sequences of messages (`MessageSequencePromise`, `MessageSequenc
 `miniagents.message_sequence`.
 """
 
+import json
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, ClassVar
@@ -141,6 +142,22 @@ class TextMessage(Message):
             return self.content
         return super()._as_string()
 
+    def _direct_json(self) -> str | None:
+        # a message of text only (what every `str` replied becomes) written directly: the JSON with sorted keys that
+        # `Frozen` would write (hence the same hash key), without building a dict and sorting it for every message
+        if (
+            self.__class__ is TextMessage
+            and self.content_template is None
+            and self.content.__class__ is str
+            and not self.__pydantic_extra__
+        ):
+            return f'{{"class_": "TextMessage", "content": {_json_string(self.content)}, "content_template": null}}'
+        return None
+
+
+_json_string = json.encoder.encode_basestring
+"""A str as a JSON string literal, non-ASCII characters kept (the escaping `json.dumps(ensure_ascii=False)` does)."""
+
 
 def plain_text_message(text: str) -> TextMessage:
     """`TextMessage(content=text)` for a plain `str`, without going through pydantic validation.
@@ -242,6 +259,9 @@ class MessagePromise(StreamedPromise[Any, Message]):
 
     known_beforehand: Frozen
     message_class: type[Message]
+    _persisted_by: PromisingContext | None = None
+    """The context whose persist handlers got the message (and the ones nested in it) when it resolved, if any: the
+    record of a call that replied it then need not walk it again (see `MiniAgents._persist_call_records`)."""
 
     def __init__(
         self,

@@ -11,14 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from miniagents.lifecycle import CALL_EVENT_TYPES, AgentCallEvent, CallEventHandler
-from miniagents.messages import Message
+from miniagents.messages import Message, MessagePromise
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.observers import MiniAgentsObserver
 from miniagents.promising._deprecation import warn_deprecated
 from miniagents.promising.context import PromisingContext, handler_list
-from miniagents.promising.ext.frozen import holds_nested_models
+from miniagents.promising.ext.frozen import holds_nested_models, holds_nested_values
 from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import DEFAULT
+from miniagents.records import AgentCallNode, AgentReplyNode
 
 if TYPE_CHECKING:
     from miniagents.agents import AgentCall, MiniAgent
@@ -141,8 +142,13 @@ class MiniAgents(PromisingContext):
 
     def _promise_resolved(self, promise: Any, result: Any) -> None:
         super()._promise_resolved(promise, result)
-        if self.on_persist_messages_handlers and isinstance(result, Message):
-            self.persist_message(result, promise)
+        if (
+            self.on_persist_messages_handlers
+            and isinstance(result, Message)
+            and self._persist_with_nested(result, promise)
+            and isinstance(promise, MessagePromise)
+        ):
+            promise._persisted_by = self  # noqa: SLF001 - what `_persist_call_records` reads back
 
     def persist_message(self, message: Message, promise: Any = None) -> None:
         """Hand `message` and every message nested in it to the persist handlers, each hash key only once.
@@ -151,6 +157,10 @@ class MiniAgents(PromisingContext):
         long session; a message persisted again after that many others reaches the handlers again (handlers should
         be idempotent, as the SQLite store is). Never raises: what fails here is logged, the agents go on.
         """
+        self._persist_with_nested(message, promise)
+
+    def _persist_with_nested(self, message: Message, promise: Any) -> bool:
+        """`persist_message`, telling whether it succeeded."""
         try:
             if holds_nested_models(message):  # most messages hold only text and numbers: nothing nested to persist
                 for sub_message in message.sub_messages():
@@ -158,6 +168,44 @@ class MiniAgents(PromisingContext):
             self._persist_one(message, promise)
         except Exception:
             logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
+            return False
+        return True
+
+    def _persist_call_records(
+        self, call_node: AgentCallNode, reply_node: AgentReplyNode, sources: "Iterable[MessageSequencePromise]"
+    ) -> None:
+        """Hand the records of a finished call to the persist handlers: the call's, then the reply's.
+
+        The input and reply messages in them came from the message promises of `sources` (the call's input and
+        replies). Those reached the handlers as they resolved, unless a handler was subscribed only later or a promise
+        belongs to another context; when all of them did, and the rest of the records (keyword arguments, metadata)
+        holds no messages, only the two records are handed. Walking the messages again would cost as much as
+        persisting them did the first time, for every call (and where the session's memory of hash keys has
+        forgotten them, hand them to the handlers a second time). Never raises, like `persist_message`.
+        """
+        if (
+            _extra_holds_models(call_node)  # the call's keyword arguments and its agent's metadata
+            or _extra_holds_models(reply_node)  # the metadata (a keyword argument of its name hides it in the call's)
+            or not all(self._persisted_on_resolution(source) for source in sources)
+        ):
+            self.persist_message(reply_node)
+            return
+        try:
+            self._persist_one(call_node, None)
+            self._persist_one(reply_node, None)
+        except Exception:
+            logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
+
+    def _persisted_on_resolution(self, sequence_promise: "MessageSequencePromise") -> bool:
+        """Whether every message of a complete sequence reached this context's persist handlers when it resolved."""
+        for piece in sequence_promise.pieces_so_far:  # message promises, and errors at their positions
+            if (
+                isinstance(piece, MessagePromise)
+                and piece._persisted_by is not self  # noqa: SLF001 - set by `_promise_resolved` above
+                and isinstance(piece._result, Message)  # noqa: SLF001 - a message that failed is in no record
+            ):
+                return False
+        return True
 
     def _persist_one(self, message: Message, promise: Any) -> None:
         hash_key = message.hash_key
@@ -340,6 +388,11 @@ class _Subscription:
         self.observer = observer
         self.call_event_handler: CallEventHandler | None = None
         self.persist_handler: PersistMessagesEventHandler | None = None
+
+
+def _extra_holds_models(record: Message) -> bool:
+    extra = record.__pydantic_extra__
+    return bool(extra) and holds_nested_values(extra.values())
 
 
 def _takes_message_list(handler: Any) -> bool:

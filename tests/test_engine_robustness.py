@@ -286,6 +286,23 @@ async def test_the_memory_of_persisted_messages_is_bounded_and_forgets_the_oldes
     assert received.count("message 0") == 2
 
 
+async def test_a_call_with_more_replies_than_are_remembered_hands_each_one_once_with_its_records() -> None:
+    received: list[Message] = []
+
+    @miniagent
+    async def talker(ctx: InteractionContext) -> None:
+        for index in range(30):
+            ctx.reply(f"reply {index}")
+
+    async with MiniAgents(on_persist_messages=received.extend, persisted_hash_keys_limit=10):
+        await talker.trigger()
+
+    replies = [str(message) for message in received if isinstance(message, TextMessage)]
+    assert replies == [f"reply {index}" for index in range(30)]  # the record refers to them; it hands none again
+    assert [type(message).__name__ for message in received[-2:]] == ["AgentCallNode", "AgentReplyNode"]
+    assert len(received[-1].replies) == 30
+
+
 # --- 6. any str hashes, persists and records ------------------------------------------------------------------------
 
 
@@ -433,6 +450,15 @@ def test_a_long_chain_of_messages_hashes_renders_and_walks_without_recursion_err
     assert len(list(message.sub_messages())) == 3000
     assert "hash_key=" in repr(message)
     assert str(message)  # a non-text message's str() is its JSON
+
+
+@pytest.mark.timeout(10)
+def test_a_message_held_twice_at_each_of_many_levels_hashes_in_steps_per_message_not_per_path() -> None:
+    message: Message = TextMessage("first")
+    for index in range(40):  # 2**40 paths lead to the first message, but there are only 41 messages
+        message = Message(previous=message, again={"previous": message}, index=index)
+
+    assert len(message.hash_key) == 40
 
 
 def test_an_agent_alias_with_half_a_character_is_refused() -> None:

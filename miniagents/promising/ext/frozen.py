@@ -9,10 +9,11 @@ import json
 import pathlib
 import re
 import threading
+import types
+import typing
 import uuid
-from collections.abc import Callable, Iterator
-from functools import cached_property
-from typing import Any, ClassVar, Union
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, Generic, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -28,6 +29,7 @@ __all__ = [
     "externalized_children",
     "freeze_value",
     "holds_nested_models",
+    "holds_nested_values",
     "normalize_text",
     "register_frozen_type",
 ]
@@ -133,6 +135,33 @@ def cached_privately(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
 
 _NOT_CACHED = object()
 
+_Value = TypeVar("_Value")
+
+
+class _computed_once(Generic[_Value]):  # lower case: used as a decorator, like `functools.cached_property`
+    """`functools.cached_property` without its lock: what a method of no arguments returns, computed on first access.
+
+    Python 3.11's `cached_property` takes an `RLock` on every first access, which costs more than most of what it
+    guards here (hashing a short message, say, happens for every message persisted). A model is immutable, so two
+    threads computing the same value at once get the same value; Python 3.12 dropped the lock for that reason.
+    Like `cached_property`, this is a non-data descriptor that stores the value in the instance's `__dict__` under
+    its own name, so every later access is a plain attribute lookup that never reaches this class.
+    """
+
+    def __init__(self, func: Callable[[Any], _Value]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> _Value:
+        if instance is None:
+            return self  # type: ignore[return-value] - the descriptor itself, as on any class attribute
+        value = instance.__dict__[self.name] = self.func(instance)
+        return value
+
 
 def normalize_text(text: str) -> str:
     """`text` with surrogate pairs joined into the characters they encode; unpaired surrogates are kept as they are.
@@ -155,7 +184,10 @@ def _field_name(name: str) -> str:
     return name
 
 
-def _escape_surrogates(json_text: str) -> str:
+def _escaped_json(json_text: str) -> str:
+    """`json_text` with every lone surrogate written as a `\\udXXXX` escape, so that it encodes as UTF-8."""
+    if json_text.isascii() or _SURROGATE.search(json_text) is None:
+        return json_text
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text)
 
 
@@ -168,11 +200,16 @@ class Frozen(BaseModel):
     `serialize()` as JSON with sorted keys, so it does not depend on the order in which fields were given.
     """
 
-    model_config = ConfigDict(frozen=True, extra="allow", arbitrary_types_allowed=True)
+    model_config = ConfigDict(
+        frozen=True, extra="allow", arbitrary_types_allowed=True, ignored_types=(_computed_once,)
+    )
 
     class_: str
 
     _externalized_types: ClassVar[tuple[type, ...]] = ()
+    _fields_that_may_nest_of: ClassVar[tuple[type | None, tuple[str, ...]]] = (None, ())
+    """The class and its fields that may hold nested models: a cache of `_fields_that_may_nest` (subclasses inherit
+    it, hence the class, to tell whose it is)."""
 
     def __str__(self) -> str:
         return self.as_string
@@ -188,7 +225,7 @@ class Frozen(BaseModel):
         finally:
             _repr_state.depth = depth
 
-    @cached_property
+    @_computed_once
     def as_string(self) -> str:
         """The text form used when the model becomes part of a prompt (override `_as_string()` to customise it)."""
         return self._as_string()
@@ -196,7 +233,7 @@ class Frozen(BaseModel):
     def _as_string(self) -> str:
         return self.full_json
 
-    @cached_property
+    @_computed_once
     def full_json(self) -> str:
         """The complete JSON of the model and everything nested in it.
 
@@ -216,24 +253,35 @@ class Frozen(BaseModel):
         """
         return _serialize_frozen(self, self._externalized_types)
 
-    @cached_property
+    @_computed_once
     def serialized(self) -> str:
         """`serialize()` as a JSON string with sorted keys (what `hash_key` is computed from).
 
         Always encodable as UTF-8: a lone surrogate in a string is written as a `\\udXXXX` escape (see
         `normalize_text`), which `json.loads` turns back into the same string.
         """
-        text = _sorted_json(self.serialize())
-        if not text.isascii() and _SURROGATE.search(text) is not None:
-            text = _escape_surrogates(text)
-        return text
+        text = self._direct_json()
+        return _escaped_json(_sorted_json(self.serialize()) if text is None else text)
 
-    @cached_property
+    def _direct_json(self) -> str | None:
+        """`serialize()` as JSON with sorted keys (before lone surrogates are escaped), written without `serialize()`
+        by a class that knows how; `None` for the general way (always, when a nested model is not hashed yet).
+
+        A plain text message and the record of a call's replies (built for every `str` replied and every call) do
+        this; the text must be exactly what the general way gives, since hash keys are computed from it.
+        """
+        return None
+
+    @_computed_once
     def hash_key(self) -> str:
         """A content hash: sha256 of `serialized`, 40 hex digits (64 if the context asks for longer keys)."""
-        if self._externalized_types and holds_nested_models(self):
-            _hash_nested_first(self)
-        digest = hashlib.sha256(self.serialized.encode("utf-8")).hexdigest()
+        # the hash keys of nested messages are part of `serialized` (see `_nested_hash_key`)
+        text = self._direct_json()
+        if text is None:
+            serialized = self.serialized
+        else:  # cached, as `serialized` would be
+            serialized = self.__dict__["serialized"] = _escaped_json(text)
+        digest = hashlib.sha256(serialized.encode("utf-8")).hexdigest()
         return digest if _longer_hash_keys() else digest[:40]
 
     def frozen_fields(self, exclude_class: bool = False) -> Iterator[str]:
@@ -330,19 +378,36 @@ class _one_level_deeper:
 def externalized_children(model: Frozen, externalized: tuple[type, ...]) -> Iterator[Frozen]:
     """The objects of `externalized` types held directly by `model` (through tuples and plain `Frozen`s, not inside
     other externalized objects), in field order."""
-    for _, value in model._frozen_fields_and_values(exclude_class=True):  # noqa: SLF001 - module helper over Frozen's own fields
-        if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):  # str / numbers need nothing
-            yield from _externalized_in(value, externalized)
+    children: list[Frozen] = []
+    _collect_externalized(model, externalized, children)
+    return iter(children)
 
 
-def _externalized_in(value: Any, externalized: tuple[type, ...]) -> Iterator[Frozen]:
+def _collect_externalized(model: Frozen, externalized: tuple[type, ...], children: list[Frozen]) -> None:
+    # collected into one list rather than yielded through a generator per level: records hold long tuples of
+    # messages, and every hash of a record goes over them
+    values = model.__dict__
+    for name in type(model).__pydantic_fields__:
+        value = values[name]
+        if value.__class__ not in _PLAIN_JSON:  # str / numbers need nothing
+            _collect_externalized_in(value, externalized, children)
+    if model.__pydantic_extra__:
+        for value in model.__pydantic_extra__.values():
+            if value.__class__ not in _PLAIN_JSON:
+                _collect_externalized_in(value, externalized, children)
+
+
+def _collect_externalized_in(value: Any, externalized: tuple[type, ...], children: list[Frozen]) -> None:
     if isinstance(value, externalized):
-        yield value
+        children.append(value)
     elif isinstance(value, Frozen):
-        yield from externalized_children(value, externalized)
+        _collect_externalized(value, externalized, children)
     elif isinstance(value, tuple):
         for item in value:
-            yield from _externalized_in(item, externalized)
+            if isinstance(item, externalized):  # the common case: a tuple of messages
+                children.append(item)
+            elif item.__class__ not in _PLAIN_JSON:
+                _collect_externalized_in(item, externalized, children)
 
 
 def holds_nested_models(model: Frozen) -> bool:
@@ -353,15 +418,42 @@ def holds_nested_models(model: Frozen) -> bool:
     # `value.__class__ in _PLAIN_JSON` first: `isinstance(value, Frozen)` of a plain value goes through pydantic's
     # metaclass (an ABCMeta), which is slow. The declared fields are looked up one by one rather than by iterating
     # `__dict__`, where another thread (a store's writer) may be caching `hash_key` or `serialized` meanwhile.
+    model_class = model.__class__
+    known = model_class._fields_that_may_nest_of  # noqa: SLF001 - a cache on the class (see `_fields_that_may_nest`)
     values = model.__dict__
-    for name in type(model).__pydantic_fields__:
+    for name in known[1] if known[0] is model_class else _fields_that_may_nest(model_class):
         value = values[name]
         if value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)):
             return True
     extra = model.__pydantic_extra__
-    return bool(extra) and any(
-        value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)) for value in extra.values()
+    return bool(extra) and holds_nested_values(extra.values())
+
+
+def _fields_that_may_nest(model_class: type[Frozen]) -> tuple[str, ...]:
+    """The declared fields of `model_class` whose type allows a `Frozen` or a tuple (worked out once per class).
+
+    A field declared as `str`, `int`, `str | None`, … (`class_`, a text message's `content`) holds a plain value
+    once validated, so `holds_nested_models` need not look at it: for a text message it looks at nothing at all.
+    """
+    names = tuple(
+        name for name, field in model_class.__pydantic_fields__.items() if not _is_plain_annotation(field.annotation)
     )
+    if model_class.__pydantic_complete__:  # an annotation still to be resolved could be anything: ask again later
+        model_class._fields_that_may_nest_of = (model_class, names)  # noqa: SLF001 - see above
+    return names
+
+
+def _is_plain_annotation(annotation: Any) -> bool:
+    if annotation in _PLAIN_JSON or annotation is None:
+        return True
+    return typing.get_origin(annotation) in (Union, types.UnionType) and all(
+        _is_plain_annotation(argument) for argument in typing.get_args(annotation)
+    )
+
+
+def holds_nested_values(values: Iterable[Any]) -> bool:
+    """Whether any of `values` (of some fields of a model) is a `Frozen` or a tuple, as in `holds_nested_models`."""
+    return any(value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)) for value in values)
 
 
 def _longer_hash_keys() -> bool:
@@ -369,23 +461,43 @@ def _longer_hash_keys() -> bool:
     return context is not None and context.longer_hash_keys
 
 
+def _nested_hash_key(model: Frozen) -> str:
+    """The hash key of `model`, which is nested in a model being serialised.
+
+    If it is not computed yet, the models nested in `model` are hashed first, innermost first (`_hash_nested_first`),
+    so that computing it serialises only `model` itself: hashing a chain of thousands of messages that refer to one
+    another recurses no deeper than this, and a model whose nested messages are hashed already (a record of a call,
+    whose messages were hashed when they were persisted) goes over them once.
+    """
+    hash_key = model.__dict__.get("hash_key")
+    if hash_key is None:
+        _hash_nested_first(model)
+        hash_key = model.hash_key
+    return hash_key
+
+
 def _hash_nested_first(model: Frozen) -> None:
     """Compute the hash keys of the externalized objects nested in `model`, innermost first, without recursion.
 
     Each one's serialisation refers to the hash keys of those inside it; computed innermost first, every step is
-    shallow, so a chain of thousands of messages referring to one another hashes without a `RecursionError`.
+    shallow, so a chain of thousands of messages referring to one another hashes without a `RecursionError`. Each
+    object is visited once, however many hold it: a message held twice at each of forty levels is forty steps, not
+    two to the fortieth.
     """
     externalized = model._externalized_types  # noqa: SLF001 - the class's own configuration
-    ordered: list[Frozen] = []
-    pending = [model]
-    while pending:
-        node = pending.pop()
-        for child in externalized_children(node, externalized):
-            if "hash_key" not in child.__dict__:  # not computed (and cached) yet
-                ordered.append(child)
-                pending.append(child)
-    for node in reversed(ordered):  # every object comes after the one holding it, so reversed: innermost first
-        _ = node.hash_key
+    visited = {id(model)}
+    stack = [(model, externalized_children(model, externalized))]
+    while stack:
+        node, children = stack[-1]
+        for child in children:
+            if "hash_key" not in child.__dict__ and id(child) not in visited:  # not computed (and cached) yet
+                visited.add(id(child))
+                stack.append((child, externalized_children(child, externalized)))
+                break
+        else:  # everything inside `node` is hashed now
+            stack.pop()
+            if node is not model:
+                _ = node.hash_key
 
 
 def freeze_value(value: Any, field: str) -> Any:
@@ -423,30 +535,36 @@ def freeze_value(value: Any, field: str) -> Any:
 
 def _serialize_frozen(model: Frozen, externalized: tuple[type, ...]) -> dict[str, Any]:
     values = model.__dict__
-    result: dict[str, Any] = {name: values[name] for name in type(model).__pydantic_fields__}
-    if model.__pydantic_extra__:
-        result.update(model.__pydantic_extra__)
-    for value in result.values():
-        if value.__class__ not in _PLAIN_JSON:
-            break
-    else:  # the common case: plain values only, nothing to convert
-        return result
-    fields, result = result, {}
-    for name, value in fields.items():
-        if value.__class__ in _PLAIN_JSON:
+    result: dict[str, Any] = {}
+    for name in model.__class__.__pydantic_fields__:
+        value = values[name]
+        if value.__class__ in _PLAIN_JSON:  # the common case: nothing to convert
             result[name] = value
-        elif externalized and isinstance(value, externalized):
-            result[f"{name}__hash_key"] = value.hash_key
-        elif (
-            externalized
-            and isinstance(value, tuple)
-            and value
-            and all(isinstance(item, externalized) for item in value)
-        ):
-            result[f"{name}__hash_keys"] = [item.hash_key for item in value]
         else:
-            result[name] = _serialize_value(value, externalized)
+            _serialize_field(result, name, value, externalized)
+    extra = model.__pydantic_extra__
+    if extra:
+        for name, value in extra.items():
+            if value.__class__ in _PLAIN_JSON:
+                result[name] = value
+            else:
+                _serialize_field(result, name, value, externalized)
     return result
+
+
+def _serialize_field(result: dict[str, Any], name: str, value: Any, externalized: tuple[type, ...]) -> None:
+    if externalized and isinstance(value, externalized):
+        result[f"{name}__hash_key"] = _nested_hash_key(value)
+        return
+    if externalized and isinstance(value, tuple) and value:
+        # one pass over what is usually a tuple of messages (a record's replies: thousands, at times)
+        hash_keys = [
+            item.__dict__.get("hash_key") or _nested_hash_key(item) for item in value if isinstance(item, externalized)
+        ]
+        if len(hash_keys) == len(value):
+            result[f"{name}__hash_keys"] = hash_keys
+            return
+    result[name] = _serialize_value(value, externalized)
 
 
 def _serialize_value(value: Any, externalized: tuple[type, ...]) -> Any:
