@@ -15,6 +15,7 @@ from sqlite_helpers import write_lock_held
 
 from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
 from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore, StoreWriteError
+from miniagents.ext.persistence.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -144,7 +145,7 @@ def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> N
             "written by version 2",
         ]
     with sqlite3.connect(database) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
         matches = connection.execute(
             "SELECT count(*) FROM messages_text WHERE messages_text MATCH '\"written by\"'"

@@ -31,7 +31,13 @@ from miniagents.ext.persistence.queries import (
     find_reply_nodes,
     find_sessions,
 )
-from miniagents.ext.persistence.schema import has_text_index, is_text_index_batched, open_read_only, store_path
+from miniagents.ext.persistence.schema import (
+    has_text_index,
+    is_text_index_batched,
+    open_read_only,
+    prepare_reader,
+    store_path,
+)
 from miniagents.ext.persistence.writer import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
@@ -115,6 +121,7 @@ class SQLiteMessageStore:
         with self._read_lock:
             self._text_index = full_text_search and has_text_index(self._reader)
             self._batched_text_index = is_text_index_batched(self._reader)
+            prepare_reader(self._reader)  # another store may have written an older version meanwhile: not converted
         self._attachments: dict[MiniAgents, CallEventRecorder] = {}
 
     def __repr__(self) -> str:

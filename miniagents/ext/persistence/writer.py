@@ -85,8 +85,7 @@ INSERT_MESSAGE_SQL = (
 )
 _TEXT_COLUMN = 6  # of a `messages` row (`EncodedMessage.row`)
 INSERT_REFERENCE_SQL = (
-    "INSERT OR IGNORE INTO message_references (parent_hash_key, field_path, position, child_hash_key) "
-    "VALUES (?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) VALUES (?, ?, ?)"
 )
 
 
