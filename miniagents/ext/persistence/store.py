@@ -87,7 +87,7 @@ class SQLiteMessageStore:
 
     `full_text_search=False` skips the FTS5 trigram index (smaller file); `search` then scans with `LIKE`.
     `busy_timeout` is how long a write waits for another writer of the same file before failing. `max_batch` is the
-    most messages and call updates one transaction writes (default 256: fewer, larger commits write a backlog faster,
+    most messages and call updates one transaction writes (default 4096: fewer, larger commits write a backlog faster,
     and producers held up by a full queue wait for one of them to commit).
 
     `database` is a file name (`~` is expanded) or `":memory:"`. A file is checked before anything is written to it:

@@ -4,11 +4,12 @@ Callers put operations on a bounded queue and return at once — unless `max_pen
 to be committed. That bounds the memory the backlog holds, what a crash can lose and how long `flush()` takes,
 whatever the rate of producers.
 
-The thread writes queued operations in order, in transactions of up to `max_batch` (default 256: each commit writes
-again every page of the random-keyed indexes it touched, so a backlog is written several times faster in large
-transactions than in small ones). An operation stops counting as pending once its transaction is committed (or has
-failed). A flush marker is answered once everything queued before it is committed — or has failed, in which case the
-marker carries a `StoreWriteError` for the caller to raise.
+The thread writes queued operations in order, in transactions of up to `max_batch` (default 4096: each commit writes
+again every page of the random-keyed indexes it touched, and every call into `sqlite3` costs the writer a wait for the
+GIL — up to 5 ms while the event loop runs Python — so a backlog is written several times faster in a few large
+transactions of a few multi-row statements each (`execute_rows`) than in many small ones). An operation stops counting
+as pending once its transaction is committed (or has failed). A flush marker is answered once everything queued before
+it is committed — or has failed, in which case the marker carries a `StoreWriteError` for the caller to raise.
 
 Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
 bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
@@ -28,6 +29,7 @@ other to let go — up to 5 ms each time. So the two take turns on purpose rathe
 import asyncio
 import atexit
 import ctypes
+import functools
 import itertools
 import logging
 import sqlite3
@@ -67,13 +69,16 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 10_000
 """How many operations (messages and call updates) may wait to be committed before `persist` waits for the writer."""
-DEFAULT_MAX_BATCH = 256
+DEFAULT_MAX_BATCH = 4096
 """How many operations one transaction writes at most (producers held up by a full queue wait for one to commit)."""
 
 _PAUSE_SECONDS = 0.0005
-# as many as the engine remembers by default (`persisted_hash_keys_limit`): about 1.5 MB once full
-_RECENT_HASH_KEYS = 10_000
+# five times what the engine remembers by default (`persisted_hash_keys_limit`), about 7 MB once full: the engine
+# hands a message over again once it has forgotten it — a parent relaying the replies of more sub-agents than it
+# remembers, say — and encoding and inserting it again would cost the writer about as much as the first time
+_RECENT_HASH_KEYS = 50_000
 _TEXT_INDEX_BATCH = 1_000
+_ROWS_PER_INSERT = 1_000  # at most: fewer if SQLite's limit of variables per statement is lower (999 before 3.32)
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
 _LIVENESS_CHECK_SECONDS = 1.0
@@ -446,11 +451,11 @@ class StoreWriter:
         with self.lock:
             try:
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(INSERT_MESSAGE_SQL, [item.row for item in encoded])
-                connection.executemany(INSERT_REFERENCE_SQL, [row for item in encoded for row in item.references])
+                execute_rows(connection, INSERT_MESSAGE_SQL, [item.row for item in encoded])
+                execute_rows(connection, INSERT_REFERENCE_SQL, [row for item in encoded for row in item.references])
                 # consecutive statements of the same kind go together; their order is kept
                 for sql, group in itertools.groupby(statements, key=attrgetter("sql")):
-                    connection.executemany(sql, [statement.parameters for statement in group])
+                    execute_rows(connection, sql, [statement.parameters for statement in group])
                 if index_texts:
                     index_pending_texts(connection)
                 connection.execute("COMMIT")
@@ -511,6 +516,30 @@ class StoreWriter:
         failures = self._failures
         shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
         return StoreWriteError(f"Writing to {self.database!r} failed: {shown}")
+
+
+def execute_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run `sql` once per row of `rows`: an `INSERT ... VALUES (?, ...)` as statements of up to `_ROWS_PER_INSERT`
+    rows each, anything else with `executemany`.
+
+    The sqlite3 module lets go of the GIL for each step of a statement and must get it back after: with the event loop
+    running Python meanwhile, that wait (up to the interpreter's switch interval, 5 ms) would come once per row. A
+    statement of many rows is one step — written while the event loop runs on the other core.
+    """
+    head, values, rest = sql.partition(" VALUES (")
+    if not values or len(rows) < 2:
+        connection.executemany(sql, rows)
+        return
+    marks, _, tail = rest.partition(")")
+    limit = min(_ROWS_PER_INSERT, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
+    for start in range(0, len(rows), limit):
+        chunk = rows[start : start + limit]
+        connection.execute(_many_rows_sql(head, marks, tail, len(chunk)), list(itertools.chain.from_iterable(chunk)))
+
+
+@functools.lru_cache(maxsize=256)
+def _many_rows_sql(head: str, marks: str, tail: str, rows: int) -> str:
+    return f"{head} VALUES {','.join([f'({marks})'] * rows)}{tail}"
 
 
 def _settle(future: "asyncio.Future[None]", error: StoreWriteError | None) -> None:
