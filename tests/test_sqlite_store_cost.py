@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import write_lock_held
+from sqlite_helpers import back_to_version_2, write_lock_held
 
 from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
 from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore, StoreWriteError
@@ -130,6 +130,7 @@ def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> N
     database = tmp_path / "history.db"
     with SQLiteMessageStore(database) as store:
         store.persist(None, TextMessage("written by version 1"))
+    back_to_version_2(database)
     with sqlite3.connect(database) as connection:  # back to how version 1 left a file: a trigger indexed each row
         connection.execute("DROP TABLE text_index_state")
         connection.execute(
@@ -147,6 +148,7 @@ def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> N
     with sqlite3.connect(database) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'message_references'").fetchall() == []
         matches = connection.execute(
             "SELECT count(*) FROM messages_text WHERE messages_text MATCH '\"written by\"'"
         ).fetchone()
