@@ -1,6 +1,7 @@
 """What the store does to stay cheap (issue 18) without losing anything: a message handed over again is queued once,
-a call costs two writes, the text index is filled in batches (and a version 1 file is converted), and a write error
-seen by the flush at the end of a `MiniAgents` block is raised by the owner's next flush.
+a call costs two writes, the text index is filled in batches when a search needs it (and a version 1 file is
+converted), and a write error seen by the flush at the end of a `MiniAgents` block is raised by the owner's next
+flush.
 
 Speed itself is measured in `benchmarks/store_throughput.py`, not here.
 """
@@ -97,11 +98,19 @@ async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -
 # --- the text index, filled in batches -------------------------------------------------------------------------------
 
 
-def test_rows_not_indexed_yet_are_found_and_indexed_by_the_next_flush(tmp_path: Path) -> None:
-    """Rows a writer committed before it could index them (it was killed, say) are searchable all the same."""
+def test_texts_are_indexed_when_a_search_needs_them_and_found_before(tmp_path: Path) -> None:
+    """Neither a flush nor closing indexes (a run nobody searches does not pay for it); the store's search brings the
+    index up to date first. Rows not indexed yet — committed by a writer killed before it indexed, or only browsed —
+    are found all the same."""
     database = tmp_path / "history.db"
+
+    def indexed(text: str) -> int:
+        with sqlite3.connect(database) as connection:
+            query = "SELECT count(*) FROM messages_text WHERE messages_text MATCH ?"
+            return connection.execute(query, (f'"{text}"',)).fetchone()[0]
+
     with SQLiteMessageStore(database) as store:
-        store.persist(None, TextMessage("indexed needle"))
+        store.persist(None, TextMessage("committed needle"))
         store.flush()
         with sqlite3.connect(database) as connection:  # a writer that committed and never indexed
             connection.execute(
@@ -109,27 +118,27 @@ def test_rows_not_indexed_yet_are_found_and_indexed_by_the_next_flush(tmp_path: 
                 "VALUES ('0123', 'TextMessage', 'miniagents.messages:TextMessage', 'message', 1.0, "
                 "'unindexed NEEDLE', '{}')"
             )
-        assert sorted(found.text for found in store.search("needle")) == ["indexed needle", "unindexed NEEDLE"]
         with SQLiteHistory(database) as history:
             assert len(history.list_calls(text="needle")) == 0  # no call holds them, but the query works
+        assert indexed("needle") == 0
+        assert sorted(found.text for found in store.search("needle")) == ["committed needle", "unindexed NEEDLE"]
+        assert indexed("needle") == 2
 
-        def indexed(text: str) -> int:
-            with sqlite3.connect(database) as connection:
-                query = "SELECT count(*) FROM messages_text WHERE messages_text MATCH ?"
-                return connection.execute(query, (f'"{text}"',)).fetchone()[0]
-
-        assert indexed("unindexed") == 0
-        store.persist(None, TextMessage("one more"))
-        store.flush()  # a flush is answered once every committed text is indexed
-        assert indexed("unindexed") == 1
+        store.persist(None, TextMessage("one more"))  # not flushed: the search waits for it
+        assert [found.text for found in store.search("MORE")] == ["one more"]
         assert indexed("one more") == 1
-        assert sorted(found.text for found in store.search("needle")) == ["indexed needle", "unindexed NEEDLE"]
+        store.persist(None, TextMessage("left for later"))
+    assert indexed("later") == 0  # closing wrote it, and did not index it
+    with SQLiteMessageStore(database) as reopened:
+        assert [found.text for found in reopened.search("later")] == ["left for later"]
+        assert indexed("later") == 1
 
 
 def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> None:
     database = tmp_path / "history.db"
     with SQLiteMessageStore(database) as store:
         store.persist(None, TextMessage("written by version 1"))
+        store.search("written")  # indexed, as the trigger of version 1 did
     back_to_version_2(database)
     with sqlite3.connect(database) as connection:  # back to how version 1 left a file: a trigger indexed each row
         connection.execute("DROP TABLE text_index_state")
@@ -187,8 +196,8 @@ async def test_the_store_throughput_benchmark_runs_at_a_tiny_scale(tmp_path: Pat
 
     messages = await store_throughput._collect_run_messages(5, 4, True)
     assert len(messages) == 5 * 4 + 2 * 6  # the replies, and a call node and a reply node per call
-    for index_every in (1, 1_000):
-        store_throughput._raw_sqlite_seconds(str(tmp_path), messages, index_every=index_every)  # checks the index
+    for index_texts in ("every transaction", "at the end", "never"):
+        store_throughput._raw_sqlite_seconds(str(tmp_path), messages, index_texts)  # checks the index
     store_throughput._store_seconds(str(tmp_path), messages)  # checks every message and the search
-    for attached in ("nothing", "no-op", "store"):
+    for attached in ("nothing", "no-op", "store", "store, searched"):
         await store_throughput._fan_out_seconds(attached, str(tmp_path), 5, 3)

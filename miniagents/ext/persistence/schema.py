@@ -11,13 +11,16 @@ Tables:
 - `messages_text`: an FTS5 trigram index of `messages.text` (substring search), when SQLite supports it, and
   `text_index_state`: the highest `messages.id` indexed so far.
 
-The text index is filled in batches, not row by row (schema version 2): the writer indexes the rows above
-`text_index_state.indexed_up_to` in one statement once about a thousand texts are waiting, and before answering every
-flush or closing. An FTS5 index costs mostly per transaction that changes it (each one adds a segment to merge later),
-so indexing a thousand rows at once costs about half of indexing them 64 at a time as they are inserted. Searches see
-every committed row all the same: the rows not indexed yet (at most about a thousand, or more after a crash until the
-next writer catches up) are matched with `LIKE` (`find_messages`). A version 1 file (indexed by a trigger on insert)
-is converted when a store opens it for writing: the trigger is dropped and its rows count as indexed.
+The text index is filled in batches, not row by row: the writer indexes the rows above
+`text_index_state.indexed_up_to` in one statement when a store's `search` asks for it (the search then waits for it),
+or once about 50,000 texts are waiting — not as rows are written, nor by a flush or on closing (since schema version
+3; version 2 indexed every thousand texts and before every flush), so a run that nobody searches does not pay for
+its index, and one that is searched pays once, in one transaction (an FTS5 index costs mostly per transaction that
+changes it: each one adds a segment to merge later). Searches see every committed row all the same: the rows not
+indexed yet are matched with `LIKE` (`find_messages`) — the only way for a read-only reader (`SQLiteHistory`), which
+cannot index, so a file never searched through a store is scanned for its last (at most about 50,000) texts. A
+version 1 file (indexed by a trigger on insert) is converted when a store opens it for writing: the trigger is
+dropped and its rows count as indexed.
 
 Schema version 3 writes less per message, for the cost of a store attached to a run (issue 18):
 - one `reference_lists` row per field instead of one `message_references` row per nested message: a reply node of ten
@@ -43,6 +46,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "check_store_file",
     "ensure_schema",
+    "has_pending_texts",
     "has_text_index",
     "index_pending_texts",
     "is_text_index_batched",
@@ -326,6 +330,14 @@ def has_text_index(connection: sqlite3.Connection) -> bool:
 def is_text_index_batched(connection: sqlite3.Connection) -> bool:
     """Whether the text index is filled in batches (version 2: rows above `indexed_up_to` may not be indexed yet)."""
     return _has_table(connection, "text_index_state")
+
+
+def has_pending_texts(connection: sqlite3.Connection) -> bool:
+    """Whether some committed text is not indexed yet (the file must have the index)."""
+    row = connection.execute(
+        "SELECT 1 FROM messages WHERE id > (SELECT indexed_up_to FROM text_index_state) AND text IS NOT NULL LIMIT 1"
+    ).fetchone()
+    return row is not None
 
 
 def index_pending_texts(connection: sqlite3.Connection) -> None:

@@ -311,7 +311,13 @@ class SQLiteMessageStore:
     def search(
         self, text: str, *, kind: MessageKind | None = None, limit: int | None = None, newest_first: bool = False
     ) -> list[StoredMessage]:
-        """Messages whose text (`str(message)`) contains `text`, ignoring case; records have no text of their own."""
+        """Messages whose text (`str(message)`) contains `text`, ignoring case; records have no text of their own.
+
+        Waits until what was persisted so far is committed and every committed text is in the full-text index: the
+        index is brought up to date when a search needs it, not while agents run (see `schema`).
+        """
+        if self._text_index:
+            self._writer.index_texts()
         return self._read(
             lambda connection: find_messages(
                 connection,

@@ -13,9 +13,9 @@ it is committed — or has failed, in which case the marker carries a `StoreWrit
 
 Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
 bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
-transaction is not queued again. The text index is filled in batches (see `schema`): the rows of about
-`_TEXT_INDEX_BATCH` texts at once, in the transaction that crosses that count, and what is left before a flush is
-answered and before the thread ends.
+transaction is not queued again. The text index is filled in batches (see `schema`) when a search asks for it
+(`index_texts()`, before the search reads), or in the transaction that takes the texts not indexed yet to
+`_TEXT_INDEX_BATCH` — not by a flush nor on closing: a run that nobody searches does not pay for its index.
 
 Only one of the two threads can run Python at a time (the GIL), and a thread that wants it back must wait for the
 other to let go — up to 5 ms each time. So the two take turns on purpose rather than fight:
@@ -47,6 +47,7 @@ from miniagents.ext.persistence.errors import StoreClosedError, StoreWriteError
 from miniagents.ext.persistence.schema import (
     check_store_file,
     ensure_schema,
+    has_pending_texts,
     has_text_index,
     index_pending_texts,
     open_connection,
@@ -77,7 +78,8 @@ _PAUSE_SECONDS = 0.0005
 # hands a message over again once it has forgotten it — a parent relaying the replies of more sub-agents than it
 # remembers, say — and encoding and inserting it again would cost the writer about as much as the first time
 _RECENT_HASH_KEYS = 50_000
-_TEXT_INDEX_BATCH = 1_000
+# the most texts left to `LIKE` (see `schema`): about as many as a file's searches can scan in some tens of ms
+_TEXT_INDEX_BATCH = 50_000
 _ROWS_PER_INSERT = 1_000  # at most: fewer if SQLite's limit of variables per statement is lower (999 before 3.32)
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
@@ -121,6 +123,7 @@ class FlushOp:
 
     notify: Callable[[StoreWriteError | None], None]
     keep_failures: bool = False
+    index_texts: bool = False  # index the texts not indexed yet, then notify (what a search waits for)
 
 
 class _Stop:
@@ -305,6 +308,18 @@ class StoreWriter:
         if self._put_marker(FlushOp(notify, keep_failures)):
             await future
 
+    def index_texts(self) -> None:
+        """Block until everything queued so far is committed and every committed text is indexed (before a search).
+
+        Failures are left for the owner's next flush to raise: the search still finds what is committed.
+        """
+        done = threading.Event()
+        try:
+            if self._put_marker(FlushOp(lambda _error: done.set(), keep_failures=True, index_texts=True)):
+                done.wait()
+        except StoreWriteError:  # the thread has stopped: nothing to wait for
+            pass
+
     def close(self) -> None:
         """Write what is queued, stop the thread, close the connection and let go of everything (idempotent)."""
         self._put_marker(_Stop())
@@ -351,10 +366,9 @@ class StoreWriter:
             with self._state_lock:
                 self._await_work()
                 ops, marker = self._take()
-                marker_follows = bool(self._queue) and not isinstance(self._queue[0], (PersistOp, StatementOp))
             if ops:
-                self._write_ops(ops, marker_follows)
-            if marker is not None and self._texts_to_index:
+                self._write_ops(ops)
+            if isinstance(marker, FlushOp) and marker.index_texts and self._maintains_text_index:
                 self._index_texts()
             if isinstance(marker, FlushOp):
                 marker.notify(self._peek_failures() if marker.keep_failures else self._take_failures())
@@ -415,11 +429,11 @@ class StoreWriter:
             if isinstance(op, FlushOp):
                 op.notify(error)
 
-    def _write_ops(self, ops: list[PersistOp | StatementOp], marker_follows: bool) -> None:
+    def _write_ops(self, ops: list[PersistOp | StatementOp]) -> None:
         encoded = self._encode([op for op in ops if isinstance(op, PersistOp)])
         statements = [op for op in ops if isinstance(op, StatementOp)]
         if encoded or statements:
-            self._write(encoded, statements, marker_follows)
+            self._write(encoded, statements)
         with self._state_lock:
             self._pending -= len(ops)
             if self._producers_waiting and self._pending <= self.max_pending - self._room_step:
@@ -441,13 +455,13 @@ class StoreWriter:
                 self._fail(f"message {op.hash_key} ({type(op.message).__name__}) could not be encoded: {error!r}")
         return encoded
 
-    def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp], marker_follows: bool) -> None:
+    def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp]) -> None:
         connection = self.connection
         assert connection is not None
         texts = sum(1 for item in encoded if item.row[_TEXT_COLUMN] is not None) if self._maintains_text_index else 0
-        # the texts are indexed in the transaction that takes them to a batch, or in the last one before a flush
+        # the texts are indexed in the transaction that takes them to a batch (or when a search asks)
         pending_texts = self._texts_to_index + texts
-        index_texts = pending_texts and (pending_texts >= _TEXT_INDEX_BATCH or marker_follows)
+        index_texts = pending_texts >= _TEXT_INDEX_BATCH
         with self.lock:
             try:
                 connection.execute("BEGIN IMMEDIATE")
@@ -470,11 +484,13 @@ class StoreWriter:
                 self._texts_to_index = 0 if index_texts else self._texts_to_index + texts
 
     def _index_texts(self) -> None:
-        """Index the texts committed and not indexed yet, in a transaction of their own (before answering a flush)."""
+        """Index the texts committed and not indexed yet — by any writer — in a transaction of their own."""
         connection = self.connection
         assert connection is not None
         with self.lock:
             try:
+                if not has_pending_texts(connection):
+                    return  # a search with nothing new to index writes nothing
                 connection.execute("BEGIN IMMEDIATE")
                 index_pending_texts(connection)
                 connection.execute("COMMIT")
