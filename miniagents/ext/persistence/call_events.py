@@ -82,6 +82,10 @@ class CallEventRecorder:
             CallRecorded: self._recorded,  # type: ignore[dict-item]
         }
 
+    # the events it records; an engine that honours `call_event_types` hands it only these (a run's most frequent
+    # events, its messages appearing, are of no use to the call tree)
+    call_event_types = (CallInitiated, CallStarted, CallFinished, CallRecorded)
+
     def __repr__(self) -> str:
         return f"<CallEventRecorder of session {self.session_id!r}>"
 

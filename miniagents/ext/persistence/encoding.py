@@ -7,8 +7,7 @@ inline, and the frozen values found inline are walked in turn.
 """
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from miniagents.ext.persistence.queries import storable_text
 from miniagents.ext.persistence.registry import class_path_of
@@ -30,9 +29,9 @@ _classes: dict[type, tuple[str, str, str]] = {}
 ReferenceRow = tuple[str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedMessage:
-    """The `messages` row of one message and the `reference_lists` rows of the fields holding messages."""
+class EncodedMessage(NamedTuple):
+    """The `messages` row of one message and the `reference_lists` rows of the fields holding messages (a named
+    tuple: one is made per message written)."""
 
     row: MessageRow
     references: list[ReferenceRow]

@@ -40,7 +40,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from miniagents.ext.persistence.encoding import EncodedMessage, encode_message
 from miniagents.ext.persistence.errors import StoreClosedError, StoreWriteError
@@ -80,7 +80,9 @@ _PAUSE_SECONDS = 0.0005
 _RECENT_HASH_KEYS = 50_000
 # the most texts left to `LIKE` (see `schema`): about as many as a file's searches can scan in some tens of ms
 _TEXT_INDEX_BATCH = 50_000
-_ROWS_PER_INSERT = 1_000  # at most: fewer if SQLite's limit of variables per statement is lower (999 before 3.32)
+# the sizes of multi-row statements (`execute_rows`); the larger ones only if SQLite's limit of variables per
+# statement allows them (999 before SQLite 3.32)
+_ROWS_PER_INSERT = (16, 128, 1_024)
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
 _LIVENESS_CHECK_SECONDS = 1.0
@@ -96,17 +98,18 @@ INSERT_REFERENCE_SQL = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PersistOp:
-    """Store `message` (its hash key was computed by the caller, in the caller's context)."""
+class PersistOp(NamedTuple):
+    """Store `message` (its hash key was computed by the caller, in the caller's context).
+
+    A named tuple (as `StatementOp`): one is made per message, in the event loop's thread, and a tuple is made fastest.
+    """
 
     message: Message
     hash_key: str
     persisted_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StatementOp:
+class StatementOp(NamedTuple):
     """Run one SQL statement (call-tree bookkeeping); statements run in the order they were queued."""
 
     sql: str
@@ -398,8 +401,10 @@ class StoreWriter:
 
     def _take(self) -> tuple[list[PersistOp | StatementOp], "FlushOp | _Stop | None"]:
         """Pop the next transaction's operations (up to `max_batch`), or else the marker that comes first."""
-        ops: list[PersistOp | StatementOp] = []
         queue = self._queue
+        if not self._markers:  # no marker queued: no need to look at each operation
+            return [queue.popleft() for _ in range(min(len(queue), self._max_batch))], None
+        ops: list[PersistOp | StatementOp] = []
         while queue and len(ops) < self._max_batch:
             if isinstance(queue[0], (PersistOp, StatementOp)):
                 ops.append(queue.popleft())
@@ -535,25 +540,35 @@ class StoreWriter:
 
 
 def execute_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
-    """Run `sql` once per row of `rows`: an `INSERT ... VALUES (?, ...)` as statements of up to `_ROWS_PER_INSERT`
-    rows each, anything else with `executemany`.
+    """Run `sql` once per row of `rows`: an `INSERT ... VALUES (?, ...)` as statements of many rows each, anything
+    else with `executemany`. The store's inserts are all such that a row written twice is written once (`INSERT OR
+    IGNORE`, or an upsert of the same values), which the padding below relies on.
 
     The sqlite3 module lets go of the GIL for each step of a statement and must get it back after: with the event loop
     running Python meanwhile, that wait (up to the interpreter's switch interval, 5 ms) would come once per row. A
     statement of many rows is one step — written while the event loop runs on the other core.
+
+    Statements come in a few sizes only (`_ROWS_PER_INSERT`), the last one padded with copies of its last row: the
+    sqlite3 module keeps a compiled statement per SQL text (with copies of the values last bound to it), so a size
+    per batch length would keep compiling new ones and hold the values of each.
     """
     head, values, rest = sql.partition(" VALUES (")
     if not values or len(rows) < 2:
         connection.executemany(sql, rows)
         return
     marks, _, tail = rest.partition(")")
-    limit = min(_ROWS_PER_INSERT, connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0]))
-    for start in range(0, len(rows), limit):
-        chunk = rows[start : start + limit]
-        connection.execute(_many_rows_sql(head, marks, tail, len(chunk)), list(itertools.chain.from_iterable(chunk)))
+    most = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
+    sizes = [size for size in _ROWS_PER_INSERT if size <= most] or [1]
+    start = 0
+    while start < len(rows):
+        size = next((size for size in sizes if size >= len(rows) - start), sizes[-1])
+        chunk = rows[start : start + size]
+        chunk += [chunk[-1]] * (size - len(chunk))
+        connection.execute(_many_rows_sql(head, marks, tail, size), list(itertools.chain.from_iterable(chunk)))
+        start += size
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _many_rows_sql(head: str, marks: str, tail: str, rows: int) -> str:
     return f"{head} VALUES {','.join([f'({marks})'] * rows)}{tail}"
 
