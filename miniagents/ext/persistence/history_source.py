@@ -39,7 +39,7 @@ _MESSAGE_CACHE_SIZE = 4096
 
 # reply nodes that no `calls` row points to: records persisted without `store.attach` (no call tree for them)
 _UNATTACHED_REPLIES = (
-    "SELECT m.hash_key, m.agent_alias, m.persisted_at, r.child_hash_keys ->> 0 FROM messages m "
+    "SELECT m.hash_key, m.agent_alias, m.persisted_at, json_extract(r.child_hash_keys, '$[0]') FROM messages m "
     "JOIN reference_lists r ON r.parent_hash_key = m.hash_key AND r.field_path = 'agent_call' "
     "WHERE m.kind = 'reply' AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.reply_node_hash_key = m.hash_key)"
 )
