@@ -7,6 +7,7 @@ Speed itself is measured in `benchmarks/store_throughput.py`, not here.
 """
 
 import asyncio
+import logging
 import sqlite3
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlite_helpers import back_to_version_2, write_lock_held
 
-from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
+from miniagents import InteractionContext, Message, MiniAgents, TextMessage, miniagent
 from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore, StoreWriteError
 from miniagents.ext.persistence.schema import SCHEMA_VERSION
 
@@ -49,6 +50,35 @@ async def test_a_message_handed_over_again_is_queued_once_unless_its_write_faile
         assert [stored.text for stored in store.messages()] == ["said twice"]
         store.persist(None, again)  # committed already: nothing to queue
         assert store.pending == 0
+
+
+class _Unprintable(Message):
+    """A message whose text cannot be made: encoding it logs a warning, which tells when it is encoded."""
+
+    number: int
+
+    def _as_string(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_message_stored_already_is_not_encoded_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The engine hands a message over again once it forgot it (so may another store of the file): one lookup per
+    transaction finds it stored, and it is neither encoded nor written again."""
+    database = tmp_path / "history.db"
+    message = _Unprintable(number=1)
+    with SQLiteMessageStore(database) as first:
+        first.persist(None, message)
+    caplog.clear()
+    with SQLiteMessageStore(database) as second:
+        with caplog.at_level(logging.WARNING, logger="miniagents.ext.persistence.encoding"):
+            second.persist(None, message)  # a memory of its own: this store has not seen it
+            second.persist(None, _Unprintable(number=2))
+            second.flush()
+        assert [record.getMessage() for record in caplog.records] == [
+            "str() failed for a _Unprintable; it is stored without searchable text"
+        ]
+        assert second.load(message.hash_key) == message
+        assert len(second) == 2
 
 
 async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -> None:

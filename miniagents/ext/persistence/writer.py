@@ -13,7 +13,8 @@ it is committed — or has failed, in which case the marker carries a `StoreWrit
 
 Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
 bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
-transaction is not queued again. The text index is filled in batches (see `schema`) when a search asks for it
+transaction is not queued again, and one that is stored already is not encoded again (one lookup per transaction).
+The text index is filled in batches (see `schema`) when a search asks for it
 (`index_texts()`, before the search reads), or in the transaction that takes the texts not indexed yet to
 `_TEXT_INDEX_BATCH` — not by a flush nor on closing: a run that nobody searches does not pay for its index.
 
@@ -31,6 +32,7 @@ import atexit
 import ctypes
 import functools
 import itertools
+import json
 import logging
 import sqlite3
 import sys
@@ -74,10 +76,9 @@ DEFAULT_MAX_BATCH = 4096
 """How many operations one transaction writes at most (producers held up by a full queue wait for one to commit)."""
 
 _PAUSE_SECONDS = 0.0005
-# five times what the engine remembers by default (`persisted_hash_keys_limit`), about 7 MB once full: the engine
-# hands a message over again once it has forgotten it — a parent relaying the replies of more sub-agents than it
-# remembers, say — and encoding and inserting it again would cost the writer about as much as the first time
-_RECENT_HASH_KEYS = 50_000
+# as many as the engine remembers by default (`persisted_hash_keys_limit`): about 1.5 MB once full (what the engine
+# hands over again after that is caught by `_already_stored`)
+_RECENT_HASH_KEYS = 10_000
 # the most texts left to `LIKE` (see `schema`): about as many as a file's searches can scan in some tens of ms
 _TEXT_INDEX_BATCH = 50_000
 # the sizes of multi-row statements (`execute_rows`); the larger ones only if SQLite's limit of variables per
@@ -92,6 +93,7 @@ INSERT_MESSAGE_SQL = (
     "(hash_key, class_name, class_path, kind, agent_alias, persisted_at, text, serialized) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_STORED_AMONG_SQL = "SELECT hash_key FROM messages WHERE hash_key IN (SELECT value FROM json_each(?))"
 _TEXT_COLUMN = 6  # of a `messages` row (`EncodedMessage.row`)
 INSERT_REFERENCE_SQL = (
     "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) VALUES (?, ?, ?)"
@@ -452,13 +454,37 @@ class StoreWriter:
 
     def _encode(self, persist_ops: list[PersistOp]) -> list[EncodedMessage]:
         encoded = []
+        stored = self._already_stored([op.hash_key for op in persist_ops])
         for op in persist_ops:
+            if op.hash_key in stored:
+                continue
             try:
                 encoded.append(encode_message(op.message, op.hash_key, op.persisted_at))
             except Exception as error:  # one odd message must not lose the others
                 self._forget([op.hash_key])
                 self._fail(f"message {op.hash_key} ({type(op.message).__name__}) could not be encoded: {error!r}")
         return encoded
+
+    def _already_stored(self, hash_keys: list[str]) -> set[str]:
+        """Which of `hash_keys` are stored already: those are not encoded again.
+
+        The engine hands a message over again once it has forgotten it (a parent relaying the replies of more
+        sub-agents than it remembers, say), and so may other stores of the file; one lookup per batch, in SQLite,
+        costs far less than encoding them. A read outside the transaction: what another writer stores meanwhile is
+        ignored by the insert.
+        """
+        if not hash_keys:
+            return set()
+        connection = self.connection
+        assert connection is not None
+        with self.lock:
+            try:
+                return {
+                    hash_key
+                    for (hash_key,) in connection.execute(_STORED_AMONG_SQL, (json.dumps(hash_keys),)).fetchall()
+                }
+            except sqlite3.Error:  # nothing is lost: the insert ignores what is stored
+                return set()
 
     def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp]) -> None:
         connection = self.connection
