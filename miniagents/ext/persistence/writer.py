@@ -14,9 +14,9 @@ it is committed — or has failed, in which case the marker carries a `StoreWrit
 Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
 bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
 transaction is not queued again, and one that is stored already is not encoded again (one lookup per transaction).
-The text index is filled in batches (see `schema`) when a search asks for it
-(`index_texts()`, before the search reads), or in the transaction that takes the texts not indexed yet to
-`_TEXT_INDEX_BATCH` — not by a flush nor on closing: a run that nobody searches does not pay for its index.
+The text index is filled in batches (see `schema`) when a search asks for it (`index_texts()`, before the search
+reads), or in the transaction that takes the texts not indexed yet to `_TEXT_INDEX_BATCH` — not by a flush nor on
+closing: a run that nobody searches does not pay for its index.
 
 Only one of the two threads can run Python at a time (the GIL), and a thread that wants it back must wait for the
 other to let go — up to 5 ms each time. So the two take turns on purpose rather than fight:
