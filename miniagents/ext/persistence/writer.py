@@ -83,7 +83,7 @@ _RECENT_HASH_KEYS = 10_000
 _TEXT_INDEX_BATCH = 50_000
 # the sizes of multi-row statements (`execute_rows`); the larger ones only if SQLite's limit of variables per
 # statement allows them (999 before SQLite 3.32)
-_ROWS_PER_INSERT = (16, 128, 1_024)
+_ROWS_PER_INSERT = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1_024)
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
 _LIVENESS_CHECK_SECONDS = 1.0
@@ -574,9 +574,10 @@ def execute_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any,
     running Python meanwhile, that wait (up to the interpreter's switch interval, 5 ms) would come once per row. A
     statement of many rows is one step — written while the event loop runs on the other core.
 
-    Statements come in a few sizes only (`_ROWS_PER_INSERT`), the last one padded with copies of its last row: the
-    sqlite3 module keeps a compiled statement per SQL text (with copies of the values last bound to it), so a size
-    per batch length would keep compiling new ones and hold the values of each.
+    Statements come in a few sizes only (powers of two, `_ROWS_PER_INSERT`), the last one padded with copies of its
+    smallest row (so padding at most doubles a statement's smallest rows, never copies a large one many times): the
+    sqlite3 module keeps a compiled statement per SQL text, with copies of the values last bound to it, so a size per
+    batch length would keep compiling new ones and hold the values of each.
     """
     head, values, rest = sql.partition(" VALUES (")
     if not values or len(rows) < 2:
@@ -589,9 +590,14 @@ def execute_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any,
     while start < len(rows):
         size = next((size for size in sizes if size >= len(rows) - start), sizes[-1])
         chunk = rows[start : start + size]
-        chunk += [chunk[-1]] * (size - len(chunk))
+        if len(chunk) < size:
+            chunk += [min(chunk, key=_row_size)] * (size - len(chunk))
         connection.execute(_many_rows_sql(head, marks, tail, size), list(itertools.chain.from_iterable(chunk)))
         start += size
+
+
+def _row_size(row: tuple[Any, ...]) -> int:
+    return sum(len(value) for value in row if isinstance(value, str))
 
 
 @functools.lru_cache(maxsize=64)
