@@ -62,23 +62,25 @@ class _Unprintable(Message):
 
 
 def test_a_message_stored_already_is_not_encoded_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The engine hands a message over again once it forgot it (so may another store of the file): one lookup per
-    transaction finds it stored, and it is neither encoded nor written again."""
-    database = tmp_path / "history.db"
+    """The engine hands a message over again once it forgot it (its memory is bounded, as the store's of what it
+    queued): one lookup per transaction finds it stored, and it is neither encoded nor written again."""
     message = _Unprintable(number=1)
-    with SQLiteMessageStore(database) as first:
-        first.persist(None, message)
-    caplog.clear()
-    with SQLiteMessageStore(database) as second:
+    with SQLiteMessageStore(tmp_path / "history.db") as store:
+        store.persist(None, message)
+        for number in range(10_000):  # the store's memory of what it queued forgets `message`
+            store.persist(None, TextMessage(f"in between {number}"))
+        store.flush()
+        caplog.clear()
         with caplog.at_level(logging.WARNING, logger="miniagents.ext.persistence.encoding"):
-            second.persist(None, message)  # a memory of its own: this store has not seen it
-            second.persist(None, _Unprintable(number=2))
-            second.flush()
+            store.persist(None, message)
+            assert store.pending == 1  # queued again
+            store.persist(None, _Unprintable(number=2))
+            store.flush()
         assert [record.getMessage() for record in caplog.records] == [
             "str() failed for a _Unprintable; it is stored without searchable text"
         ]
-        assert second.load(message.hash_key) == message
-        assert len(second) == 2
+        assert store.load(message.hash_key) == message
+        assert len(store) == 10_002
 
 
 async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -> None:

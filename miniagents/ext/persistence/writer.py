@@ -168,6 +168,7 @@ class StoreWriter:
         # hash keys queued lately and not lost to a failed transaction (guarded by `_state_lock`)
         self._recent_hash_keys: OrderedDict[str, None] = OrderedDict()
         self._texts_to_index = 0  # rows with a text committed by this writer and not indexed yet
+        self._encoded_before = _HashKeyFilter()  # only the writer thread uses it
         self._maintains_text_index = False
         # `_state_lock` guards the queue, the counters and the flags; the writer waits on `_work_queued` (when idle or
         # leaving producers their turn), producers on `_room_made` (when the queue is full)
@@ -454,10 +455,12 @@ class StoreWriter:
 
     def _encode(self, persist_ops: list[PersistOp]) -> list[EncodedMessage]:
         encoded = []
-        stored = self._already_stored([op.hash_key for op in persist_ops])
+        encoded_before = self._encoded_before
+        stored = self._already_stored([op.hash_key for op in persist_ops if op.hash_key in encoded_before])
         for op in persist_ops:
             if op.hash_key in stored:
                 continue
+            encoded_before.add(op.hash_key)
             try:
                 encoded.append(encode_message(op.message, op.hash_key, op.persisted_at))
             except Exception as error:  # one odd message must not lose the others
@@ -466,12 +469,12 @@ class StoreWriter:
         return encoded
 
     def _already_stored(self, hash_keys: list[str]) -> set[str]:
-        """Which of `hash_keys` are stored already: those are not encoded again.
+        """Which of `hash_keys` (those this writer may have encoded before) are stored already: those are not encoded
+        again.
 
         The engine hands a message over again once it has forgotten it (a parent relaying the replies of more
-        sub-agents than it remembers, say), and so may other stores of the file; one lookup per batch, in SQLite,
-        costs far less than encoding them. A read outside the transaction: what another writer stores meanwhile is
-        ignored by the insert.
+        sub-agents than it remembers, say); one lookup per batch, in SQLite, costs far less than encoding them. A read
+        outside the transaction: what another writer stores meanwhile is ignored by the insert.
         """
         if not hash_keys:
             return set()
@@ -603,6 +606,36 @@ def _row_size(row: tuple[Any, ...]) -> int:
 @functools.lru_cache(maxsize=64)
 def _many_rows_sql(head: str, marks: str, tail: str, rows: int) -> str:
     return f"{head} VALUES {','.join([f'({marks})'] * rows)}{tail}"
+
+
+class _HashKeyFilter:
+    """Which hash keys a writer has encoded, maybe: no for most that it has not, yes for every one that it has.
+
+    A bitmap of fixed size (a bit per hash of a key), so it never grows; when about one bit in eight is set (a few in
+    a hundred keys wrongly said to be seen), it starts afresh — what it forgets is then encoded again and ignored by
+    the insert, as before it existed.
+    """
+
+    __slots__ = ("_added", "_bits", "_mask")
+
+    _BITS = 1 << 23  # 1 MB
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self._BITS >> 3)
+        self._mask = self._BITS - 1
+        self._added = 0
+
+    def __contains__(self, hash_key: str) -> bool:
+        index = hash(hash_key) & self._mask
+        return bool(self._bits[index >> 3] & (1 << (index & 7)))
+
+    def add(self, hash_key: str) -> None:
+        if self._added >= self._BITS >> 3:
+            self._bits = bytearray(len(self._bits))
+            self._added = 0
+        index = hash(hash_key) & self._mask
+        self._bits[index >> 3] |= 1 << (index & 7)
+        self._added += 1
 
 
 def _settle(future: "asyncio.Future[None]", error: StoreWriteError | None) -> None:
