@@ -81,7 +81,7 @@ def encode_message(message: Message, hash_key: str, persisted_at: float) -> Enco
     # a nested message is serialised as a `<field>__hash_key(s)` reference: without one, there is nothing to walk
     if _REFERENCE_MARK in serialized:
         _walk_fields(message, "", hash_key, references)
-    return EncodedMessage(row=row, references=references)
+    return EncodedMessage(row, references)
 
 
 def _text_of(message: Message) -> str | None:
