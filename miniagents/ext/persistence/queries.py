@@ -150,8 +150,9 @@ def find_messages(
 ) -> list[StoredMessage]:
     """Stored messages matching every given filter, in the order they were persisted.
 
-    `text_index`: use the FTS5 index for `text`; `batched_text_index`: it is filled in batches (schema version 2), so
-    the rows above `text_index_state.indexed_up_to` are matched with `LIKE` (a short scan of the newest rows).
+    `text_index`: use the FTS5 index for `text`; `batched_text_index`: it is filled in batches (schema version 2 and
+    later), so the rows above `text_index_state.indexed_up_to` are matched with `LIKE` (a scan of the newest rows: at
+    most about 50,000 when the store's own search did not index them first).
     """
     where = _Where()
     if text:

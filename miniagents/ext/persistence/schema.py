@@ -328,7 +328,8 @@ def has_text_index(connection: sqlite3.Connection) -> bool:
 
 
 def is_text_index_batched(connection: sqlite3.Connection) -> bool:
-    """Whether the text index is filled in batches (version 2: rows above `indexed_up_to` may not be indexed yet)."""
+    """Whether the text index is filled in batches (version 2 and later: rows above `indexed_up_to` may not be indexed
+    yet)."""
     return _has_table(connection, "text_index_state")
 
 
