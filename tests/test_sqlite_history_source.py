@@ -277,7 +277,7 @@ def test_what_is_not_a_store_file_is_refused_with_a_clear_error(tmp_path: Path, 
     with sqlite3.connect(other) as connection:
         connection.execute("CREATE TABLE messages (id INTEGER)")
     connection.close()
-    with pytest.raises(StoreError, match=r"not a message store file .*calls, message_references, sessions"):
+    with pytest.raises(StoreError, match=r"not a message store file .*calls, reference_lists, sessions"):
         SQLiteHistory(other)
 
     text_file = tmp_path / "notes.txt"

@@ -1,20 +1,23 @@
 """What the store does to stay cheap (issue 18) without losing anything: a message handed over again is queued once,
-a call costs two writes, the text index is filled in batches (and a version 1 file is converted), and a write error
-seen by the flush at the end of a `MiniAgents` block is raised by the owner's next flush.
+a call costs two writes, the text index is filled in batches when a search needs it (and a version 1 file is
+converted), and a write error seen by the flush at the end of a `MiniAgents` block is raised by the owner's next
+flush.
 
 Speed itself is measured in `benchmarks/store_throughput.py`, not here.
 """
 
 import asyncio
+import logging
 import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
-from sqlite_helpers import write_lock_held
+from sqlite_helpers import back_to_version_2, write_lock_held
 
-from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
+from miniagents import InteractionContext, Message, MiniAgents, TextMessage, miniagent
 from miniagents.ext.persistence import SQLiteHistory, SQLiteMessageStore, StoreWriteError
+from miniagents.ext.persistence.schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -47,6 +50,37 @@ async def test_a_message_handed_over_again_is_queued_once_unless_its_write_faile
         assert [stored.text for stored in store.messages()] == ["said twice"]
         store.persist(None, again)  # committed already: nothing to queue
         assert store.pending == 0
+
+
+class _Unprintable(Message):
+    """A message whose text cannot be made: encoding it logs a warning, which tells when it is encoded."""
+
+    number: int
+
+    def _as_string(self) -> str:
+        raise RuntimeError("no text")
+
+
+def test_a_message_stored_already_is_not_encoded_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The engine hands a message over again once it forgot it (its memory is bounded, as the store's of what it
+    queued): one lookup per transaction finds it stored, and it is neither encoded nor written again."""
+    message = _Unprintable(number=1)
+    with SQLiteMessageStore(tmp_path / "history.db") as store:
+        store.persist(None, message)
+        for number in range(10_000):  # the store's memory of what it queued forgets `message`
+            store.persist(None, TextMessage(f"in between {number}"))
+        store.flush()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="miniagents.ext.persistence.encoding"):
+            store.persist(None, message)
+            assert store.pending == 1  # queued again
+            store.persist(None, _Unprintable(number=2))
+            store.flush()
+        assert [record.getMessage() for record in caplog.records] == [
+            "str() failed for a _Unprintable; it is stored without searchable text"
+        ]
+        assert store.load(message.hash_key) == message
+        assert len(store) == 10_002
 
 
 async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -> None:
@@ -96,11 +130,19 @@ async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -
 # --- the text index, filled in batches -------------------------------------------------------------------------------
 
 
-def test_rows_not_indexed_yet_are_found_and_indexed_by_the_next_flush(tmp_path: Path) -> None:
-    """Rows a writer committed before it could index them (it was killed, say) are searchable all the same."""
+def test_texts_are_indexed_when_a_search_needs_them_and_found_before(tmp_path: Path) -> None:
+    """Neither a flush nor closing indexes (a run nobody searches does not pay for it); the store's search brings the
+    index up to date first. Rows not indexed yet — committed by a writer killed before it indexed, or only browsed —
+    are found all the same."""
     database = tmp_path / "history.db"
+
+    def indexed(text: str) -> int:
+        with sqlite3.connect(database) as connection:
+            query = "SELECT count(*) FROM messages_text WHERE messages_text MATCH ?"
+            return connection.execute(query, (f'"{text}"',)).fetchone()[0]
+
     with SQLiteMessageStore(database) as store:
-        store.persist(None, TextMessage("indexed needle"))
+        store.persist(None, TextMessage("committed needle"))
         store.flush()
         with sqlite3.connect(database) as connection:  # a writer that committed and never indexed
             connection.execute(
@@ -108,27 +150,28 @@ def test_rows_not_indexed_yet_are_found_and_indexed_by_the_next_flush(tmp_path: 
                 "VALUES ('0123', 'TextMessage', 'miniagents.messages:TextMessage', 'message', 1.0, "
                 "'unindexed NEEDLE', '{}')"
             )
-        assert sorted(found.text for found in store.search("needle")) == ["indexed needle", "unindexed NEEDLE"]
         with SQLiteHistory(database) as history:
             assert len(history.list_calls(text="needle")) == 0  # no call holds them, but the query works
+        assert indexed("needle") == 0
+        assert sorted(found.text for found in store.search("needle")) == ["committed needle", "unindexed NEEDLE"]
+        assert indexed("needle") == 2
 
-        def indexed(text: str) -> int:
-            with sqlite3.connect(database) as connection:
-                query = "SELECT count(*) FROM messages_text WHERE messages_text MATCH ?"
-                return connection.execute(query, (f'"{text}"',)).fetchone()[0]
-
-        assert indexed("unindexed") == 0
-        store.persist(None, TextMessage("one more"))
-        store.flush()  # a flush is answered once every committed text is indexed
-        assert indexed("unindexed") == 1
+        store.persist(None, TextMessage("one more"))  # not flushed: the search waits for it
+        assert [found.text for found in store.search("MORE")] == ["one more"]
         assert indexed("one more") == 1
-        assert sorted(found.text for found in store.search("needle")) == ["indexed needle", "unindexed NEEDLE"]
+        store.persist(None, TextMessage("left for later"))
+    assert indexed("later") == 0  # closing wrote it, and did not index it
+    with SQLiteMessageStore(database) as reopened:
+        assert [found.text for found in reopened.search("later")] == ["left for later"]
+        assert indexed("later") == 1
 
 
 def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> None:
     database = tmp_path / "history.db"
     with SQLiteMessageStore(database) as store:
         store.persist(None, TextMessage("written by version 1"))
+        store.search("written")  # indexed, as the trigger of version 1 did
+    back_to_version_2(database)
     with sqlite3.connect(database) as connection:  # back to how version 1 left a file: a trigger indexed each row
         connection.execute("DROP TABLE text_index_state")
         connection.execute(
@@ -144,8 +187,9 @@ def test_a_version_1_file_indexed_by_a_trigger_is_converted(tmp_path: Path) -> N
             "written by version 2",
         ]
     with sqlite3.connect(database) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone() == (2,)
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall() == []
+        assert connection.execute("SELECT name FROM sqlite_master WHERE name = 'message_references'").fetchall() == []
         matches = connection.execute(
             "SELECT count(*) FROM messages_text WHERE messages_text MATCH '\"written by\"'"
         ).fetchone()
@@ -184,8 +228,8 @@ async def test_the_store_throughput_benchmark_runs_at_a_tiny_scale(tmp_path: Pat
 
     messages = await store_throughput._collect_run_messages(5, 4, True)
     assert len(messages) == 5 * 4 + 2 * 6  # the replies, and a call node and a reply node per call
-    for index_every in (1, 1_000):
-        store_throughput._raw_sqlite_seconds(str(tmp_path), messages, index_every=index_every)  # checks the index
+    for index_texts in ("every transaction", "at the end", "never"):
+        store_throughput._raw_sqlite_seconds(str(tmp_path), messages, index_texts)  # checks the index
     store_throughput._store_seconds(str(tmp_path), messages)  # checks every message and the search
-    for attached in ("nothing", "no-op", "store"):
+    for attached in ("nothing", "no-op", "store", "store, searched"):
         await store_throughput._fan_out_seconds(attached, str(tmp_path), 5, 3)

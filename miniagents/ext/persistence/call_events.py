@@ -6,8 +6,10 @@ keeps one `calls` row per call of a session.
 
 Two writes per call: the row is inserted when the call is initiated (so a crash leaves the calls that were under way
 in the tree), and updated once when it is recorded — with when it started and finished, its error and its records,
-kept in memory until then. A call that finished but is never recorded (its records failed, or nobody persists them)
-gets its update when the store is flushed by its `MiniAgents` (the end of the `async with` block) or detached.
+kept in memory until then. Both are `INSERT ... VALUES` statements (the update an upsert of the whole row), which the
+writer writes many rows at a time (`writer.execute_rows`). A call that finished but is never recorded (its records
+failed, or nobody persists them) gets its update when the store is flushed by its `MiniAgents` (the end of the
+`async with` block) or detached.
 """
 
 from collections.abc import Awaitable, Callable
@@ -25,19 +27,26 @@ _INSERT_CALL = (
     "VALUES (?, ?, ?, ?, ?)"
 )
 _UPDATE_TIMES = "UPDATE calls SET started_at = ?, finished_at = ?, error = ?" + _WHERE_CALL
-_UPDATE_RECORDED = (
-    "UPDATE calls SET started_at = ?, finished_at = ?, error = ?, call_node_hash_key = ?, reply_node_hash_key = ?"
-    + _WHERE_CALL
+_UPSERT_RECORDED = (
+    "INSERT INTO calls (session_id, call_id, parent_call_id, agent_alias, initiated_at, started_at, finished_at, "
+    "error, call_node_hash_key, reply_node_hash_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (session_id, call_id) DO UPDATE SET started_at = excluded.started_at, "
+    "finished_at = excluded.finished_at, error = excluded.error, call_node_hash_key = excluded.call_node_hash_key, "
+    "reply_node_hash_key = excluded.reply_node_hash_key"
 )
 _UPDATE_NODES = "UPDATE calls SET call_node_hash_key = ?, reply_node_hash_key = ?" + _WHERE_CALL
 
 
 class _CallTimes:
-    """What the events told of a call since its row was inserted: not written yet."""
+    """What the events told of a call since its row was inserted: not written yet (and what the row was inserted
+    with, so the update can be an upsert of the whole row)."""
 
-    __slots__ = ("error", "finished", "finished_at", "started_at")
+    __slots__ = ("agent_alias", "error", "finished", "finished_at", "initiated_at", "parent_call_id", "started_at")
 
-    def __init__(self) -> None:
+    def __init__(self, parent_call_id: int | None, agent_alias: str, initiated_at: float) -> None:
+        self.parent_call_id = parent_call_id
+        self.agent_alias = agent_alias
+        self.initiated_at = initiated_at
         self.started_at: float | None = None
         self.finished_at: float | None = None
         self.error: str | None = None
@@ -73,6 +82,10 @@ class CallEventRecorder:
             CallRecorded: self._recorded,  # type: ignore[dict-item]
         }
 
+    # the events it records; an engine that honours `call_event_types` hands it only these (a run's most frequent
+    # events, its messages appearing, are of no use to the call tree)
+    call_event_types = (CallInitiated, CallStarted, CallFinished, CallRecorded)
+
     def __repr__(self) -> str:
         return f"<CallEventRecorder of session {self.session_id!r}>"
 
@@ -103,11 +116,12 @@ class CallEventRecorder:
         return self.session_id, call_id
 
     def _initiated(self, event: CallInitiated) -> None:
-        self._unwritten[event.call_id] = _CallTimes()
+        times = _CallTimes(event.parent_call_id, storable_text(event.agent_alias), event.time)
+        self._unwritten[event.call_id] = times
         self._submit(
             StatementOp(
                 _INSERT_CALL,
-                (self.session_id, event.call_id, event.parent_call_id, storable_text(event.agent_alias), event.time),
+                (self.session_id, event.call_id, times.parent_call_id, times.agent_alias, times.initiated_at),
             )
         )
 
@@ -130,5 +144,14 @@ class CallEventRecorder:
         if times is None:  # its times were written already (by a flush), or it started before `attach`
             self._submit(StatementOp(_UPDATE_NODES, (*nodes, *self._key(event.call_id))))
         else:
-            parameters = (times.started_at, times.finished_at, times.error, *nodes, *self._key(event.call_id))
-            self._submit(StatementOp(_UPDATE_RECORDED, parameters))
+            parameters = (
+                *self._key(event.call_id),
+                times.parent_call_id,
+                times.agent_alias,
+                times.initiated_at,
+                times.started_at,
+                times.finished_at,
+                times.error,
+                *nodes,
+            )
+            self._submit(StatementOp(_UPSERT_RECORDED, parameters))

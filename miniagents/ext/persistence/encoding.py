@@ -1,4 +1,4 @@
-"""How a message becomes a row of `messages` and rows of `message_references`.
+"""How a message becomes a row of `messages` and rows of `reference_lists` (one per field holding messages).
 
 A reference's field path names where the nested message sits: `replies` for a field, `meta.source` for a field of a
 frozen dict, `items[2].answer` for a field of a frozen value inside a tuple. The walk mirrors `Frozen.serialize()`:
@@ -7,11 +7,11 @@ inline, and the frozen values found inline are walked in turn.
 """
 
 import logging
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from miniagents.ext.persistence.queries import storable_text
 from miniagents.ext.persistence.registry import class_path_of
+from miniagents.ext.persistence.schema import reference_list
 from miniagents.messages import Message
 from miniagents.promising.ext.frozen import Frozen
 from miniagents.records import AgentCallNode, AgentReplyNode
@@ -25,12 +25,13 @@ MessageRow = tuple[str, str, str, str, str | None, float, str | None, str]
 _REFERENCE_MARK = "__hash_key"
 # class -> (class name, class path, kind): looked up once per class
 _classes: dict[type, tuple[str, str, str]] = {}
-ReferenceRow = tuple[str, str, int, str]
+# (parent hash key, field path, child hash keys as a JSON array)
+ReferenceRow = tuple[str, str, str]
 
 
-@dataclass(frozen=True, slots=True)
-class EncodedMessage:
-    """The `messages` row of one message and the `message_references` rows of the messages it holds."""
+class EncodedMessage(NamedTuple):
+    """The `messages` row of one message and the `reference_lists` rows of the fields holding messages (a named
+    tuple: one is made per message written)."""
 
     row: MessageRow
     references: list[ReferenceRow]
@@ -80,7 +81,7 @@ def encode_message(message: Message, hash_key: str, persisted_at: float) -> Enco
     # a nested message is serialised as a `<field>__hash_key(s)` reference: without one, there is nothing to walk
     if _REFERENCE_MARK in serialized:
         _walk_fields(message, "", hash_key, references)
-    return EncodedMessage(row=row, references=references)
+    return EncodedMessage(row, references)
 
 
 def _text_of(message: Message) -> str | None:
@@ -99,11 +100,9 @@ def _walk_fields(node: Frozen, path: str, parent_hash_key: str, references: list
     for name, value in node.frozen_fields_and_values(exclude_class=True).items():
         path_of_field = field_path(path, name)
         if isinstance(value, Message):
-            references.append((parent_hash_key, path_of_field, 0, value.hash_key))
+            references.append((parent_hash_key, path_of_field, reference_list([value.hash_key])))
         elif isinstance(value, tuple) and value and all(isinstance(item, Message) for item in value):
-            references.extend(
-                (parent_hash_key, path_of_field, position, item.hash_key) for position, item in enumerate(value)
-            )
+            references.append((parent_hash_key, path_of_field, reference_list([item.hash_key for item in value])))
         else:
             _walk_value(value, path_of_field, parent_hash_key, references)
 

@@ -25,6 +25,7 @@ from miniagents.ext.persistence.schema import (
     has_text_index,
     is_text_index_batched,
     open_read_only,
+    prepare_reader,
 )
 from miniagents.ext.persistence.store import SQLiteMessageStore
 from miniagents.ext.persistence.usage import add_usage, own_usage_by_call, subtree_usage, zero_usage
@@ -34,13 +35,12 @@ __all__ = ["SQLiteHistory"]
 
 _T = TypeVar("_T")
 
-_SQL_CHUNK = 500  # stays far below SQLite's limit of variables per statement
 _MESSAGE_CACHE_SIZE = 4096
 
 # reply nodes that no `calls` row points to: records persisted without `store.attach` (no call tree for them)
 _UNATTACHED_REPLIES = (
-    "SELECT m.hash_key, m.agent_alias, m.persisted_at, r.child_hash_key FROM messages m "
-    "JOIN message_references r ON r.parent_hash_key = m.hash_key AND r.field_path = 'agent_call' "
+    "SELECT m.hash_key, m.agent_alias, m.persisted_at, json_extract(r.child_hash_keys, '$[0]') FROM messages m "
+    "JOIN reference_lists r ON r.parent_hash_key = m.hash_key AND r.field_path = 'agent_call' "
     "WHERE m.kind = 'reply' AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.reply_node_hash_key = m.hash_key)"
 )
 
@@ -88,6 +88,7 @@ class SQLiteHistory:
         self._message_cache: OrderedDict[str, str] = OrderedDict()
         try:
             self._text_index = self._check_schema()
+            prepare_reader(self._connection)
             self._batched_text_index = is_text_index_batched(self._connection)
         except BaseException:
             self._connection.close()
@@ -280,19 +281,15 @@ def _nodes_containing(
 ) -> set[str]:
     """Hash keys of the call and reply nodes that hold a message containing `text`, or whose kwargs contain it."""
     found = find_messages(connection, text_index=text_index, batched_text_index=batched_text_index, text=text)
-    message_keys = [stored.hash_key for stored in found]
-    nodes: set[str] = set()
-    for start in range(0, len(message_keys), _SQL_CHUNK):
-        chunk = message_keys[start : start + _SQL_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        nodes.update(
-            parent
-            for (parent,) in connection.execute(
-                "SELECT DISTINCT parent_hash_key FROM message_references "
-                f"WHERE field_path IN ('messages', 'replies') AND child_hash_key IN ({marks})",
-                chunk,
-            )
+    # one scan of the lists for all of them (a child is not indexed, see `schema`)
+    nodes = {
+        parent
+        for (parent,) in connection.execute(
+            "SELECT DISTINCT r.parent_hash_key FROM reference_lists r, json_each(r.child_hash_keys) child "
+            "WHERE r.field_path IN ('messages', 'replies') AND child.value IN (SELECT value FROM json_each(?))",
+            (json.dumps([stored.hash_key for stored in found]),),
         )
+    }
     pattern = "%" + storable_text(text).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     nodes.update(
         hash_key

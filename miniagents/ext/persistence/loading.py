@@ -2,7 +2,7 @@
 
 All rows needed (the requested ones and everything they reference, transitively) are fetched first; then messages
 are built children first, without recursion, so long chains of messages referencing each other load fine. A
-`<field>__hash_key(s)` key of the stored JSON becomes the nested message(s) only where `message_references` has
+`<field>__hash_key(s)` key of the stored JSON becomes the nested message(s) only where `reference_lists` has
 exactly those keys at that path — a user field that merely happens to be named like that stays a plain value.
 """
 
@@ -31,8 +31,8 @@ _HASH_KEYS_SUFFIX = "__hash_keys"
 
 # hash_key -> (class_name, class_path, serialized)
 _Rows = dict[str, tuple[str, str, str]]
-# parent hash_key -> field path -> position -> child hash_key
-_References = dict[str, dict[str, dict[int, str]]]
+# parent hash_key -> field path -> child hash_keys, in order
+_References = dict[str, dict[str, list[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +57,15 @@ def fetch_rows(connection: sqlite3.Connection, hash_keys: Iterable[str], databas
                 f"SELECT hash_key, class_name, class_path, serialized FROM messages WHERE hash_key IN ({marks})", chunk
             ):
                 rows[hash_key] = (class_name, class_path, serialized)
-            for parent, path, position, child in connection.execute(
-                "SELECT parent_hash_key, field_path, position, child_hash_key FROM message_references "
+            for parent, path, child_hash_keys in connection.execute(
+                "SELECT parent_hash_key, field_path, child_hash_keys FROM reference_lists "
                 f"WHERE parent_hash_key IN ({marks})",
                 chunk,
             ):
-                references.setdefault(parent, {}).setdefault(path, {})[position] = child
-                referenced_from.setdefault(child, (parent, path))
+                children = json.loads(child_hash_keys)
+                references.setdefault(parent, {})[path] = children
+                for child in children:
+                    referenced_from.setdefault(child, (parent, path))
         missing = [hash_key for hash_key in pending if hash_key not in rows]
         if missing:
             raise _not_found(missing[0], referenced_from, database)
@@ -71,8 +73,8 @@ def fetch_rows(connection: sqlite3.Connection, hash_keys: Iterable[str], databas
             dict.fromkeys(
                 child
                 for hash_key in pending
-                for positions in references.get(hash_key, {}).values()
-                for child in positions.values()
+                for children in references.get(hash_key, {}).values()
+                for child in children
                 if child not in rows
             )
         )
@@ -127,7 +129,7 @@ class _Builder:
         return order
 
     def _children_of(self, hash_key: str) -> list[str]:
-        return [child for positions in self._references.get(hash_key, {}).values() for child in positions.values()]
+        return [child for children in self._references.get(hash_key, {}).values() for child in children]
 
     def _message(self, hash_key: str) -> Message:
         class_name, class_path, serialized = self._rows[hash_key]
@@ -144,25 +146,25 @@ class _Builder:
             )
         return message  # type: ignore[return-value]
 
-    def _fields(self, data: dict[str, Any], path: str, references: dict[str, dict[int, str]]) -> dict[str, Any]:
+    def _fields(self, data: dict[str, Any], path: str, references: dict[str, list[str]]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         for key, value in data.items():
             if key == "class_":
                 continue
             if key.endswith(_HASH_KEY_SUFFIX) and isinstance(value, str):
                 name = key.removesuffix(_HASH_KEY_SUFFIX)
-                if references.get(field_path(path, name)) == {0: value}:
+                if references.get(field_path(path, name)) == [value]:
                     fields[name] = self._built[value]
                     continue
             elif key.endswith(_HASH_KEYS_SUFFIX) and isinstance(value, list) and value:
                 name = key.removesuffix(_HASH_KEYS_SUFFIX)
-                if references.get(field_path(path, name)) == dict(enumerate(value)):
+                if references.get(field_path(path, name)) == value:
                     fields[name] = tuple(self._built[child] for child in value)
                     continue
             fields[key] = self._value(value, field_path(path, key), references)
         return fields
 
-    def _value(self, value: Any, path: str, references: dict[str, dict[int, str]]) -> Any:
+    def _value(self, value: Any, path: str, references: dict[str, list[str]]) -> Any:
         if isinstance(value, dict):
             class_name = value.get("class_", "Frozen")
             cls = self._resolver.frozen_class(class_name)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from miniagents.ext.persistence.schema import reference_list
+
 __all__ = [
     "CallRecord",
     "MessageKind",
@@ -148,8 +150,9 @@ def find_messages(
 ) -> list[StoredMessage]:
     """Stored messages matching every given filter, in the order they were persisted.
 
-    `text_index`: use the FTS5 index for `text`; `batched_text_index`: it is filled in batches (schema version 2), so
-    the rows above `text_index_state.indexed_up_to` are matched with `LIKE` (a short scan of the newest rows).
+    `text_index`: use the FTS5 index for `text`; `batched_text_index`: it is filled in batches (schema version 2 and
+    later), so the rows above `text_index_state.indexed_up_to` are matched with `LIKE` (a scan of the newest rows: at
+    most about 50,000 when the store's own search did not index them first).
     """
     where = _Where()
     if text:
@@ -214,18 +217,22 @@ def find_references(
     child_hash_key: str | None = None,
     field_path: str | None = None,
 ) -> list[MessageReference]:
-    """References from and/or to a message, ordered by parent, field path and position."""
+    """References from and/or to a message, ordered by parent, field path and position.
+
+    A parent's references are found by its key; the parents of a child by scanning the lists (see `schema`).
+    """
     where = _Where()
     for column, value in (
-        ("parent_hash_key", parent_hash_key),
-        ("child_hash_key", child_hash_key),
-        ("field_path", field_path),
+        ("r.parent_hash_key", parent_hash_key),
+        ("child.value", child_hash_key),
+        ("r.field_path", field_path),
     ):
         if value is not None:
             where.add(f"{column} = ?", value)
     sql = (
-        "SELECT parent_hash_key, field_path, position, child_hash_key FROM message_references"
-        f"{where} ORDER BY parent_hash_key, field_path, position"
+        "SELECT r.parent_hash_key, r.field_path, child.key, child.value "
+        f"FROM reference_lists r, json_each(r.child_hash_keys) child{where} "
+        "ORDER BY r.parent_hash_key, r.field_path, child.key"
     )
     return [MessageReference(*row) for row in connection.execute(sql, where.parameters)]
 
@@ -234,10 +241,11 @@ def find_reply_nodes(connection: sqlite3.Connection, call_node_hash_key: str) ->
     """The stored reply nodes answering call node `call_node_hash_key` (several if the same call was repeated)."""
     columns = ", ".join(f"m.{column.strip()}" for column in _MESSAGE_COLUMNS.split(","))
     sql = (
-        f"SELECT {columns} FROM message_references r JOIN messages m ON m.hash_key = r.parent_hash_key "
-        "WHERE r.child_hash_key = ? AND r.field_path = 'agent_call' AND m.kind = 'reply' ORDER BY m.persisted_at, m.id"
+        f"SELECT {columns} FROM reference_lists r JOIN messages m ON m.hash_key = r.parent_hash_key "
+        "WHERE r.field_path = 'agent_call' AND r.child_hash_keys = ? AND m.kind = 'reply' "
+        "ORDER BY m.persisted_at, m.id"
     )
-    return [StoredMessage(*row) for row in connection.execute(sql, (call_node_hash_key,))]
+    return [StoredMessage(*row) for row in connection.execute(sql, (reference_list([call_node_hash_key]),))]
 
 
 def find_sessions(connection: sqlite3.Connection) -> list[SessionRecord]:

@@ -3,22 +3,37 @@
 Tables:
 - `messages`: one row per message, keyed by `hash_key` (content-addressed, so a message is stored once); `serialized`
   is `message.serialize()` as JSON, in which nested messages are `<field>__hash_key(s)` references.
-- `message_references`: (parent hash_key, field path, position, child hash_key) for every such reference, so records
-  can be rebuilt and navigated both ways.
+- `reference_lists`: (parent hash_key, field path, child hash_keys) for every field holding nested messages, the
+  children as a JSON array in their order (a field holding one message: an array of one), so records can be rebuilt
+  and navigated both ways.
 - `sessions` and `calls`: the call tree recorded from lifecycle events (`store.attach(mini_agents)`), which the
   content-only records cannot tell (a call does not know who made it).
 - `messages_text`: an FTS5 trigram index of `messages.text` (substring search), when SQLite supports it, and
   `text_index_state`: the highest `messages.id` indexed so far.
 
-The text index is filled in batches, not row by row (schema version 2): the writer indexes the rows above
-`text_index_state.indexed_up_to` in one statement once about a thousand texts are waiting, and before answering every
-flush or closing. An FTS5 index costs mostly per transaction that changes it (each one adds a segment to merge later),
-so indexing a thousand rows at once costs about half of indexing them 64 at a time as they are inserted. Searches see
-every committed row all the same: the rows not indexed yet (at most about a thousand, or more after a crash until the
-next writer catches up) are matched with `LIKE` (`find_messages`). A version 1 file (indexed by a trigger on insert)
-is converted when a store opens it for writing: the trigger is dropped and its rows count as indexed.
+The text index is filled in batches, not row by row: the writer indexes the rows above
+`text_index_state.indexed_up_to` in one statement when a store's `search` asks for it (the search then waits for it),
+or once about 50,000 texts are waiting — not as rows are written, nor by a flush or on closing (since schema version
+3; version 2 indexed every thousand texts and before every flush), so a run that nobody searches does not pay for
+its index, and one that is searched pays once, in one transaction (an FTS5 index costs mostly per transaction that
+changes it: each one adds a segment to merge later). Searches see every committed row all the same: the rows not
+indexed yet are matched with `LIKE` (`find_messages`) — the only way for a read-only reader (`SQLiteHistory`), which
+cannot index, so a file never searched through a store is scanned for its last (at most about 50,000) texts. A
+version 1 file (indexed by a trigger on insert) is converted when a store opens it for writing: the trigger is
+dropped and its rows count as indexed.
+
+Schema version 3 writes less per message, for the cost of a store attached to a run (issue 18):
+- one `reference_lists` row per field instead of one `message_references` row per nested message: a reply node of ten
+  replies is two rows, not eleven, and there is no index of children. What holds a given message is found by scanning
+  the lists (`json_each`), except the reply nodes of a call node, which a small partial index finds
+  (`references_by_call_node`, the `agent_call` fields only);
+- `messages_by_agent_alias` indexes only the rows that have an agent alias (records, mostly), not every message.
+Versions 1 and 2 files are converted when a store opens them for writing (`ensure_schema`); read-only connections to
+them (`SQLiteHistory`) see their per-message references as `reference_lists` through a temporary view
+(`prepare_reader`).
 """
 
+import json
 import logging
 import os
 import sqlite3
@@ -31,20 +46,25 @@ __all__ = [
     "SCHEMA_VERSION",
     "check_store_file",
     "ensure_schema",
+    "has_pending_texts",
     "has_text_index",
     "index_pending_texts",
     "is_text_index_batched",
     "open_connection",
     "open_read_only",
+    "prepare_reader",
+    "reference_list",
     "store_path",
     "use_wal",
 ]
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-REQUIRED_TABLES = frozenset({"messages", "message_references", "sessions", "calls"})
+REQUIRED_TABLES = frozenset({"messages", "sessions", "calls"})
+# the references of nested messages: `reference_lists` since version 3, `message_references` (a row each) before
+_REFERENCE_TABLES = ("reference_lists", "message_references")
 _REQUIRED_MESSAGE_COLUMNS = frozenset({"hash_key", "class_name", "class_path", "kind", "serialized"})
 
 _TABLES = """
@@ -61,16 +81,17 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_by_time ON messages (persisted_at);
 CREATE INDEX IF NOT EXISTS messages_by_kind ON messages (kind, persisted_at);
-CREATE INDEX IF NOT EXISTS messages_by_agent ON messages (agent_alias, persisted_at);
+CREATE INDEX IF NOT EXISTS messages_by_agent_alias ON messages (agent_alias, persisted_at)
+    WHERE agent_alias IS NOT NULL;
 
-CREATE TABLE IF NOT EXISTS message_references (
+CREATE TABLE IF NOT EXISTS reference_lists (
     parent_hash_key TEXT NOT NULL,
     field_path TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    child_hash_key TEXT NOT NULL,
-    PRIMARY KEY (parent_hash_key, field_path, position)
+    child_hash_keys TEXT NOT NULL,
+    PRIMARY KEY (parent_hash_key, field_path)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS references_by_child ON message_references (child_hash_key);
+CREATE INDEX IF NOT EXISTS references_by_call_node ON reference_lists (child_hash_keys)
+    WHERE field_path = 'agent_call';
 
 CREATE TABLE IF NOT EXISTS sessions (
     session_id TEXT PRIMARY KEY,
@@ -106,11 +127,32 @@ _TEXT_INDEX = (
 )
 _TEXT_INDEX_TRIGGER = "messages_text_on_insert"  # how version 1 kept the index up to date, row by row
 
+# version 2 and older: a `message_references` row per nested message, and every row in the agent alias index
+_CONVERT_REFERENCES = (
+    "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) "
+    "SELECT parent_hash_key, field_path, json_group_array(child_hash_key) FROM "
+    "(SELECT * FROM message_references ORDER BY parent_hash_key, field_path, position) "
+    "GROUP BY parent_hash_key, field_path",
+    "DROP TABLE message_references",
+    "DROP INDEX IF EXISTS messages_by_agent",
+)
+_REFERENCE_LISTS_VIEW = (
+    "CREATE TEMP VIEW IF NOT EXISTS reference_lists AS "
+    "SELECT parent_hash_key, field_path, json_group_array(child_hash_key) AS child_hash_keys FROM "
+    "(SELECT * FROM main.message_references ORDER BY parent_hash_key, field_path, position) "
+    "GROUP BY parent_hash_key, field_path"
+)
+
 _INDEX_PENDING_TEXTS = (
     "INSERT INTO messages_text (rowid, text) SELECT id, text FROM messages "
     "WHERE id > (SELECT indexed_up_to FROM text_index_state) AND text IS NOT NULL",
     "UPDATE text_index_state SET indexed_up_to = (SELECT coalesce(max(id), 0) FROM messages)",
 )
+
+
+def reference_list(hash_keys: list[str]) -> str:
+    """The `child_hash_keys` of a `reference_lists` row: a compact JSON array, as SQLite's `json_array` writes it."""
+    return json.dumps(hash_keys, separators=(",", ":"))
 
 
 def store_path(database: str | os.PathLike[str]) -> str:
@@ -205,6 +247,8 @@ def check_store_file(
     if allow_empty and not tables and version == 0:
         return
     missing = sorted(REQUIRED_TABLES - set(tables))
+    if not any(table in tables for table in _REFERENCE_TABLES):
+        missing = sorted([*missing, _REFERENCE_TABLES[0]])
     missing_columns = sorted(_REQUIRED_MESSAGE_COLUMNS - message_columns) if "messages" in tables else []
     if missing or missing_columns or version == 0:
         if missing:
@@ -247,6 +291,9 @@ def ensure_schema(connection: sqlite3.Connection, database: str, text_index: boo
             if statement.strip():
                 connection.execute(statement)
         _convert_version_1_text_index(connection)
+        if _has_table(connection, "message_references"):
+            for statement in _CONVERT_REFERENCES:
+                connection.execute(statement)
         if text_index and not has_text_index(connection):
             connection.execute("SAVEPOINT text_index")
             try:
@@ -265,14 +312,33 @@ def ensure_schema(connection: sqlite3.Connection, database: str, text_index: boo
         raise
 
 
+def prepare_reader(connection: sqlite3.Connection) -> None:
+    """Let a connection read the references of a version 1 or 2 file (not converted yet: nobody wrote to it since) as
+    `reference_lists`, through a temporary view; a newer file needs nothing.
+
+    The view lives in the connection only (read-only connections may have one): the file is not touched.
+    """
+    if not _has_table(connection, "reference_lists") and _has_table(connection, "message_references"):
+        connection.execute(_REFERENCE_LISTS_VIEW)
+
+
 def has_text_index(connection: sqlite3.Connection) -> bool:
     """Whether the database has the FTS5 index of message texts."""
     return _has_table(connection, "messages_text")
 
 
 def is_text_index_batched(connection: sqlite3.Connection) -> bool:
-    """Whether the text index is filled in batches (version 2: rows above `indexed_up_to` may not be indexed yet)."""
+    """Whether the text index is filled in batches (version 2 and later: rows above `indexed_up_to` may not be indexed
+    yet)."""
     return _has_table(connection, "text_index_state")
+
+
+def has_pending_texts(connection: sqlite3.Connection) -> bool:
+    """Whether some committed text is not indexed yet (the file must have the index)."""
+    row = connection.execute(
+        "SELECT 1 FROM messages WHERE id > (SELECT indexed_up_to FROM text_index_state) AND text IS NOT NULL LIMIT 1"
+    ).fetchone()
+    return row is not None
 
 
 def index_pending_texts(connection: sqlite3.Connection) -> None:

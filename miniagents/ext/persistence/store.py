@@ -31,7 +31,13 @@ from miniagents.ext.persistence.queries import (
     find_reply_nodes,
     find_sessions,
 )
-from miniagents.ext.persistence.schema import has_text_index, is_text_index_batched, open_read_only, store_path
+from miniagents.ext.persistence.schema import (
+    has_text_index,
+    is_text_index_batched,
+    open_read_only,
+    prepare_reader,
+    store_path,
+)
 from miniagents.ext.persistence.writer import (
     DEFAULT_MAX_BATCH,
     DEFAULT_MAX_PENDING,
@@ -81,7 +87,7 @@ class SQLiteMessageStore:
 
     `full_text_search=False` skips the FTS5 trigram index (smaller file); `search` then scans with `LIKE`.
     `busy_timeout` is how long a write waits for another writer of the same file before failing. `max_batch` is the
-    most messages and call updates one transaction writes (default 256: fewer, larger commits write a backlog faster,
+    most messages and call updates one transaction writes (default 4096: fewer, larger commits write a backlog faster,
     and producers held up by a full queue wait for one of them to commit).
 
     `database` is a file name (`~` is expanded) or `":memory:"`. A file is checked before anything is written to it:
@@ -115,6 +121,7 @@ class SQLiteMessageStore:
         with self._read_lock:
             self._text_index = full_text_search and has_text_index(self._reader)
             self._batched_text_index = is_text_index_batched(self._reader)
+            prepare_reader(self._reader)  # another store may have written an older version meanwhile: not converted
         self._attachments: dict[MiniAgents, CallEventRecorder] = {}
 
     def __repr__(self) -> str:
@@ -304,7 +311,13 @@ class SQLiteMessageStore:
     def search(
         self, text: str, *, kind: MessageKind | None = None, limit: int | None = None, newest_first: bool = False
     ) -> list[StoredMessage]:
-        """Messages whose text (`str(message)`) contains `text`, ignoring case; records have no text of their own."""
+        """Messages whose text (`str(message)`) contains `text`, ignoring case; records have no text of their own.
+
+        Waits until what was persisted so far is committed and every committed text is in the full-text index: the
+        index is brought up to date when a search needs it, not while agents run (see `schema`).
+        """
+        if self._text_index:
+            self._writer.index_texts()
         return self._read(
             lambda connection: find_messages(
                 connection,

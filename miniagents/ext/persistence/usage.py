@@ -29,13 +29,15 @@ SELECT c.session_id, c.call_id,
        json_extract(m.serialized, '$.token_usage.cached_tokens'),
        json_extract(m.serialized, '$.cost_usd')
 FROM calls c
-JOIN message_references r ON r.parent_hash_key = c.reply_node_hash_key AND r.field_path = 'replies'
-JOIN messages m ON m.hash_key = r.child_hash_key
+JOIN reference_lists r ON r.parent_hash_key = c.reply_node_hash_key AND r.field_path = 'replies'
+JOIN json_each(r.child_hash_keys) reply
+JOIN messages m ON m.hash_key = reply.value
 WHERE m.kind = 'message' AND json_type(m.serialized, '$.token_usage') = 'object' {session_filter}
 AND NOT EXISTS (
     SELECT 1 FROM calls sub
-    JOIN message_references sr ON sr.parent_hash_key = sub.reply_node_hash_key AND sr.field_path = 'replies'
-    WHERE sub.session_id = c.session_id AND sub.parent_call_id = c.call_id AND sr.child_hash_key = r.child_hash_key
+    JOIN reference_lists sr ON sr.parent_hash_key = sub.reply_node_hash_key AND sr.field_path = 'replies'
+    JOIN json_each(sr.child_hash_keys) sub_reply
+    WHERE sub.session_id = c.session_id AND sub.parent_call_id = c.call_id AND sub_reply.value = reply.value
 )
 """
 

@@ -4,17 +4,19 @@ Callers put operations on a bounded queue and return at once — unless `max_pen
 to be committed. That bounds the memory the backlog holds, what a crash can lose and how long `flush()` takes,
 whatever the rate of producers.
 
-The thread writes queued operations in order, in transactions of up to `max_batch` (default 256: each commit writes
-again every page of the random-keyed indexes it touched, so a backlog is written several times faster in large
-transactions than in small ones). An operation stops counting as pending once its transaction is committed (or has
-failed). A flush marker is answered once everything queued before it is committed — or has failed, in which case the
-marker carries a `StoreWriteError` for the caller to raise.
+The thread writes queued operations in order, in transactions of up to `max_batch` (default 4096: each commit writes
+again every page of the random-keyed indexes it touched, and every call into `sqlite3` costs the writer a wait for the
+GIL — up to 5 ms while the event loop runs Python — so a backlog is written several times faster in a few large
+transactions of a few multi-row statements each (`execute_rows`) than in many small ones). An operation stops counting
+as pending once its transaction is committed (or has failed). A flush marker is answered once everything queued before
+it is committed — or has failed, in which case the marker carries a `StoreWriteError` for the caller to raise.
 
 Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
 bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
-transaction is not queued again. The text index is filled in batches (see `schema`): the rows of about
-`_TEXT_INDEX_BATCH` texts at once, in the transaction that crosses that count, and what is left before a flush is
-answered and before the thread ends.
+transaction is not queued again, and one that is stored already is not encoded again (one lookup per transaction).
+The text index is filled in batches (see `schema`) when a search asks for it (`index_texts()`, before the search
+reads), or in the transaction that takes the texts not indexed yet to `_TEXT_INDEX_BATCH` — not by a flush nor on
+closing: a run that nobody searches does not pay for its index.
 
 Only one of the two threads can run Python at a time (the GIL), and a thread that wants it back must wait for the
 other to let go — up to 5 ms each time. So the two take turns on purpose rather than fight:
@@ -28,7 +30,9 @@ other to let go — up to 5 ms each time. So the two take turns on purpose rathe
 import asyncio
 import atexit
 import ctypes
+import functools
 import itertools
+import json
 import logging
 import sqlite3
 import sys
@@ -38,13 +42,14 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from miniagents.ext.persistence.encoding import EncodedMessage, encode_message
 from miniagents.ext.persistence.errors import StoreClosedError, StoreWriteError
 from miniagents.ext.persistence.schema import (
     check_store_file,
     ensure_schema,
+    has_pending_texts,
     has_text_index,
     index_pending_texts,
     open_connection,
@@ -67,13 +72,18 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_PENDING = 10_000
 """How many operations (messages and call updates) may wait to be committed before `persist` waits for the writer."""
-DEFAULT_MAX_BATCH = 256
+DEFAULT_MAX_BATCH = 4096
 """How many operations one transaction writes at most (producers held up by a full queue wait for one to commit)."""
 
 _PAUSE_SECONDS = 0.0005
-# as many as the engine remembers by default (`persisted_hash_keys_limit`): about 1.5 MB once full
+# as many as the engine remembers by default (`persisted_hash_keys_limit`): about 1.5 MB once full (what the engine
+# hands over again after that is caught by `_already_stored`)
 _RECENT_HASH_KEYS = 10_000
-_TEXT_INDEX_BATCH = 1_000
+# the most texts left to `LIKE` (see `schema`): about as many as a file's searches can scan in some tens of ms
+_TEXT_INDEX_BATCH = 50_000
+# the sizes of multi-row statements (`execute_rows`); the larger ones only if SQLite's limit of variables per
+# statement allows them (999 before SQLite 3.32)
+_ROWS_PER_INSERT = (2, 4, 8, 16, 32, 64, 128, 256, 512, 1_024)
 _PRODUCERS_TURN_SECONDS = 0.02
 # how often a producer waiting for room checks that the writer thread is still alive (it is woken sooner normally)
 _LIVENESS_CHECK_SECONDS = 1.0
@@ -83,24 +93,25 @@ INSERT_MESSAGE_SQL = (
     "(hash_key, class_name, class_path, kind, agent_alias, persisted_at, text, serialized) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_STORED_AMONG_SQL = "SELECT hash_key FROM messages WHERE hash_key IN (SELECT value FROM json_each(?))"
 _TEXT_COLUMN = 6  # of a `messages` row (`EncodedMessage.row`)
 INSERT_REFERENCE_SQL = (
-    "INSERT OR IGNORE INTO message_references (parent_hash_key, field_path, position, child_hash_key) "
-    "VALUES (?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) VALUES (?, ?, ?)"
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PersistOp:
-    """Store `message` (its hash key was computed by the caller, in the caller's context)."""
+class PersistOp(NamedTuple):
+    """Store `message` (its hash key was computed by the caller, in the caller's context).
+
+    A named tuple (as `StatementOp`): one is made per message, in the event loop's thread, and a tuple is made fastest.
+    """
 
     message: Message
     hash_key: str
     persisted_at: float
 
 
-@dataclass(frozen=True, slots=True)
-class StatementOp:
+class StatementOp(NamedTuple):
     """Run one SQL statement (call-tree bookkeeping); statements run in the order they were queued."""
 
     sql: str
@@ -117,6 +128,7 @@ class FlushOp:
 
     notify: Callable[[StoreWriteError | None], None]
     keep_failures: bool = False
+    index_texts: bool = False  # index the texts not indexed yet, then notify (what a search waits for)
 
 
 class _Stop:
@@ -156,6 +168,7 @@ class StoreWriter:
         # hash keys queued lately and not lost to a failed transaction (guarded by `_state_lock`)
         self._recent_hash_keys: OrderedDict[str, None] = OrderedDict()
         self._texts_to_index = 0  # rows with a text committed by this writer and not indexed yet
+        self._encoded_before = _HashKeyFilter()  # only the writer thread uses it
         self._maintains_text_index = False
         # `_state_lock` guards the queue, the counters and the flags; the writer waits on `_work_queued` (when idle or
         # leaving producers their turn), producers on `_room_made` (when the queue is full)
@@ -301,6 +314,18 @@ class StoreWriter:
         if self._put_marker(FlushOp(notify, keep_failures)):
             await future
 
+    def index_texts(self) -> None:
+        """Block until everything queued so far is committed and every committed text is indexed (before a search).
+
+        Failures are left for the owner's next flush to raise: the search still finds what is committed.
+        """
+        done = threading.Event()
+        try:
+            if self._put_marker(FlushOp(lambda _error: done.set(), keep_failures=True, index_texts=True)):
+                done.wait()
+        except StoreWriteError:  # the thread has stopped: nothing to wait for
+            pass
+
     def close(self) -> None:
         """Write what is queued, stop the thread, close the connection and let go of everything (idempotent)."""
         self._put_marker(_Stop())
@@ -347,10 +372,9 @@ class StoreWriter:
             with self._state_lock:
                 self._await_work()
                 ops, marker = self._take()
-                marker_follows = bool(self._queue) and not isinstance(self._queue[0], (PersistOp, StatementOp))
             if ops:
-                self._write_ops(ops, marker_follows)
-            if marker is not None and self._texts_to_index:
+                self._write_ops(ops)
+            if isinstance(marker, FlushOp) and marker.index_texts and self._maintains_text_index:
                 self._index_texts()
             if isinstance(marker, FlushOp):
                 marker.notify(self._peek_failures() if marker.keep_failures else self._take_failures())
@@ -380,8 +404,10 @@ class StoreWriter:
 
     def _take(self) -> tuple[list[PersistOp | StatementOp], "FlushOp | _Stop | None"]:
         """Pop the next transaction's operations (up to `max_batch`), or else the marker that comes first."""
-        ops: list[PersistOp | StatementOp] = []
         queue = self._queue
+        if not self._markers:  # no marker queued: no need to look at each operation
+            return [queue.popleft() for _ in range(min(len(queue), self._max_batch))], None
+        ops: list[PersistOp | StatementOp] = []
         while queue and len(ops) < self._max_batch:
             if isinstance(queue[0], (PersistOp, StatementOp)):
                 ops.append(queue.popleft())
@@ -411,11 +437,11 @@ class StoreWriter:
             if isinstance(op, FlushOp):
                 op.notify(error)
 
-    def _write_ops(self, ops: list[PersistOp | StatementOp], marker_follows: bool) -> None:
+    def _write_ops(self, ops: list[PersistOp | StatementOp]) -> None:
         encoded = self._encode([op for op in ops if isinstance(op, PersistOp)])
         statements = [op for op in ops if isinstance(op, StatementOp)]
         if encoded or statements:
-            self._write(encoded, statements, marker_follows)
+            self._write(encoded, statements)
         with self._state_lock:
             self._pending -= len(ops)
             if self._producers_waiting and self._pending <= self.max_pending - self._room_step:
@@ -429,7 +455,12 @@ class StoreWriter:
 
     def _encode(self, persist_ops: list[PersistOp]) -> list[EncodedMessage]:
         encoded = []
+        encoded_before = self._encoded_before
+        stored = self._already_stored([op.hash_key for op in persist_ops if op.hash_key in encoded_before])
         for op in persist_ops:
+            if op.hash_key in stored:
+                continue
+            encoded_before.add(op.hash_key)
             try:
                 encoded.append(encode_message(op.message, op.hash_key, op.persisted_at))
             except Exception as error:  # one odd message must not lose the others
@@ -437,21 +468,42 @@ class StoreWriter:
                 self._fail(f"message {op.hash_key} ({type(op.message).__name__}) could not be encoded: {error!r}")
         return encoded
 
-    def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp], marker_follows: bool) -> None:
+    def _already_stored(self, hash_keys: list[str]) -> set[str]:
+        """Which of `hash_keys` (those this writer may have encoded before) are stored already: those are not encoded
+        again.
+
+        The engine hands a message over again once it has forgotten it (a parent relaying the replies of more
+        sub-agents than it remembers, say); one lookup per batch, in SQLite, costs far less than encoding them. A read
+        outside the transaction: what another writer stores meanwhile is ignored by the insert.
+        """
+        if not hash_keys:
+            return set()
+        connection = self.connection
+        assert connection is not None
+        with self.lock:
+            try:
+                return {
+                    hash_key
+                    for (hash_key,) in connection.execute(_STORED_AMONG_SQL, (json.dumps(hash_keys),)).fetchall()
+                }
+            except sqlite3.Error:  # nothing is lost: the insert ignores what is stored
+                return set()
+
+    def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp]) -> None:
         connection = self.connection
         assert connection is not None
         texts = sum(1 for item in encoded if item.row[_TEXT_COLUMN] is not None) if self._maintains_text_index else 0
-        # the texts are indexed in the transaction that takes them to a batch, or in the last one before a flush
+        # the texts are indexed in the transaction that takes them to a batch (or when a search asks)
         pending_texts = self._texts_to_index + texts
-        index_texts = pending_texts and (pending_texts >= _TEXT_INDEX_BATCH or marker_follows)
+        index_texts = pending_texts >= _TEXT_INDEX_BATCH
         with self.lock:
             try:
                 connection.execute("BEGIN IMMEDIATE")
-                connection.executemany(INSERT_MESSAGE_SQL, [item.row for item in encoded])
-                connection.executemany(INSERT_REFERENCE_SQL, [row for item in encoded for row in item.references])
+                execute_rows(connection, INSERT_MESSAGE_SQL, [item.row for item in encoded])
+                execute_rows(connection, INSERT_REFERENCE_SQL, [row for item in encoded for row in item.references])
                 # consecutive statements of the same kind go together; their order is kept
                 for sql, group in itertools.groupby(statements, key=attrgetter("sql")):
-                    connection.executemany(sql, [statement.parameters for statement in group])
+                    execute_rows(connection, sql, [statement.parameters for statement in group])
                 if index_texts:
                     index_pending_texts(connection)
                 connection.execute("COMMIT")
@@ -466,11 +518,13 @@ class StoreWriter:
                 self._texts_to_index = 0 if index_texts else self._texts_to_index + texts
 
     def _index_texts(self) -> None:
-        """Index the texts committed and not indexed yet, in a transaction of their own (before answering a flush)."""
+        """Index the texts committed and not indexed yet — by any writer — in a transaction of their own."""
         connection = self.connection
         assert connection is not None
         with self.lock:
             try:
+                if not has_pending_texts(connection):
+                    return  # a search with nothing new to index writes nothing
                 connection.execute("BEGIN IMMEDIATE")
                 index_pending_texts(connection)
                 connection.execute("COMMIT")
@@ -512,6 +566,76 @@ class StoreWriter:
         failures = self._failures
         shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
         return StoreWriteError(f"Writing to {self.database!r} failed: {shown}")
+
+
+def execute_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    """Run `sql` once per row of `rows`: an `INSERT ... VALUES (?, ...)` as statements of many rows each, anything
+    else with `executemany`. The store's inserts are all such that a row written twice is written once (`INSERT OR
+    IGNORE`, or an upsert of the same values), which the padding below relies on.
+
+    The sqlite3 module lets go of the GIL for each step of a statement and must get it back after: with the event loop
+    running Python meanwhile, that wait (up to the interpreter's switch interval, 5 ms) would come once per row. A
+    statement of many rows is one step — written while the event loop runs on the other core.
+
+    Statements come in a few sizes only (powers of two, `_ROWS_PER_INSERT`), the last one padded with copies of its
+    smallest row (so padding at most doubles a statement's smallest rows, never copies a large one many times): the
+    sqlite3 module keeps a compiled statement per SQL text, with copies of the values last bound to it, so a size per
+    batch length would keep compiling new ones and hold the values of each.
+    """
+    head, values, rest = sql.partition(" VALUES (")
+    if not values or len(rows) < 2:
+        connection.executemany(sql, rows)
+        return
+    marks, _, tail = rest.partition(")")
+    most = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(rows[0])
+    sizes = [size for size in _ROWS_PER_INSERT if size <= most] or [1]
+    start = 0
+    while start < len(rows):
+        size = next((size for size in sizes if size >= len(rows) - start), sizes[-1])
+        chunk = rows[start : start + size]
+        if len(chunk) < size:
+            chunk += [min(chunk, key=_row_size)] * (size - len(chunk))
+        connection.execute(_many_rows_sql(head, marks, tail, size), list(itertools.chain.from_iterable(chunk)))
+        start += size
+
+
+def _row_size(row: tuple[Any, ...]) -> int:
+    return sum(len(value) for value in row if isinstance(value, str))
+
+
+@functools.lru_cache(maxsize=64)
+def _many_rows_sql(head: str, marks: str, tail: str, rows: int) -> str:
+    return f"{head} VALUES {','.join([f'({marks})'] * rows)}{tail}"
+
+
+class _HashKeyFilter:
+    """Which hash keys a writer has encoded, maybe: no for most that it has not, yes for every one that it has.
+
+    A bitmap of fixed size (a bit per hash of a key), so it never grows; when about one bit in eight is set (a few in
+    a hundred keys wrongly said to be seen), it starts afresh — what it forgets is then encoded again and ignored by
+    the insert, as before it existed.
+    """
+
+    __slots__ = ("_added", "_bits", "_mask")
+
+    _BITS = 1 << 23  # 1 MB
+
+    def __init__(self) -> None:
+        self._bits = bytearray(self._BITS >> 3)
+        self._mask = self._BITS - 1
+        self._added = 0
+
+    def __contains__(self, hash_key: str) -> bool:
+        index = hash(hash_key) & self._mask
+        return bool(self._bits[index >> 3] & (1 << (index & 7)))
+
+    def add(self, hash_key: str) -> None:
+        if self._added >= self._BITS >> 3:
+            self._bits = bytearray(len(self._bits))
+            self._added = 0
+        index = hash(hash_key) & self._mask
+        self._bits[index >> 3] |= 1 << (index & 7)
+        self._added += 1
 
 
 def _settle(future: "asyncio.Future[None]", error: StoreWriteError | None) -> None:
