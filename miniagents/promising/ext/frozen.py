@@ -12,8 +12,8 @@ import threading
 import types
 import typing
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, ClassVar, Generic, TypeVar, Union
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Generic, Self, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticSerializationError, to_jsonable_python
@@ -299,6 +299,17 @@ class Frozen(BaseModel):
                 yield name, getattr(self, name)
         if self.__pydantic_extra__:
             yield from self.__pydantic_extra__.items()
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """The model itself when nothing changes (it is immutable); with `update`, a new model of the same class,
+        validated and frozen from the fields and the changes.
+
+        Pydantic's own copy would carry over what was computed from the original (its `hash_key`, whether it was
+        persisted) and let `update` put unfrozen values (lists, dicts) into an immutable model.
+        """
+        if not update:
+            return self
+        return type(self)(**{**self.frozen_fields_and_values(), **update})
 
     def get(self, field: str, default: Any = None) -> Any:
         """The value of `field` (declared or extra), or `default` when the model has no such field."""

@@ -1,8 +1,5 @@
-"""Equal messages made separately (the same text replied three times) reach persist handlers."""
+"""Equal messages made separately (the same text replied three times) each reach persist handlers, as there."""
 
-# expected difference: here a message reaches the persist handlers once per content (hash key), however many
-#   separate but equal messages carry it; MiniAgents hands each message object over, so the same text replied three
-#   times is persisted three times there (handlers that store by hash key, like the SQLite store, end up the same)
 from miniagents import MiniAgents, TextMessage, miniagent
 
 persisted = []
