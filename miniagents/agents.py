@@ -417,7 +417,9 @@ class _AgentCallRun:
     def _start_function(self) -> None:
         if not self._function_started:
             self._function_started = True
-            self.mini_agents.start_producer(self._arun_function, self._on_function_cancelled_early)
+            self.mini_agents.start_producer(
+                self, _AgentCallRun._arun_function, _AgentCallRun._on_function_cancelled_early
+            )
 
     def _on_function_cancelled_early(self) -> None:
         if self._failed_before_start:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from typing import Any, Self
 
 from pydantic import BaseModel
@@ -412,11 +413,15 @@ class MessageSequence:
     def _start_flattening(self) -> None:
         if self._demanded and self._queue and not self._flattening:
             self._flattening = True
-            self._context.start_producer(self._aflatten_queue, self._on_flattening_cancelled_early)
+            self._context.start_producer(
+                self, MessageSequence._aflatten_queue, MessageSequence._on_flattening_cancelled_early
+            )
 
     def _start_feeder(self, item: Any) -> None:
         self._feeders += 1
-        self._context.start_producer(lambda: self._afeed(item), self._on_feeder_cancelled_early)
+        self._context.start_producer(
+            self, partial(MessageSequence._afeed, item=item), MessageSequence._on_feeder_cancelled_early
+        )
 
     def _on_flattening_cancelled_early(self) -> None:
         self._queue = None

@@ -6,7 +6,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar, Token
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.errors import NoActiveContextError, WrongContextTypeError
@@ -19,6 +19,7 @@ __all__ = ["PromisingContext", "handler_list"]
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_O = TypeVar("_O")
 _current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents_current_context", default=None)
 
 
@@ -134,15 +135,19 @@ class PromisingContext:
         return self._start_child(awaitable, self._on_child_done if suppress_errors else self.child_tasks.discard)
 
     def start_producer(
-        self, producer: Callable[[], Awaitable[Any]], on_cancelled_before_start: Callable[[], None]
+        self, owner: _O, producer: Callable[[_O], Awaitable[Any]], on_cancelled_before_start: Callable[[_O], None]
     ) -> "asyncio.Task[Any]":
-        """Start a task that others wait on; if it is cancelled before its first step, call the cleanup.
+        """Start a task running `producer(owner)` that others wait on; if it is cancelled before its first step, call
+        `on_cancelled_before_start(owner)`.
 
         A task cancelled before it ever ran never executes its own `except`/`finally` blocks, so whoever waits for
-        what it should have produced would wait forever; `on_cancelled_before_start` releases them instead.
+        what it should have produced would wait forever; `on_cancelled_before_start` releases them instead. The owner
+        and plain functions are passed rather than bound methods because the task keeps them until it ends: a big
+        fan-out keeps many such tasks pending at once, and every object each one holds is one more for the cyclic
+        garbage collector to traverse.
         """
-        run = _ProducerRun(self, producer, on_cancelled_before_start)
-        return self._start_child(run.arun(), run.on_done)
+        run = _ProducerRun(self, owner, producer, on_cancelled_before_start)
+        return self._start_child(run.arun(), run)
 
     def _start_child(
         self, awaitable: Awaitable[_T], on_done: Callable[["asyncio.Task[_T]"], None]
@@ -277,18 +282,25 @@ class PromisingContext:
             return await awaitable
 
 
-class _ProducerRun:
-    """The task of `start_producer`: runs the producer and, if cancelled before its first step, the clean-up."""
+class _ProducerRun(Generic[_O]):
+    """The task of `start_producer`: runs the producer and, if cancelled before its first step, the clean-up.
 
-    __slots__ = ("_context", "_on_cancelled_before_start", "_producer", "_started")
+    It is also the task's done callback (`__call__`), so that a pending producer task costs one object of ours. A
+    producer that returns drops that callback itself: an ending task then schedules nothing, and it is freed at
+    once instead of after every callback already queued (in a big fan-out, after every other pending task).
+    """
+
+    __slots__ = ("_context", "_on_cancelled_before_start", "_owner", "_producer", "_started")
 
     def __init__(
         self,
         context: PromisingContext,
-        producer: Callable[[], Awaitable[Any]],
-        on_cancelled_before_start: Callable[[], None],
+        owner: _O,
+        producer: Callable[[_O], Awaitable[Any]],
+        on_cancelled_before_start: Callable[[_O], None],
     ) -> None:
         self._context = context
+        self._owner = owner
         self._producer = producer
         self._on_cancelled_before_start = on_cancelled_before_start
         self._started = False
@@ -299,11 +311,16 @@ class _ProducerRun:
 
     async def arun(self) -> Any:
         self._started = True
-        return await self._producer()
+        result = await self._producer(self._owner)
+        # the done callback would only forget the task (no error to log, no clean-up): do that now, without it
+        task = asyncio.current_task()
+        if task is not None and task.remove_done_callback(self):
+            self._context.child_tasks.discard(task)
+        return result
 
-    def on_done(self, task: "asyncio.Task[Any]") -> None:
+    def __call__(self, task: "asyncio.Task[Any]") -> None:
         try:
             if not self._started and task.cancelled():
-                self._on_cancelled_before_start()
+                self._on_cancelled_before_start(self._owner)
         finally:
             self._context._on_child_done(task)  # noqa: SLF001 - the context's own bookkeeping of its tasks

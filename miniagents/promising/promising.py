@@ -143,7 +143,7 @@ class Promise(Generic[T]):
     def _start_resolving(self) -> None:
         if not self._resolving:
             self._resolving = True
-            self._context.start_producer(self._arun_resolver, self._on_resolver_cancelled_early)
+            self._context.start_producer(self, Promise._arun_resolver, Promise._on_resolver_cancelled_early)
 
     def _on_resolver_cancelled_early(self) -> None:
         if self._result is NO_VALUE:
@@ -264,7 +264,7 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         streamer = getattr(self, "_streamer_function", None)
         if isinstance(streamer, StreamAppender) and streamer.feed_into(self):
             return
-        self._context.start_producer(self._aproduce, self._on_producer_cancelled_early)
+        self._context.start_producer(self, StreamedPromise._aproduce, StreamedPromise._on_producer_cancelled_early)
 
     def _on_producer_cancelled_early(self) -> None:
         if not self._stream_done:
