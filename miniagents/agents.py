@@ -353,14 +353,15 @@ class _AgentCallRun:
         self._input: MessageSequence | None = None  # made when there is input (most fan-out calls have none)
         self.replies = MessageSequence(
             appender_capture_errors=True,
+            appender_open=True,
             start_soon=start_soon,
             errors_as_messages=self.errors_as_messages,
-            on_message=self._on_reply_message if self._listening else None,
-            on_finished=self._on_replies_finished,
-            on_demand=self._start_function,
+            owner=self,
+            on_message=_AgentCallRun._on_reply_message if self._listening else None,
+            on_finished=_AgentCallRun._on_replies_finished,
+            on_demand=_AgentCallRun._start_function,
         )
         self._input_finished = False
-        self.replies.message_appender.open()
         if self.depth > mini_agents.max_call_depth:
             self.fail_before_start(CallDepthError(_call_depth_message(self)))
 
@@ -370,11 +371,12 @@ class _AgentCallRun:
         if self._input is None:
             self._input = MessageSequence(
                 appender_capture_errors=True,
+                appender_open=True,
                 start_soon=False,
                 errors_as_messages=self.errors_as_messages,
-                on_message=self._on_input_message if self._listening else None,
+                owner=self,
+                on_message=_AgentCallRun._on_input_message if self._listening else None,
             )
-            self._input.message_appender.open()
             if self._input_finished:
                 self._input.message_appender.close()
         return self._input
