@@ -4,7 +4,7 @@ import asyncio
 import contextvars
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar, Token
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
@@ -34,11 +34,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def _task_name(task: "asyncio.Task[Any]") -> str:
     coroutine = task.get_coro()
-    frame = getattr(coroutine, "cr_frame", None)
-    producer_run = frame.f_locals.get("self") if frame is not None else None
-    if isinstance(producer_run, _ProducerRun):  # name what it runs, not the wrapper
-        return producer_run.producer_name
-    return getattr(coroutine, "__qualname__", None) or task.get_name()
+    return getattr(coroutine, "__qualname__", None) or getattr(coroutine, "__name__", None) or task.get_name()
 
 
 def handler_list(handlers: Any) -> list[Any]:
@@ -135,7 +131,10 @@ class PromisingContext:
         return self._start_child(awaitable, self._on_child_done if suppress_errors else self.child_tasks.discard)
 
     def start_producer(
-        self, owner: _O, producer: Callable[[_O], Awaitable[Any]], on_cancelled_before_start: Callable[[_O], None]
+        self,
+        owner: _O,
+        producer: Callable[[_O], Coroutine[Any, Any, Any]],
+        on_cancelled_before_start: Callable[[_O], None],
     ) -> "asyncio.Task[Any]":
         """Start a task running `producer(owner)` that others wait on; if it is cancelled before its first step, call
         `on_cancelled_before_start(owner)`.
@@ -144,10 +143,12 @@ class PromisingContext:
         what it should have produced would wait forever; `on_cancelled_before_start` releases them instead. The owner
         and plain functions are passed rather than bound methods because the task keeps them until it ends: a big
         fan-out keeps many such tasks pending at once, and every object each one holds is one more for the cyclic
-        garbage collector to traverse.
+        garbage collector to traverse (see `_ProducerRun`).
         """
         run = _ProducerRun(self, owner, producer, on_cancelled_before_start)
-        return self._start_child(run.arun(), run)
+        task: asyncio.Task[Any] = _event_loop().create_task(run, context=contextvars.copy_context())  # type: ignore[arg-type]
+        self.child_tasks.add(task)
+        return task
 
     def _start_child(
         self, awaitable: Awaitable[_T], on_done: Callable[["asyncio.Task[_T]"], None]
@@ -283,44 +284,74 @@ class PromisingContext:
 
 
 class _ProducerRun(Generic[_O]):
-    """The task of `start_producer`: runs the producer and, if cancelled before its first step, the clean-up.
+    """The coroutine of a `start_producer` task: runs `producer(owner)`, or the clean-up if cancelled before that.
 
-    It is also the task's done callback (`__call__`), so that a pending producer task costs one object of ours. A
-    producer that returns drops that callback itself: an ending task then schedules nothing, and it is freed at
-    once instead of after every callback already queued (in a big fan-out, after every other pending task).
+    A coroutine object of its own rather than an `async def` wrapper with a done callback, because a big fan-out keeps
+    many producer tasks pending at once and every object each one holds is one more for the cyclic garbage collector
+    to traverse. Until the task's first step this is the task's only object of ours (the producer's coroutine is made
+    then), and the task needs no done callback: the cancellation of a task that never ran is thrown in here, and the
+    producer's end passes through here, so this object does the clean-up and forgets the task itself. An ending task
+    then schedules nothing either, and is freed at once rather than after every callback already queued.
     """
 
-    __slots__ = ("_context", "_on_cancelled_before_start", "_owner", "_producer", "_started")
+    __slots__ = ("_context", "_coroutine", "_on_cancelled_before_start", "_owner", "_producer")
 
     def __init__(
         self,
         context: PromisingContext,
         owner: _O,
-        producer: Callable[[_O], Awaitable[Any]],
+        producer: Callable[[_O], Coroutine[Any, Any, Any]],
         on_cancelled_before_start: Callable[[_O], None],
     ) -> None:
         self._context = context
         self._owner = owner
         self._producer = producer
         self._on_cancelled_before_start = on_cancelled_before_start
-        self._started = False
+        self._coroutine: Coroutine[Any, Any, Any] | None = None  # made by the first step
 
     @property
-    def producer_name(self) -> str:
+    def __name__(self) -> str:
+        """What it runs: how asyncio names the task's coroutine (task reprs) and how warnings name the task."""
         return getattr(self._producer, "__qualname__", None) or repr(self._producer)
 
-    async def arun(self) -> Any:
-        self._started = True
-        result = await self._producer(self._owner)
-        # the done callback would only forget the task (no error to log, no clean-up): do that now, without it
-        task = asyncio.current_task()
-        if task is not None and task.remove_done_callback(self):
-            self._context.child_tasks.discard(task)
-        return result
-
-    def __call__(self, task: "asyncio.Task[Any]") -> None:
+    def send(self, value: Any) -> Any:
+        if self._coroutine is None:
+            self._coroutine = self._producer(self._owner)
         try:
-            if not self._started and task.cancelled():
-                self._on_cancelled_before_start(self._owner)
-        finally:
-            self._context._on_child_done(task)  # noqa: SLF001 - the context's own bookkeeping of its tasks
+            return self._coroutine.send(value)
+        except BaseException as end:  # StopIteration included: the producer returned
+            self._on_end(end)
+            raise
+
+    def throw(self, error: Any, value: Any = None, traceback: Any = None) -> Any:
+        if self._coroutine is None:  # the task never ran: its producer will not, so release whoever waits for it
+            if isinstance(error, asyncio.CancelledError):
+                try:
+                    self._on_cancelled_before_start(self._owner)
+                finally:
+                    self._on_end(error)
+            raise error
+        try:
+            if value is None and traceback is None:
+                return self._coroutine.throw(error)
+            return self._coroutine.throw(error, value, traceback)
+        except BaseException as end:
+            self._on_end(end)
+            raise
+
+    def close(self) -> None:
+        if self._coroutine is not None:
+            self._coroutine.close()
+
+    def _on_end(self, end: BaseException) -> None:
+        task = asyncio.current_task()
+        if task is None:
+            return
+        if isinstance(end, (StopIteration, asyncio.CancelledError)):
+            self._context.child_tasks.discard(task)
+        else:  # the producer failed: logged once the task holds the error, as for any background task
+            task.add_done_callback(self._context._on_child_done)  # noqa: SLF001 - the context's own bookkeeping
+
+
+# asyncio runs any object of this ABC as a task's coroutine (it checks the type, and calls send / throw / close)
+Coroutine.register(_ProducerRun)
