@@ -14,7 +14,7 @@ from miniagents.promising.promise_typing import PromiseResolvedEventHandler
 from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import DEFAULT, Sentinel, is_default
 
-__all__ = ["PromisingContext", "handler_list"]
+__all__ = ["ProducerCoroutine", "PromisingContext", "handler_list"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,12 +141,16 @@ class PromisingContext:
 
         A task cancelled before it ever ran never executes its own `except`/`finally` blocks, so whoever waits for
         what it should have produced would wait forever; `on_cancelled_before_start` releases them instead. The owner
-        and plain functions are passed rather than bound methods because the task keeps them until it ends: a big
-        fan-out keeps many such tasks pending at once, and every object each one holds is one more for the cyclic
-        garbage collector to traverse (see `_ProducerRun`).
+        and plain functions are passed rather than bound methods because the task keeps them until it ends (see
+        `ProducerCoroutine`).
         """
-        run = _ProducerRun(self, owner, producer, on_cancelled_before_start)
-        task: asyncio.Task[Any] = _event_loop().create_task(run, context=contextvars.copy_context())  # type: ignore[arg-type]
+        return self.start_producer_coroutine(_ProducerRun(owner, producer, on_cancelled_before_start))
+
+    def start_producer_coroutine(self, coroutine: "ProducerCoroutine") -> "asyncio.Task[Any]":
+        """Start a task running `coroutine` (what `start_producer` does, for an object that is its own producer)."""
+        coroutine._coroutine = None  # noqa: SLF001 - the state it runs with, set here so subclasses need no __init__
+        coroutine._task_context = self  # noqa: SLF001 - see above
+        task: asyncio.Task[Any] = _event_loop().create_task(coroutine, context=contextvars.copy_context())  # type: ignore[arg-type]
         self.child_tasks.add(task)
         return task
 
@@ -283,40 +287,38 @@ class PromisingContext:
             return await awaitable
 
 
-class _ProducerRun(Generic[_O]):
-    """The coroutine of a `start_producer` task: runs `producer(owner)`, or the clean-up if cancelled before that.
+class ProducerCoroutine:
+    """The coroutine of a producer task: runs `_aproduce_in_task()`, or `_on_cancelled_before_start()` instead.
 
     A coroutine object of its own rather than an `async def` wrapper with a done callback, because a big fan-out keeps
     many producer tasks pending at once and every object each one holds is one more for the cyclic garbage collector
-    to traverse. Until the task's first step this is the task's only object of ours (the producer's coroutine is made
-    then), and the task needs no done callback: the cancellation of a task that never ran is thrown in here, and the
+    to traverse. Until the task's first step the task holds this object alone (the producer's coroutine is made
+    then), and it needs no done callback: the cancellation of a task that never ran is thrown in here, and the
     producer's end passes through here, so this object does the clean-up and forgets the task itself. An ending task
-    then schedules nothing either, and is freed at once rather than after every callback already queued.
+    schedules nothing either, and is freed at once rather than after every callback already queued. An object that
+    has one producer (an agent call) can be its own coroutine (`PromisingContext.start_producer_coroutine`): one
+    object fewer again.
     """
 
-    __slots__ = ("_context", "_coroutine", "_on_cancelled_before_start", "_owner", "_producer")
+    __slots__ = ("_coroutine", "_task_context")
 
-    def __init__(
-        self,
-        context: PromisingContext,
-        owner: _O,
-        producer: Callable[[_O], Coroutine[Any, Any, Any]],
-        on_cancelled_before_start: Callable[[_O], None],
-    ) -> None:
-        self._context = context
-        self._owner = owner
-        self._producer = producer
-        self._on_cancelled_before_start = on_cancelled_before_start
-        self._coroutine: Coroutine[Any, Any, Any] | None = None  # made by the first step
+    _coroutine: Coroutine[Any, Any, Any] | None  # made by the first step
+    _task_context: PromisingContext
+
+    def _aproduce_in_task(self) -> Coroutine[Any, Any, Any]:
+        raise NotImplementedError
+
+    def _on_cancelled_before_start(self) -> None:
+        raise NotImplementedError
 
     @property
     def __name__(self) -> str:
         """What it runs: how asyncio names the task's coroutine (task reprs) and how warnings name the task."""
-        return getattr(self._producer, "__qualname__", None) or repr(self._producer)
+        return type(self).__qualname__
 
     def send(self, value: Any) -> Any:
         if self._coroutine is None:
-            self._coroutine = self._producer(self._owner)
+            self._coroutine = self._aproduce_in_task()
         try:
             return self._coroutine.send(value)
         except BaseException as end:  # StopIteration included: the producer returned
@@ -327,7 +329,7 @@ class _ProducerRun(Generic[_O]):
         if self._coroutine is None:  # the task never ran: its producer will not, so release whoever waits for it
             if isinstance(error, asyncio.CancelledError):
                 try:
-                    self._on_cancelled_before_start(self._owner)
+                    self._on_cancelled_before_start()
                 finally:
                     self._on_end(error)
             raise error
@@ -348,10 +350,37 @@ class _ProducerRun(Generic[_O]):
         if task is None:
             return
         if isinstance(end, (StopIteration, asyncio.CancelledError)):
-            self._context.child_tasks.discard(task)
+            self._task_context.child_tasks.discard(task)
         else:  # the producer failed: logged once the task holds the error, as for any background task
-            task.add_done_callback(self._context._on_child_done)  # noqa: SLF001 - the context's own bookkeeping
+            task.add_done_callback(self._task_context._on_child_done)  # noqa: SLF001 - the context's own bookkeeping
 
 
 # asyncio runs any object of this ABC as a task's coroutine (it checks the type, and calls send / throw / close)
-Coroutine.register(_ProducerRun)
+Coroutine.register(ProducerCoroutine)
+
+
+class _ProducerRun(ProducerCoroutine, Generic[_O]):
+    """The coroutine of a `start_producer` task: `producer(owner)`, or `on_cancelled_before_start(owner)`."""
+
+    __slots__ = ("_on_cancelled_before_start_of_owner", "_owner", "_producer")
+
+    def __init__(
+        self,
+        owner: _O,
+        producer: Callable[[_O], Coroutine[Any, Any, Any]],
+        on_cancelled_before_start: Callable[[_O], None],
+    ) -> None:
+        self._owner = owner
+        self._producer = producer
+        self._on_cancelled_before_start_of_owner = on_cancelled_before_start
+
+    @property
+    def __name__(self) -> str:
+        """What it runs: how asyncio names the task's coroutine (task reprs) and how warnings name the task."""
+        return getattr(self._producer, "__qualname__", None) or repr(self._producer)
+
+    def _aproduce_in_task(self) -> Coroutine[Any, Any, Any]:
+        return self._producer(self._owner)
+
+    def _on_cancelled_before_start(self) -> None:
+        self._on_cancelled_before_start_of_owner(self._owner)
