@@ -2,10 +2,10 @@
 
 A full collection traverses every live object the collector tracks, and one runs each time the live ones grow by a
 quarter; an agent that triggers N agents in one go keeps N calls alive at once, so what each call holds sets the
-collector's cost. asyncio's own share of a pending task is six objects on CPython 3.11 (the task, its coroutine, the
-handle and callback of its first step, its context, a weak reference); the engine adds the call's run, its reply
-sequence and that sequence's promise, and nothing more. A call that has finished holds its replies only: its task
-and run are freed as it ends, not after every other pending task has taken its step.
+collector's cost. asyncio's own share of a pending task is five objects on CPython 3.11 (the task, the handle and
+callback of its first step, its context, a weak reference); the engine adds the call's run (which is also the task's
+coroutine), its reply sequence and that sequence's promise, and nothing more. A call that has finished holds its
+replies only: its task and run are freed as it ends, not after every other pending task has taken its step.
 """
 
 import asyncio
