@@ -327,11 +327,11 @@ class ProducerCoroutine:
 
     def throw(self, error: Any, value: Any = None, traceback: Any = None) -> Any:
         if self._coroutine is None:  # the task never ran: its producer will not, so release whoever waits for it
-            if isinstance(error, asyncio.CancelledError):
-                try:
+            try:
+                if isinstance(error, asyncio.CancelledError):
                     self._on_cancelled_before_start()
-                finally:
-                    self._on_end(error)
+            finally:
+                self._on_end(error)
             raise error
         try:
             if value is None and traceback is None:
