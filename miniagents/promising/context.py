@@ -287,6 +287,14 @@ class PromisingContext:
             return await awaitable
 
 
+async def _never_run() -> None:
+    """Stands for the producer's coroutine once the task ended: like it, it cannot be run again."""
+
+
+_ENDED = _never_run()
+_ENDED.close()
+
+
 class ProducerCoroutine:
     """The coroutine of a producer task: runs `_aproduce_in_task()`, or `_on_cancelled_before_start()` instead.
 
@@ -346,6 +354,7 @@ class ProducerCoroutine:
             self._coroutine.close()
 
     def _on_end(self, end: BaseException) -> None:
+        self._coroutine = _ENDED  # the producer's coroutine is done with (and an object that lives on holds no more)
         task = asyncio.current_task()
         if task is None:
             return
