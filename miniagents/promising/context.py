@@ -151,7 +151,8 @@ class PromisingContext:
         coroutine._coroutine = None  # noqa: SLF001 - the state it runs with, set here so subclasses need no __init__
         coroutine._task_context = self  # noqa: SLF001 - see above
         task: asyncio.Task[Any] = _event_loop().create_task(coroutine, context=contextvars.copy_context())  # type: ignore[arg-type]
-        self.child_tasks.add(task)
+        if not task.done():  # an eager task factory (Python 3.12+) may have run it to its end already
+            self.child_tasks.add(task)
         return task
 
     def _start_child(
@@ -205,7 +206,12 @@ class PromisingContext:
     async def aflush_tasks(self) -> None:
         """Wait until every background task of this context (including ones started meanwhile) has finished."""
         while self.child_tasks:
-            await asyncio.gather(*list(self.child_tasks), return_exceptions=True)
+            pending = [task for task in self.child_tasks if not task.done()]
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            else:  # finished, their done callbacks (which forget them) still queued: let those run
+                # (on Python 3.12+ `gather` of finished tasks returns without letting the loop run: it would spin)
+                await asyncio.sleep(0)
 
     async def afinalize(self, cancel_tasks: bool = False) -> None:
         """Wait for (or, with `cancel_tasks=True`, cancel) the background tasks, then deactivate the context.
@@ -360,7 +366,7 @@ class ProducerCoroutine:
             return
         if isinstance(end, (StopIteration, asyncio.CancelledError)):
             self._task_context.child_tasks.discard(task)
-        else:  # the producer failed: logged once the task holds the error, as for any background task
+        else:  # the producer failed: logged once the task holds the error (and then forgotten), as any background task
             task.add_done_callback(self._task_context._on_child_done)  # noqa: SLF001 - the context's own bookkeeping
 
 
