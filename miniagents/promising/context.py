@@ -314,7 +314,9 @@ class ProducerCoroutine:
     object fewer again.
     """
 
-    __slots__ = ("_coroutine", "_task_context")
+    # no slots here: a subclass with an instance dict (an agent call) keeps its attributes inline (on Python 3.13 a
+    # slotted base would cost it a separate dict object)
+    __slots__ = ()
 
     _coroutine: Coroutine[Any, Any, Any] | None  # made by the first step
     _task_context: PromisingContext
@@ -377,7 +379,7 @@ Coroutine.register(ProducerCoroutine)
 class _ProducerRun(ProducerCoroutine, Generic[_O]):
     """The coroutine of a `start_producer` task: `producer(owner)`, or `on_cancelled_before_start(owner)`."""
 
-    __slots__ = ("_on_cancelled_before_start_of_owner", "_owner", "_producer")
+    __slots__ = ("_coroutine", "_on_cancelled_before_start_of_owner", "_owner", "_producer", "_task_context")
 
     def __init__(
         self,
