@@ -10,6 +10,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
+from functools import partial
 from typing import Any, Self
 
 from pydantic import BaseModel
@@ -27,7 +28,7 @@ from miniagents.promising.promising import (
     wait_for_wake_up,
     wake_waiters,
 )
-from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel
+from miniagents.promising.sentinels import DEFAULT, NO_VALUE, Sentinel, is_default
 
 __all__ = ["MessageSequence", "MessageSequenceAppender", "MessageSequencePromise", "join_messages"]
 
@@ -327,6 +328,11 @@ class MessageSequence:
 
     With `errors_as_messages=True` an error met while flattening becomes an `ErrorMessage` at its position;
     otherwise it is stored there and raised to consumers when they reach it (the rest of the sequence still follows).
+
+    The callbacks are plain functions called with `owner` first (`on_finished(owner)`), not bound methods, and the
+    appender is made on first use (`appender_open=True` makes it open, for a producer that appends over time
+    without a `with` block): a big fan-out keeps many sequences pending at once, and every object each one holds
+    is one more for the cyclic garbage collector to traverse.
     """
 
     def __init__(
@@ -334,14 +340,17 @@ class MessageSequence:
         appender_capture_errors: bool | Sentinel = DEFAULT,
         start_soon: bool | Sentinel = DEFAULT,
         errors_as_messages: bool = False,
-        on_message: Callable[[int, MessagePromise], None] | None = None,
-        on_finished: Callable[[], None] | None = None,
-        on_demand: Callable[[], None] | None = None,
+        on_message: Callable[[Any, int, MessagePromise], None] | None = None,
+        on_finished: Callable[[Any], None] | None = None,
+        on_demand: Callable[[Any], None] | None = None,
         start_asap: bool | Sentinel = DEFAULT,
+        owner: Any = None,
+        appender_open: bool = False,
     ) -> None:
         start_soon = pick_renamed_argument(start_soon, start_asap, old="start_asap", new="start_soon")
         self._context = PromisingContext.get_current()
         self._errors_as_messages = errors_as_messages
+        self._owner = owner
         self._on_message = on_message
         self._on_finished = on_finished
         self._on_demand_callback = on_demand
@@ -354,8 +363,26 @@ class MessageSequence:
         self._input_closed = False
         self._finished = False
         self._emitted = 0  # pieces appended to `sequence_promise` so far (the index of the next one)
-        self.message_appender = MessageSequenceAppender(self, capture_errors=appender_capture_errors)
+        self._appender: MessageSequenceAppender | None = None
+        self._appender_capture_errors = (
+            self._context.appenders_capture_errors_by_default
+            if is_default(appender_capture_errors)
+            else bool(appender_capture_errors)
+        )
+        self._appender_open = appender_open
         self.sequence_promise = MessageSequencePromise(start_soon=start_soon, fed_by=self)
+
+    @property
+    def message_appender(self) -> "MessageSequenceAppender":
+        """The appender whose pieces this sequence flattens (the same one every time)."""
+        if self._appender is None:
+            self._appender = MessageSequenceAppender(self, capture_errors=self._appender_capture_errors)
+            if self._appender_open:
+                self._appender.open()
+            if self._finished:  # the sequence finished before anyone asked for its appender: a closed one
+                self._appender.close()
+                self._appender.detach_sequence()
+        return self._appender
 
     @classmethod
     def turn_into_sequence_promise(cls, messages: MessageType) -> MessageSequencePromise:
@@ -403,7 +430,7 @@ class MessageSequence:
         self._demanded = True
         if self._on_demand_callback is not None:
             callback, self._on_demand_callback = self._on_demand_callback, None
-            callback()
+            callback(self._owner)
         self._start_flattening()
         deferred, self._deferred_out_of_order = self._deferred_out_of_order or (), None
         for item in deferred:
@@ -412,11 +439,15 @@ class MessageSequence:
     def _start_flattening(self) -> None:
         if self._demanded and self._queue and not self._flattening:
             self._flattening = True
-            self._context.start_producer(self._aflatten_queue, self._on_flattening_cancelled_early)
+            self._context.start_producer(
+                self, MessageSequence._aflatten_queue, MessageSequence._on_flattening_cancelled_early
+            )
 
     def _start_feeder(self, item: Any) -> None:
         self._feeders += 1
-        self._context.start_producer(lambda: self._afeed(item), self._on_feeder_cancelled_early)
+        self._context.start_producer(
+            self, partial(MessageSequence._afeed, item=item), MessageSequence._on_feeder_cancelled_early
+        )
 
     def _on_flattening_cancelled_early(self) -> None:
         self._queue = None
@@ -462,14 +493,15 @@ class MessageSequence:
         ):
             self._finished = True
             self.sequence_promise.finish_stream()
-            on_finished = self._on_finished
-            # nothing more can happen: drop the links back to whoever made this sequence (an agent call's callbacks)
-            # and from the promise back here, so that a finished call is freed by reference counting alone
-            self._on_message = self._on_finished = self._on_demand_callback = None
+            owner, on_finished = self._owner, self._on_finished
+            # nothing more can happen: drop the links back to whoever made this sequence (an agent call) and from
+            # the promise and the appender back here, so that a finished call is freed by reference counting alone
+            self._owner = self._on_message = self._on_finished = self._on_demand_callback = None
             self.sequence_promise.detach_feeder()
-            self.message_appender.detach_sequence()
+            if self._appender is not None:
+                self._appender.detach_sequence()
             if on_finished is not None:
-                on_finished()
+                on_finished(owner)
 
     # --- flattening --------------------------------------------------------------------------------------------
 
@@ -478,7 +510,7 @@ class MessageSequence:
             message_promise = _tolerating_errors(message_promise)
         self.sequence_promise.append_piece(message_promise)
         if self._on_message is not None:
-            self._on_message(self._emitted, message_promise)
+            self._on_message(self._owner, self._emitted, message_promise)
         self._emitted += 1
 
     def _emit_error(self, error: BaseException) -> None:

@@ -4,9 +4,9 @@ import asyncio
 import contextvars
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from contextvars import ContextVar, Token
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from miniagents.promising._deprecation import pick_renamed_argument
 from miniagents.promising.errors import NoActiveContextError, WrongContextTypeError
@@ -14,11 +14,12 @@ from miniagents.promising.promise_typing import PromiseResolvedEventHandler
 from miniagents.promising.runner import run_blocking
 from miniagents.promising.sentinels import DEFAULT, Sentinel, is_default
 
-__all__ = ["PromisingContext", "handler_list"]
+__all__ = ["ProducerCoroutine", "PromisingContext", "handler_list"]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
+_O = TypeVar("_O")
 _current_context: ContextVar["PromisingContext | None"] = ContextVar("miniagents_current_context", default=None)
 
 
@@ -33,11 +34,7 @@ def _event_loop() -> asyncio.AbstractEventLoop:
 
 def _task_name(task: "asyncio.Task[Any]") -> str:
     coroutine = task.get_coro()
-    frame = getattr(coroutine, "cr_frame", None)
-    producer_run = frame.f_locals.get("self") if frame is not None else None
-    if isinstance(producer_run, _ProducerRun):  # name what it runs, not the wrapper
-        return producer_run.producer_name
-    return getattr(coroutine, "__qualname__", None) or task.get_name()
+    return getattr(coroutine, "__qualname__", None) or getattr(coroutine, "__name__", None) or task.get_name()
 
 
 def handler_list(handlers: Any) -> list[Any]:
@@ -134,15 +131,29 @@ class PromisingContext:
         return self._start_child(awaitable, self._on_child_done if suppress_errors else self.child_tasks.discard)
 
     def start_producer(
-        self, producer: Callable[[], Awaitable[Any]], on_cancelled_before_start: Callable[[], None]
+        self,
+        owner: _O,
+        producer: Callable[[_O], Coroutine[Any, Any, Any]],
+        on_cancelled_before_start: Callable[[_O], None],
     ) -> "asyncio.Task[Any]":
-        """Start a task that others wait on; if it is cancelled before its first step, call the cleanup.
+        """Start a task running `producer(owner)` that others wait on; if it is cancelled before its first step, call
+        `on_cancelled_before_start(owner)`.
 
         A task cancelled before it ever ran never executes its own `except`/`finally` blocks, so whoever waits for
-        what it should have produced would wait forever; `on_cancelled_before_start` releases them instead.
+        what it should have produced would wait forever; `on_cancelled_before_start` releases them instead. The owner
+        and plain functions are passed rather than bound methods because the task keeps them until it ends (see
+        `ProducerCoroutine`).
         """
-        run = _ProducerRun(self, producer, on_cancelled_before_start)
-        return self._start_child(run.arun(), run.on_done)
+        return self.start_producer_coroutine(_ProducerRun(owner, producer, on_cancelled_before_start))
+
+    def start_producer_coroutine(self, coroutine: "ProducerCoroutine") -> "asyncio.Task[Any]":
+        """Start a task running `coroutine` (what `start_producer` does, for an object that is its own producer)."""
+        coroutine._coroutine = None  # noqa: SLF001 - the state it runs with, set here so subclasses need no __init__
+        coroutine._task_context = self  # noqa: SLF001 - see above
+        task: asyncio.Task[Any] = _event_loop().create_task(coroutine, context=contextvars.copy_context())  # type: ignore[arg-type]
+        if not task.done():  # an eager task factory (Python 3.12+) may have run it to its end already
+            self.child_tasks.add(task)
+        return task
 
     def _start_child(
         self, awaitable: Awaitable[_T], on_done: Callable[["asyncio.Task[_T]"], None]
@@ -195,7 +206,12 @@ class PromisingContext:
     async def aflush_tasks(self) -> None:
         """Wait until every background task of this context (including ones started meanwhile) has finished."""
         while self.child_tasks:
-            await asyncio.gather(*list(self.child_tasks), return_exceptions=True)
+            pending = [task for task in self.child_tasks if not task.done()]
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+            else:  # finished, their done callbacks (which forget them) still queued: let those run
+                # (on Python 3.12+ `gather` of finished tasks returns without letting the loop run: it would spin)
+                await asyncio.sleep(0)
 
     async def afinalize(self, cancel_tasks: bool = False) -> None:
         """Wait for (or, with `cancel_tasks=True`, cancel) the background tasks, then deactivate the context.
@@ -277,33 +293,111 @@ class PromisingContext:
             return await awaitable
 
 
-class _ProducerRun:
-    """The task of `start_producer`: runs the producer and, if cancelled before its first step, the clean-up."""
+async def _never_run() -> None:
+    """Stands for the producer's coroutine once the task ended: like it, it cannot be run again."""
 
-    __slots__ = ("_context", "_on_cancelled_before_start", "_producer", "_started")
+
+_ENDED = _never_run()
+_ENDED.close()
+
+
+class ProducerCoroutine:
+    """The coroutine of a producer task: runs `_aproduce_in_task()`, or `_on_cancelled_before_start()` instead.
+
+    A coroutine object of its own rather than an `async def` wrapper with a done callback, because a big fan-out keeps
+    many producer tasks pending at once and every object each one holds is one more for the cyclic garbage collector
+    to traverse. Until the task's first step the task holds this object alone (the producer's coroutine is made
+    then), and it needs no done callback: the cancellation of a task that never ran is thrown in here, and the
+    producer's end passes through here, so this object does the clean-up and forgets the task itself. An ending task
+    schedules nothing either, and is freed at once rather than after every callback already queued. An object that
+    has one producer (an agent call) can be its own coroutine (`PromisingContext.start_producer_coroutine`): one
+    object fewer again.
+    """
+
+    # no slots here: a subclass with an instance dict (an agent call) keeps its attributes inline (on Python 3.13 a
+    # slotted base would cost it a separate dict object)
+    __slots__ = ()
+
+    _coroutine: Coroutine[Any, Any, Any] | None  # made by the first step
+    _task_context: PromisingContext
+
+    def _aproduce_in_task(self) -> Coroutine[Any, Any, Any]:
+        raise NotImplementedError
+
+    def _on_cancelled_before_start(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def __name__(self) -> str:
+        """What it runs: how asyncio names the task's coroutine (task reprs) and how warnings name the task."""
+        return type(self).__qualname__
+
+    def send(self, value: Any) -> Any:
+        if self._coroutine is None:
+            self._coroutine = self._aproduce_in_task()
+        try:
+            return self._coroutine.send(value)
+        except BaseException as end:  # StopIteration included: the producer returned
+            self._on_end(end)
+            raise
+
+    def throw(self, error: Any, value: Any = None, traceback: Any = None) -> Any:
+        if self._coroutine is None:  # the task never ran: its producer will not, so release whoever waits for it
+            try:
+                if isinstance(error, asyncio.CancelledError):
+                    self._on_cancelled_before_start()
+            finally:
+                self._on_end(error)
+            raise error
+        try:
+            if value is None and traceback is None:
+                return self._coroutine.throw(error)
+            return self._coroutine.throw(error, value, traceback)
+        except BaseException as end:
+            self._on_end(end)
+            raise
+
+    def close(self) -> None:
+        if self._coroutine is not None:
+            self._coroutine.close()
+
+    def _on_end(self, end: BaseException) -> None:
+        self._coroutine = _ENDED  # the producer's coroutine is done with (and an object that lives on holds no more)
+        task = asyncio.current_task()
+        if task is None:
+            return
+        if isinstance(end, (StopIteration, asyncio.CancelledError)):
+            self._task_context.child_tasks.discard(task)
+        else:  # the producer failed: logged once the task holds the error (and then forgotten), as any background task
+            task.add_done_callback(self._task_context._on_child_done)  # noqa: SLF001 - the context's own bookkeeping
+
+
+# asyncio runs any object of this ABC as a task's coroutine (it checks the type, and calls send / throw / close)
+Coroutine.register(ProducerCoroutine)
+
+
+class _ProducerRun(ProducerCoroutine, Generic[_O]):
+    """The coroutine of a `start_producer` task: `producer(owner)`, or `on_cancelled_before_start(owner)`."""
+
+    __slots__ = ("_coroutine", "_on_cancelled_before_start_of_owner", "_owner", "_producer", "_task_context")
 
     def __init__(
         self,
-        context: PromisingContext,
-        producer: Callable[[], Awaitable[Any]],
-        on_cancelled_before_start: Callable[[], None],
+        owner: _O,
+        producer: Callable[[_O], Coroutine[Any, Any, Any]],
+        on_cancelled_before_start: Callable[[_O], None],
     ) -> None:
-        self._context = context
+        self._owner = owner
         self._producer = producer
-        self._on_cancelled_before_start = on_cancelled_before_start
-        self._started = False
+        self._on_cancelled_before_start_of_owner = on_cancelled_before_start
 
     @property
-    def producer_name(self) -> str:
+    def __name__(self) -> str:
+        """What it runs: how asyncio names the task's coroutine (task reprs) and how warnings name the task."""
         return getattr(self._producer, "__qualname__", None) or repr(self._producer)
 
-    async def arun(self) -> Any:
-        self._started = True
-        return await self._producer()
+    def _aproduce_in_task(self) -> Coroutine[Any, Any, Any]:
+        return self._producer(self._owner)
 
-    def on_done(self, task: "asyncio.Task[Any]") -> None:
-        try:
-            if not self._started and task.cancelled():
-                self._on_cancelled_before_start()
-        finally:
-            self._context._on_child_done(task)  # noqa: SLF001 - the context's own bookkeeping of its tasks
+    def _on_cancelled_before_start(self) -> None:
+        self._on_cancelled_before_start_of_owner(self._owner)

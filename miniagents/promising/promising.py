@@ -143,7 +143,7 @@ class Promise(Generic[T]):
     def _start_resolving(self) -> None:
         if not self._resolving:
             self._resolving = True
-            self._context.start_producer(self._arun_resolver, self._on_resolver_cancelled_early)
+            self._context.start_producer(self, Promise._arun_resolver, Promise._on_resolver_cancelled_early)
 
     def _on_resolver_cancelled_early(self) -> None:
         if self._result is NO_VALUE:
@@ -222,7 +222,9 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         super().__init__(resolver=resolver, prefill_result=prefill_result, start_soon=False)
         if streamer is not None:
             self._streamer_function = streamer
-        self._pieces: list[Any] = []
+        # no list until the first piece: a big fan-out keeps many sequences pending at once, each list one more object
+        # for the cyclic garbage collector to traverse (and a ready message's token list is made only if asked for)
+        self._pieces: list[Any] | tuple[()] = ()
         self._piece_waiters: list[asyncio.Future[None]] | None = None  # made when a consumer has to wait
         if prefill_pieces is NO_VALUE:
             self._stream_done = False
@@ -230,7 +232,7 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
             if self._start_soon(start_soon):
                 self._start_producing()
         else:
-            self._pieces.extend(prefill_pieces)
+            self._pieces = list(prefill_pieces)
             self._stream_done = True
             self._producing = True
 
@@ -264,7 +266,7 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
         streamer = getattr(self, "_streamer_function", None)
         if isinstance(streamer, StreamAppender) and streamer.feed_into(self):
             return
-        self._context.start_producer(self._aproduce, self._on_producer_cancelled_early)
+        self._context.start_producer(self, StreamedPromise._aproduce, StreamedPromise._on_producer_cancelled_early)
 
     def _on_producer_cancelled_early(self) -> None:
         if not self._stream_done:
@@ -301,7 +303,11 @@ class StreamedPromise(Promise[WHOLE], Generic[PIECE, WHOLE]):
 
         For push-style producers (`StreamAppender`, `MessageSequence`); consumers never call it.
         """
-        self._pieces.append(piece)
+        pieces = self._pieces
+        if isinstance(pieces, list):
+            pieces.append(piece)
+        else:
+            self._pieces = [piece]
         if self._piece_waiters:
             wake_waiters(self._piece_waiters)
 
@@ -345,8 +351,7 @@ class _ReplayIterator(AsyncIterator[PIECE]):
     # path of the engine: it reads the promise's state directly.
     async def __anext__(self) -> PIECE:
         promise = self._promise
-        pieces = promise._pieces  # noqa: SLF001 - see above
-        while self._index >= len(pieces):
+        while self._index >= len(promise._pieces):  # noqa: SLF001 - see above (re-read: the first piece makes the list)
             if promise._stream_done:  # noqa: SLF001 - see above
                 raise StopAsyncIteration
             if not promise._producing:  # noqa: SLF001 - see above
@@ -355,7 +360,7 @@ class _ReplayIterator(AsyncIterator[PIECE]):
             if promise._piece_waiters is None:  # noqa: SLF001 - see above
                 promise._piece_waiters = []  # noqa: SLF001 - see above
             await wait_for_wake_up(promise._piece_waiters)  # noqa: SLF001 - see above
-        piece = pieces[self._index]
+        piece = promise._pieces[self._index]  # noqa: SLF001 - see above
         self._index += 1
         if isinstance(piece, BaseException):
             raise piece
