@@ -297,6 +297,16 @@ class MessagePromise(StreamedPromise[Any, Message]):
         super().__init__(start_soon=start_soon)
 
     @property
+    def message_if_complete(self) -> "Message | None":
+        """The message, if the promise resolved to one; else `None` (still streaming, or failed).
+
+        One attribute read, for code that looks at many promises at once (a view counting the token usage of a call's
+        replies), where `done()`, `exception()` and `result()` would be three calls each.
+        """
+        result = self._result
+        return result if isinstance(result, Message) else None
+
+    @property
     def preliminary_metadata(self) -> Frozen:
         """Deprecated name of `known_beforehand`."""
         warn_deprecated("MessagePromise.preliminary_metadata", "MessagePromise.known_beforehand")

@@ -94,7 +94,7 @@ def _message_text(promise: MessagePromise) -> tuple[str, bool, str | None]:
     return text.text, not promise.is_streamed, None if text.error is None else error_text(text.error)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CallState:
     """Everything the views show about one agent call; mutated only by `CallTreeModel.handle_event`."""
 
@@ -321,11 +321,11 @@ class CallTreeModel:
         for piece in call.reply_pieces:
             if isinstance(piece, BaseException):
                 continue
-            if piece.done():
-                message = piece.result() if piece.exception() is None else None
-                if message is not None and _may_carry_usage(message):  # a plain message (most are) carries no usage
+            message = piece.message_if_complete
+            if message is not None:
+                if message.__pydantic_extra__:  # a plain message (most are) carries no usage
                     self._count_usage(call, message)
-            else:
+            elif not piece.done():
                 self._streaming_after_finish.add(call.call_id)
                 piece.add_done_callback(_LateReply(self, call.call_id))
 
