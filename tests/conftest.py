@@ -1,5 +1,7 @@
-"""Fixtures shared by the test modules: the offline LLM stand-in, and no real provider reachable by accident."""
+"""Fixtures shared by the test modules: the offline LLM stand-in, no real provider reachable by accident, and the
+garbage collector off for the tests that count what it finds."""
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -22,3 +24,14 @@ def server() -> Iterator[OfflineLLMServer]:
     """The offline LLM stand-in on a free loopback port (a small pause between streamed tokens)."""
     with start_offline_llm_server(token_delay=0.001) as offline_server:
         yield offline_server
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The cyclic garbage collector off for the test (what it would find is counted with `gc.collect()` after)."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

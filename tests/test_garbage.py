@@ -7,7 +7,6 @@ the run itself (its `MiniAgents`), whatever the number of calls.
 
 import asyncio
 import gc
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,16 +35,6 @@ async def leaf(ctx: InteractionContext, index: int) -> None:
     ctx.reply(TextMessage.promise(message_token_streamer=tokens))
     ctx.reply([f"{index}.a", {"content": f"{index}.b"}])
     ctx.reply(await ctx.message_promises)
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def _run(calls: int, **options: Any) -> int:

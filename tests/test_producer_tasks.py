@@ -5,10 +5,8 @@ objects as possible for the cyclic garbage collector and an ending one schedules
 """
 
 import asyncio
-import gc
 import logging
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,16 +31,6 @@ async def _afail(_: _Owner) -> None:
 
 def _release(owner: _Owner) -> None:
     owner.events.append("released")
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 async def test_a_producer_task_is_freed_as_soon_as_it_ends(collector_off: None) -> None:
