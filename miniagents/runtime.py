@@ -157,7 +157,7 @@ class MiniAgents(PromisingContext):
             and self._persist_with_nested(result, promise)
             and isinstance(promise, MessagePromise)
         ):
-            promise._persisted_by = self  # noqa: SLF001 - what `_persist_call_records` reads back
+            promise._persisted_by = self._persisted_mark  # noqa: SLF001 - what `_persist_call_records` reads back
 
     def persist_message(self, message: Message, promise: Any = None) -> None:
         """Hand `message` and every message nested in it to the persist handlers, each message object only once.
@@ -211,7 +211,7 @@ class MiniAgents(PromisingContext):
         for piece in sequence_promise.pieces_so_far:  # message promises, and errors at their positions
             if (
                 isinstance(piece, MessagePromise)
-                and piece._persisted_by is not self  # noqa: SLF001 - set by `_promise_resolved` above
+                and piece._persisted_by is not self._persisted_mark  # noqa: SLF001 - set by `_promise_resolved` above
                 and isinstance(piece._result, Message)  # noqa: SLF001 - a message that failed is in no record
             ):
                 return False
