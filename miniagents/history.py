@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from miniagents.lifecycle import AgentCallEvent, CallInitiated, CallRecorded
 from miniagents.messages import Message
-from miniagents.records import RecordedCall
+from miniagents.records import AgentCallNode, AgentReplyNode, RecordedCall
 
 __all__ = [
     "DEFAULT_MAX_CALLS",
@@ -75,16 +75,39 @@ class HistorySource(Protocol):
 
 
 class _Entry:
-    """One recorded call as the history keeps it: where it sits in the call order, its searchable text, and the
-    hash keys of the messages in its records (each counted once per call that refers to it)."""
+    """One recorded call as the history keeps it: where it sits in the call order, its records, and the hash keys of
+    the messages in them (each counted once per call that refers to it)."""
 
-    __slots__ = ("call", "message_keys", "rank", "search_text")
+    __slots__ = ("_search_text", "call", "call_node", "message_keys", "rank", "reply_node")
 
-    def __init__(self, call: RecordedCall, rank: int, search_text: str, message_keys: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        call: RecordedCall,
+        rank: int,
+        call_node: AgentCallNode,
+        reply_node: AgentReplyNode,
+        message_keys: tuple[str, ...],
+    ) -> None:
         self.call = call
         self.rank = rank
-        self.search_text = search_text
+        self.call_node = call_node
+        self.reply_node = reply_node
         self.message_keys = message_keys
+        self._search_text: str | None = None
+
+    @property
+    def search_text(self) -> str:
+        """What a text filter looks in (made by the first search that needs it: most calls are never searched)."""
+        if self._search_text is None:
+            self._search_text = "\n".join(
+                [
+                    self.call_node.agent_alias,
+                    self.call_node.serialized,
+                    *map(str, self.call_node.messages),
+                    *map(str, self.reply_node.replies),
+                ]
+            ).casefold()
+        return self._search_text
 
 
 class InMemoryHistory:
@@ -111,7 +134,7 @@ class InMemoryHistory:
         self._max_calls = check_max_calls(max_calls)
         self.evicted_calls = 0
         """How many calls were recorded and then evicted to stay within `max_calls`."""
-        self._messages: dict[str, Mapping[str, Any]] = {}
+        self._messages: dict[str, Message] = {}
         self._message_uses: dict[str, int] = {}
         self._calls: dict[str, _Entry] = {}
         self._recorded_order: deque[str] = deque()  # the eviction order
@@ -185,16 +208,8 @@ class InMemoryHistory:
             if hash_key in self._messages:
                 self._message_uses[hash_key] += 1
             else:
-                self._messages[hash_key] = message.serialize()
+                self._messages[hash_key] = message  # serialised when asked for (`get_message`)
                 self._message_uses[hash_key] = 1
-        search_text = "\n".join(
-            [
-                event.call_node.agent_alias,
-                event.call_node.serialized,
-                *map(str, event.call_node.messages),
-                *map(str, event.reply_node.replies),
-            ]
-        ).casefold()
         call = RecordedCall(
             call_id=key,
             agent_alias=event.call_node.agent_alias,
@@ -202,7 +217,7 @@ class InMemoryHistory:
             reply_hash_key=event.reply_node.hash_key,
             parent_call_id=parent,
         )
-        self._calls[key] = _Entry(call, rank, search_text, tuple(message_keys))
+        self._calls[key] = _Entry(call, rank, event.call_node, event.reply_node, tuple(message_keys))
         self._recorded_order.append(key)
         if parent is not None:
             self._children.setdefault(parent, {})[key] = None
@@ -253,7 +268,8 @@ class InMemoryHistory:
         return None if entry is None else entry.call
 
     def get_message(self, hash_key: str) -> Mapping[str, Any] | None:
-        return self._messages.get(hash_key)
+        message = self._messages.get(hash_key)
+        return None if message is None else message.serialize()
 
     def sub_calls(self, call_id: str) -> list[RecordedCall]:
         entries = sorted((self._calls[child] for child in self._children.get(call_id, ())), key=_rank_of)
