@@ -109,6 +109,9 @@ class MiniAgents(PromisingContext):
                 DeprecationWarning,
                 stacklevel=2,
             )
+        else:
+            persisted_hash_keys_limit = 10_000
+        self.persisted_hash_keys_limit = persisted_hash_keys_limit  # still readable; nothing reads it any more
         # what a message handed to this context's persist handlers is marked with: a token of its own rather than the
         # context itself, so that a message outliving the context does not keep it alive
         self._persisted_mark = object()
