@@ -2,7 +2,7 @@
 
 One root agent triggers `agents` leaf agents, each replying `messages_per_agent` short texts; the root replies
 them all.
-The same workload as `fan_out` in `workloads.py`, where it is written once per implementation.
+`fan_out` in `workloads.py` runs these agents too, under this package and under the reference (its API is the same).
 """
 
 from miniagents import InteractionContext, miniagent

@@ -186,17 +186,9 @@ def miniagents_implementation(
     a notebook stream view to it, for example); an awaitable it returns is awaited within the timed part, after the
     consumption (e.g. until that view has sent its final state).
     """
+    from fan_out_agents import fan_out_root  # the companion benchmarks attach things to the same agents
+
     from miniagents import InteractionContext, MiniAgents, TextMessage, miniagent
-
-    @miniagent
-    async def fan_out_root(ctx: InteractionContext, agents: int, messages_per_agent: int) -> None:
-        for agent_index in range(agents):
-            ctx.reply(fan_out_leaf.trigger(agent_index=agent_index, messages_per_agent=messages_per_agent))
-
-    @miniagent
-    async def fan_out_leaf(ctx: InteractionContext, agent_index: int, messages_per_agent: int) -> None:
-        for message_index in range(messages_per_agent):
-            ctx.reply(f"{agent_index}.{message_index}")
 
     @miniagent
     async def pass_through(ctx: InteractionContext) -> None:
