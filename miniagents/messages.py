@@ -259,10 +259,6 @@ class MessagePromise(StreamedPromise[Any, Message]):
 
     known_beforehand: Frozen
     message_class: type[Message]
-    _persisted_by: object | None = None
-    """The mark of the context whose persist handlers got the message (and the ones nested in it) when it resolved, if
-    any: the record of a call that replied it then need not walk it again (see `MiniAgents._persist_call_records`). A
-    mark rather than the context, so that a promise outliving its context does not keep it alive."""
 
     def __init__(
         self,

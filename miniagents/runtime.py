@@ -154,13 +154,8 @@ class MiniAgents(PromisingContext):
 
     def _promise_resolved(self, promise: Any, result: Any) -> None:
         super()._promise_resolved(promise, result)
-        if (
-            self.on_persist_messages_handlers
-            and isinstance(result, Message)
-            and self._persist_with_nested(result, promise)
-            and isinstance(promise, MessagePromise)
-        ):
-            promise._persisted_by = self._persisted_mark  # noqa: SLF001 - what `_persist_call_records` reads back
+        if self.on_persist_messages_handlers and isinstance(result, Message):
+            self.persist_message(result, promise)
 
     def persist_message(self, message: Message, promise: Any = None) -> None:
         """Hand `message` and every message nested in it to the persist handlers, each message object only once.
@@ -170,19 +165,13 @@ class MiniAgents(PromisingContext):
         messages made separately (the same text replied twice) each reach the handlers, so handlers should be
         idempotent, as the SQLite store is. Never raises: what fails here is logged, the agents go on.
         """
-        self._persist_with_nested(message, promise)
-
-    def _persist_with_nested(self, message: Message, promise: Any) -> bool:
-        """`persist_message`, telling whether it succeeded."""
         try:
             if holds_nested_models(message):  # most messages hold only text and numbers: nothing nested to persist
                 for sub_message in message.sub_messages():
                     self._persist_one(sub_message, promise)
-            self._persist_one(message, promise)
+            self._persist_one(message, promise)  # marked last: a marked message had its nested ones persisted
         except Exception:
             logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
-            return False
-        return True
 
     def _persist_call_records(
         self, call_node: AgentCallNode, reply_node: AgentReplyNode, sources: "Iterable[MessageSequencePromise]"
@@ -192,9 +181,8 @@ class MiniAgents(PromisingContext):
         The input and reply messages in them came from the message promises of `sources` (the call's input and
         replies). Those reached the handlers as they resolved, unless a handler was subscribed only later or a promise
         belongs to another context; when all of them did, and the rest of the records (keyword arguments, metadata)
-        holds no messages, only the two records are handed. Walking the messages again would cost as much as
-        persisting them did the first time, for every call (and where the session's memory of hash keys has
-        forgotten them, hand them to the handlers a second time). Never raises, like `persist_message`.
+        holds no messages, only the two records are handed: walking the messages again would cost as much as
+        persisting them did the first time, for every call. Never raises, like `persist_message`.
         """
         if (
             _extra_holds_models(call_node)  # the call's keyword arguments and its agent's metadata
@@ -211,12 +199,10 @@ class MiniAgents(PromisingContext):
 
     def _persisted_on_resolution(self, sequence_promise: "MessageSequencePromise") -> bool:
         """Whether every message of a complete sequence reached this context's persist handlers when it resolved."""
+        mark = self._persisted_mark
         for piece in sequence_promise.pieces_so_far:  # message promises, and errors at their positions
-            if (
-                isinstance(piece, MessagePromise)
-                and piece._persisted_by is not self._persisted_mark  # noqa: SLF001 - set by `_promise_resolved` above
-                and isinstance(piece._result, Message)  # noqa: SLF001 - a message that failed is in no record
-            ):
+            message = piece.message_if_complete if isinstance(piece, MessagePromise) else None
+            if message is not None and message.__dict__.get(_PERSISTED_BY) is not mark:  # a failed one is in no record
                 return False
         return True
 
