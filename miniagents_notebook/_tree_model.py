@@ -417,9 +417,11 @@ class CallTreeModel:
     def streaming_signature(self) -> int:
         """Changes whenever a reply appears or a streaming reply gets more text; cheap enough to poll (the replies
         known to be complete are not looked at again)."""
-        streaming = {promise for call in self._calls_that_may_stream() for promise in call.streaming_replies()}
-        appeared = sum(len(call.reply_pieces) for call in self._calls_that_may_stream())
-        # a reply passed along is looked at once
+        appeared = 0
+        streaming: set[MessagePromise] = set()  # a reply passed along is looked at once
+        for call in self._calls_that_may_stream():
+            appeared += len(call.reply_pieces)
+            streaming.update(call.streaming_replies())
         return appeared + sum(text_so_far(promise).pieces for promise in streaming)
 
     def status_counts(self) -> dict[str, int]:
