@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sqlite3
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -53,34 +54,63 @@ async def test_a_message_handed_over_again_is_queued_once_unless_its_write_faile
 
 
 class _Unprintable(Message):
-    """A message whose text cannot be made: encoding it logs a warning, which tells when it is encoded."""
+    """A message whose text cannot be made: encoding it logs a warning, and notes in which thread it was encoded."""
 
     number: int
 
     def _as_string(self) -> str:
+        _ENCODED_IN.append(threading.current_thread())
         raise RuntimeError("no text")
 
 
-def test_a_message_stored_already_is_not_encoded_again(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """The engine hands a message over again once it forgot it (its memory is bounded, as the store's of what it
-    queued): one lookup per transaction finds it stored, and it is neither encoded nor written again."""
+_ENCODED_IN: list[threading.Thread] = []
+
+
+def test_a_message_is_encoded_by_persist_and_stored_once_when_handed_over_again_later(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`persist` encodes the message's rows in the caller's thread (the writer thread is left with SQLite, which runs
+    without the GIL); a message handed over again after the store's memory of what it queued forgot it is encoded
+    again, and stored once."""
     message = _Unprintable(number=1)
     with SQLiteMessageStore(tmp_path / "history.db") as store:
-        store.persist(None, message)
+        _ENCODED_IN.clear()
+        with caplog.at_level(logging.WARNING, logger="miniagents.ext.persistence.encoding"):
+            store.persist(None, message)
+            assert _ENCODED_IN == [threading.current_thread()]  # encoded by now, in this thread
+            assert [record.getMessage() for record in caplog.records] == [
+                "str() failed for a _Unprintable; it is stored without searchable text"
+            ]
         for number in range(10_000):  # the store's memory of what it queued forgets `message`
             store.persist(None, TextMessage(f"in between {number}"))
         store.flush()
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="miniagents.ext.persistence.encoding"):
-            store.persist(None, message)
-            assert store.pending == 1  # queued again
-            store.persist(None, _Unprintable(number=2))
-            store.flush()
-        assert [record.getMessage() for record in caplog.records] == [
-            "str() failed for a _Unprintable; it is stored without searchable text"
-        ]
+        store.persist(None, message)
+        assert store.pending == 1  # queued again
+        assert len(_ENCODED_IN) == 2  # and encoded again
+        store.flush()
         assert store.load(message.hash_key) == message
-        assert len(store) == 10_002
+        assert len(store) == 10_001
+
+
+class _BrokenGet(Message):
+    """A message class whose `get` override fails: its rows cannot be made."""
+
+    number: int
+
+    def get(self, field: str, default: object = None) -> object:
+        raise RuntimeError("broken get")
+
+
+def test_a_message_that_cannot_be_encoded_is_reported_by_the_next_flush_and_loses_no_other(tmp_path: Path) -> None:
+    broken = _BrokenGet(number=1)
+    with SQLiteMessageStore(tmp_path / "history.db") as store:
+        store.persist(None, TextMessage("before"))
+        store.persist(None, broken)
+        store.persist(None, TextMessage("after"))
+        with pytest.raises(StoreWriteError, match=rf"message {broken.hash_key} \(_BrokenGet\) could not be encoded"):
+            store.flush()
+        store.flush()  # reported once
+        assert sorted(stored.text for stored in store.messages()) == ["after", "before"]
 
 
 async def test_a_call_costs_two_writes_and_its_row_is_complete(tmp_path: Path) -> None:

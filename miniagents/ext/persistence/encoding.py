@@ -7,6 +7,7 @@ inline, and the frozen values found inline are walked in turn.
 """
 
 import logging
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from miniagents.ext.persistence.queries import storable_text
@@ -30,11 +31,15 @@ ReferenceRow = tuple[str, str, str]
 
 
 class EncodedMessage(NamedTuple):
-    """The `messages` row of one message and the `reference_lists` rows of the fields holding messages (a named
-    tuple: one is made per message written)."""
+    """The `messages` row of one message and the `reference_lists` rows of the fields holding messages.
+
+    Tuples of strings and numbers only (a named tuple, a tuple of rows): one is made per message queued, and the
+    garbage collector stops following such a tuple the first time it sees it — a backlog of queued messages costs it
+    nothing after that, where lists in it would be followed by every collection while they wait.
+    """
 
     row: MessageRow
-    references: list[ReferenceRow]
+    references: tuple[ReferenceRow, ...]
 
 
 def field_path(parent_path: str, field: str) -> str:
@@ -57,7 +62,7 @@ def message_kind(message: Message) -> str:
 
 
 def encode_message(message: Message, hash_key: str, persisted_at: float) -> EncodedMessage:
-    """The rows of `message`; runs in the writer thread, so `hash_key` must have been computed by the caller."""
+    """The rows of `message` (made by `persist`, in the caller's thread and context: `hash_key` is computed there)."""
     cls = type(message)
     described = _classes.get(cls)
     if described is None:
@@ -77,11 +82,12 @@ def encode_message(message: Message, hash_key: str, persisted_at: float) -> Enco
         _text_of(message) if kind == "message" else None,
         serialized,
     )
-    references: list[ReferenceRow] = []
     # a nested message is serialised as a `<field>__hash_key(s)` reference: without one, there is nothing to walk
-    if _REFERENCE_MARK in serialized:
-        _walk_fields(message, "", hash_key, references)
-    return EncodedMessage(row, references)
+    if _REFERENCE_MARK not in serialized:
+        return EncodedMessage(row, ())
+    references: list[ReferenceRow] = []
+    _walk_fields(message, "", hash_key, references)
+    return EncodedMessage(row, tuple(references))
 
 
 def _text_of(message: Message) -> str | None:
@@ -101,10 +107,18 @@ def _walk_fields(node: Frozen, path: str, parent_hash_key: str, references: list
         path_of_field = field_path(path, name)
         if isinstance(value, Message):
             references.append((parent_hash_key, path_of_field, reference_list([value.hash_key])))
-        elif isinstance(value, tuple) and value and all(isinstance(item, Message) for item in value):
-            references.append((parent_hash_key, path_of_field, reference_list([item.hash_key for item in value])))
+        elif isinstance(value, tuple) and value and _only_messages(value):
+            references.append((parent_hash_key, path_of_field, reference_list(list(map(_hash_key_of, value)))))
         else:
             _walk_value(value, path_of_field, parent_hash_key, references)
+
+
+_hash_key_of = attrgetter("hash_key")
+
+
+def _only_messages(items: tuple[Any, ...]) -> bool:
+    # by the classes present (a reply record holds thousands of messages of a class or two): no Python per item
+    return all(issubclass(cls, Message) for cls in set(map(type, items)))
 
 
 def _walk_value(value: Any, path: str, parent_hash_key: str, references: list[ReferenceRow]) -> None:

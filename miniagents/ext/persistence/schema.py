@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import sqlite3
+import string
 from pathlib import Path
 
 from miniagents.ext.persistence.errors import StoreError
@@ -151,8 +152,22 @@ _INDEX_PENDING_TEXTS = (
 
 
 def reference_list(hash_keys: list[str]) -> str:
-    """The `child_hash_keys` of a `reference_lists` row: a compact JSON array, as SQLite's `json_array` writes it."""
+    """The `child_hash_keys` of a `reference_lists` row: a compact JSON array, as SQLite's `json_array` writes it.
+
+    Hash keys are hex digits, which JSON writes as they are: joined directly when every key is made of ASCII letters
+    and digits (a reply record's list is made for every call, and the JSON encoder escapes each key in turn); anything
+    else goes through the encoder.
+    """
+    if not hash_keys:
+        return "[]"
+    joined = '","'.join(hash_keys)
+    separators_only = b'","' * (len(hash_keys) - 1)
+    if joined.isascii() and joined.encode("ascii").translate(None, _LETTERS_AND_DIGITS) == separators_only:
+        return f'["{joined}"]'
     return json.dumps(hash_keys, separators=(",", ":"))
+
+
+_LETTERS_AND_DIGITS = (string.ascii_letters + string.digits).encode("ascii")
 
 
 def store_path(database: str | os.PathLike[str]) -> str:

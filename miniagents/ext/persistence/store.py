@@ -69,10 +69,11 @@ class SQLiteMessageStore:
     `attach` makes the store an observer of that `MiniAgents` (`miniagents.observers`): when the `MiniAgents` finalizes
     (its `async with` block ends), it waits for the store to commit what its agents produced.
 
-    `persist` only queues the message; a writer thread writes queued messages in batched transactions (WAL mode,
-    `synchronous=NORMAL`), so the event loop does not wait for the disk. Queries read what is committed: call
-    `flush()` / `await aflush()` first to include messages persisted a moment ago. Several stores (in one process or
-    several) can share a file. `":memory:"` gives a private in-memory database (for tests).
+    `persist` only encodes the message into rows and queues them; a writer thread writes queued rows in batched
+    transactions (WAL mode, `synchronous=NORMAL`), so the event loop does not wait for the disk — and, since the
+    thread has only SQLite's work left, which runs without the GIL, the two use two cores. Queries read what is
+    committed: call `flush()` / `await aflush()` first to include messages persisted a moment ago. Several stores (in
+    one process or several) can share a file. `":memory:"` gives a private in-memory database (for tests).
 
     Messages are keyed by `hash_key`: persisting one twice stores it once (keeping the first `persisted_at`). Nested
     messages are stored as rows of their own and referenced, so `load` rebuilds an equal message with the same
@@ -146,7 +147,9 @@ class SQLiteMessageStore:
     # --- writing -----------------------------------------------------------------------------------------------
 
     def persist(self, promise: Any, message: Message) -> None:
-        """The `on_persist_messages` handler: queue `message` for writing (waiting for room if the queue is full).
+        """The `on_persist_messages` handler: encode `message` into rows and queue them for writing (waiting for room
+        if the queue is full). A message that cannot be encoded (a broken override in its class) is logged and
+        reported by the next flush; the others are written.
 
         The runtime hands every nested message to the handlers separately; to store a message built outside of
         agents together with what it contains, use `save()`.

@@ -11,9 +11,12 @@ transactions of a few multi-row statements each (`execute_rows`) than in many sm
 as pending once its transaction is committed (or has failed). A flush marker is answered once everything queued before
 it is committed — or has failed, in which case the marker carries a `StoreWriteError` for the caller to raise.
 
-Cheap on purpose, since the engine may hand over the same message more than once (its memory of what it persisted is
-bounded): a message whose hash key was queued recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed
-transaction is not queued again, and one that is stored already is not encoded again (one lookup per transaction).
+Messages are encoded into rows by the caller (`submit_message`, in the event loop's thread), not here: the writer
+thread is left with SQLite alone, which runs without holding the GIL, so the thread costs the event loop little and
+the two cores work at once. Cheap on purpose, since the same message may be handed over more than once (equal
+messages built apart, a parent's records referring to its children's replies): a message whose hash key was queued
+recently (the last `_RECENT_HASH_KEYS`) and not lost to a failed transaction is neither encoded nor queued again; one
+handed over again later is encoded again and ignored by the insert.
 The text index is filled in batches (see `schema`) when a search asks for it (`index_texts()`, before the search
 reads), or in the transaction that takes the texts not indexed yet to `_TEXT_INDEX_BATCH` — not by a flush nor on
 closing: a run that nobody searches does not pay for its index.
@@ -32,7 +35,6 @@ import atexit
 import ctypes
 import functools
 import itertools
-import json
 import logging
 import sqlite3
 import sys
@@ -63,7 +65,6 @@ __all__ = [
     "INSERT_MESSAGE_SQL",
     "INSERT_REFERENCE_SQL",
     "FlushOp",
-    "PersistOp",
     "StatementOp",
     "StoreWriter",
 ]
@@ -77,8 +78,8 @@ DEFAULT_MAX_BATCH = 4096
 
 _PAUSE_SECONDS = 0.0005
 # the hash keys queued lately, remembered so that equal messages handed over again (the engine hands over each message
-# object, and a parent's records refer to its children's replies) are written once: about 1.5 MB once full (what comes
-# again after that is caught by `_already_stored`)
+# object, and a parent's records refer to its children's replies) are encoded and written once: about 1.5 MB once full
+# (what comes again after that is encoded again and ignored by the insert)
 _RECENT_HASH_KEYS = 10_000
 # the most texts left to `LIKE` (see `schema`): about as many as a file's searches can scan in some tens of ms
 _TEXT_INDEX_BATCH = 50_000
@@ -94,22 +95,10 @@ INSERT_MESSAGE_SQL = (
     "(hash_key, class_name, class_path, kind, agent_alias, persisted_at, text, serialized) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_STORED_AMONG_SQL = "SELECT hash_key FROM messages WHERE hash_key IN (SELECT value FROM json_each(?))"
 _TEXT_COLUMN = 6  # of a `messages` row (`EncodedMessage.row`)
 INSERT_REFERENCE_SQL = (
     "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) VALUES (?, ?, ?)"
 )
-
-
-class PersistOp(NamedTuple):
-    """Store `message` (its hash key was computed by the caller, in the caller's context).
-
-    A named tuple (as `StatementOp`): one is made per message, in the event loop's thread, and a tuple is made fastest.
-    """
-
-    message: Message
-    hash_key: str
-    persisted_at: float
 
 
 class StatementOp(NamedTuple):
@@ -169,7 +158,6 @@ class StoreWriter:
         # hash keys queued lately and not lost to a failed transaction (guarded by `_state_lock`)
         self._recent_hash_keys: OrderedDict[str, None] = OrderedDict()
         self._texts_to_index = 0  # rows with a text committed by this writer and not indexed yet
-        self._encoded_before = _HashKeyFilter()  # only the writer thread uses it
         self._maintains_text_index = False
         # `_state_lock` guards the queue, the counters and the flags; the writer waits on `_work_queued` (when idle or
         # leaving producers their turn), producers on `_room_made` (when the queue is full)
@@ -211,7 +199,7 @@ class StoreWriter:
         """The most messages and statements that were pending at once since the writer started."""
         return self._peak_pending
 
-    def submit(self, op: PersistOp | StatementOp) -> None:
+    def submit(self, op: StatementOp) -> None:
         """Queue `op`; if `max_pending` operations are pending, first wait until the writer has made room."""
         with self._state_lock:
             if self._pending >= self.max_pending and not self._closed:
@@ -219,21 +207,32 @@ class StoreWriter:
             self._queue_op(op)
 
     def submit_message(self, message: Message, hash_key: str, persisted_at: float) -> None:
-        """Queue `message` for writing, unless it was queued recently already (then it is, or is being, written)."""
+        """Encode `message` and queue its rows, unless it was queued recently already (then it is, or is being,
+        written).
+
+        Encoding runs here, in the caller's thread: the writer thread is then left with SQLite alone, which runs
+        without the GIL (see the module's docstring). A message that cannot be encoded is not queued; the next flush
+        reports it.
+        """
         recent = self._recent_hash_keys
         if hash_key in recent:  # a read without the lock: at worst the message is queued twice, which is harmless
+            return
+        try:
+            encoded = encode_message(message, hash_key, persisted_at)
+        except Exception as error:  # one odd message must not lose the others
+            self._fail(f"message {hash_key} ({type(message).__name__}) could not be encoded: {error!r}")
             return
         with self._state_lock:
             if self._pending >= self.max_pending and not self._closed:
                 self._wait_for_room()
                 if hash_key in recent:  # queued by another thread meanwhile
                     return
-            self._queue_op(PersistOp(message, hash_key, persisted_at))
+            self._queue_op(encoded)
             recent[hash_key] = None
             if len(recent) > _RECENT_HASH_KEYS:
                 recent.popitem(last=False)
 
-    def _queue_op(self, op: "PersistOp | StatementOp") -> None:
+    def _queue_op(self, op: EncodedMessage | StatementOp) -> None:
         """Append `op` (holding `_state_lock`, with room made already)."""
         if self._closed:
             raise StoreClosedError(
@@ -403,14 +402,14 @@ class StoreWriter:
             self._writer_waiting = False
         self._producers_turn = False
 
-    def _take(self) -> tuple[list[PersistOp | StatementOp], "FlushOp | _Stop | None"]:
+    def _take(self) -> tuple[list[EncodedMessage | StatementOp], "FlushOp | _Stop | None"]:
         """Pop the next transaction's operations (up to `max_batch`), or else the marker that comes first."""
         queue = self._queue
         if not self._markers:  # no marker queued: no need to look at each operation
             return [queue.popleft() for _ in range(min(len(queue), self._max_batch))], None
-        ops: list[PersistOp | StatementOp] = []
+        ops: list[EncodedMessage | StatementOp] = []
         while queue and len(ops) < self._max_batch:
-            if isinstance(queue[0], (PersistOp, StatementOp)):
+            if isinstance(queue[0], (EncodedMessage, StatementOp)):
                 ops.append(queue.popleft())
             elif ops:
                 break
@@ -438,8 +437,8 @@ class StoreWriter:
             if isinstance(op, FlushOp):
                 op.notify(error)
 
-    def _write_ops(self, ops: list[PersistOp | StatementOp]) -> None:
-        encoded = self._encode([op for op in ops if isinstance(op, PersistOp)])
+    def _write_ops(self, ops: list[EncodedMessage | StatementOp]) -> None:
+        encoded = [op for op in ops if isinstance(op, EncodedMessage)]
         statements = [op for op in ops if isinstance(op, StatementOp)]
         if encoded or statements:
             self._write(encoded, statements)
@@ -453,42 +452,6 @@ class StoreWriter:
             pause = 0 < len(self._queue) < self._max_batch and not self._producers_waiting and not self._producers_turn
         if pause:
             time.sleep(_PAUSE_SECONDS)
-
-    def _encode(self, persist_ops: list[PersistOp]) -> list[EncodedMessage]:
-        encoded = []
-        encoded_before = self._encoded_before
-        stored = self._already_stored([op.hash_key for op in persist_ops if op.hash_key in encoded_before])
-        for op in persist_ops:
-            if op.hash_key in stored:
-                continue
-            encoded_before.add(op.hash_key)
-            try:
-                encoded.append(encode_message(op.message, op.hash_key, op.persisted_at))
-            except Exception as error:  # one odd message must not lose the others
-                self._forget([op.hash_key])
-                self._fail(f"message {op.hash_key} ({type(op.message).__name__}) could not be encoded: {error!r}")
-        return encoded
-
-    def _already_stored(self, hash_keys: list[str]) -> set[str]:
-        """Which of `hash_keys` (those this writer may have encoded before) are stored already: those are not encoded
-        again.
-
-        The engine hands a message over again once it has forgotten it (a parent relaying the replies of more
-        sub-agents than it remembers, say); one lookup per batch, in SQLite, costs far less than encoding them. A read
-        outside the transaction: what another writer stores meanwhile is ignored by the insert.
-        """
-        if not hash_keys:
-            return set()
-        connection = self.connection
-        assert connection is not None
-        with self.lock:
-            try:
-                return {
-                    hash_key
-                    for (hash_key,) in connection.execute(_STORED_AMONG_SQL, (json.dumps(hash_keys),)).fetchall()
-                }
-            except sqlite3.Error:  # nothing is lost: the insert ignores what is stored
-                return set()
 
     def _write(self, encoded: list[EncodedMessage], statements: list[StatementOp]) -> None:
         connection = self.connection
@@ -553,18 +516,25 @@ class StoreWriter:
             logger.exception("Message store %s: rollback failed", self.database)
 
     def _fail(self, description: str) -> None:
+        """Log a failure and keep it for the next flush (from either thread: a producer fails to encode, the writer to
+        write)."""
         logger.error("Message store %s: %s", self.database, description)
-        self._failures.append(description)
+        with self._state_lock:
+            self._failures.append(description)
 
     def _take_failures(self) -> StoreWriteError | None:
-        error = self._peek_failures()
-        self._failures = []
-        return error
+        with self._state_lock:
+            failures, self._failures = self._failures, []
+        return self._described(failures)
 
     def _peek_failures(self) -> StoreWriteError | None:
-        if not self._failures:
+        with self._state_lock:
+            failures = list(self._failures)
+        return self._described(failures)
+
+    def _described(self, failures: list[str]) -> StoreWriteError | None:
+        if not failures:
             return None
-        failures = self._failures
         shown = "; ".join(failures[:3]) + (f"; and {len(failures) - 3} more" if len(failures) > 3 else "")
         return StoreWriteError(f"Writing to {self.database!r} failed: {shown}")
 
@@ -607,36 +577,6 @@ def _row_size(row: tuple[Any, ...]) -> int:
 @functools.lru_cache(maxsize=64)
 def _many_rows_sql(head: str, marks: str, tail: str, rows: int) -> str:
     return f"{head} VALUES {','.join([f'({marks})'] * rows)}{tail}"
-
-
-class _HashKeyFilter:
-    """Which hash keys a writer has encoded, maybe: no for most that it has not, yes for every one that it has.
-
-    A bitmap of fixed size (a bit per hash of a key), so it never grows; when about one bit in eight is set (a few in
-    a hundred keys wrongly said to be seen), it starts afresh — what it forgets is then encoded again and ignored by
-    the insert, as before it existed.
-    """
-
-    __slots__ = ("_added", "_bits", "_mask")
-
-    _BITS = 1 << 23  # 1 MB
-
-    def __init__(self) -> None:
-        self._bits = bytearray(self._BITS >> 3)
-        self._mask = self._BITS - 1
-        self._added = 0
-
-    def __contains__(self, hash_key: str) -> bool:
-        index = hash(hash_key) & self._mask
-        return bool(self._bits[index >> 3] & (1 << (index & 7)))
-
-    def add(self, hash_key: str) -> None:
-        if self._added >= self._BITS >> 3:
-            self._bits = bytearray(len(self._bits))
-            self._added = 0
-        index = hash(hash_key) & self._mask
-        self._bits[index >> 3] |= 1 << (index & 7)
-        self._added += 1
 
 
 def _settle(future: "asyncio.Future[None]", error: StoreWriteError | None) -> None:
