@@ -554,16 +554,13 @@ class _AgentCallRun(ProducerCoroutine):
 
     def _on_replies_finished(self) -> None:
         if self._announces_calls and self.mini_agents.announces(CallFinished):
-            sequence_promise = self.replies.sequence_promise
-            pieces = sequence_promise.pieces_so_far
-            reply_count = len(pieces) - sum(isinstance(piece, BaseException) for piece in pieces)
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallFinished(
                     call_id=self.call_id,
                     time=time.time(),
                     error=self.error,
-                    reply_count=reply_count,
-                    replies=sequence_promise,
+                    reply_count=self.replies.message_count,
+                    replies=self.replies.sequence_promise,
                 )
             )
         if self.mini_agents.on_persist_messages_handlers:

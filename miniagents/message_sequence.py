@@ -363,6 +363,7 @@ class MessageSequence:
         self._input_closed = False
         self._finished = False
         self._emitted = 0  # pieces appended to `sequence_promise` so far (the index of the next one)
+        self._errors = 0  # how many of them are errors (not messages)
         self._appender: MessageSequenceAppender | None = None
         self._appender_capture_errors = (
             self._context.appenders_capture_errors_by_default
@@ -371,6 +372,12 @@ class MessageSequence:
         )
         self._appender_open = appender_open
         self.sequence_promise = MessageSequencePromise(start_soon=start_soon, fed_by=self)
+
+    @property
+    def message_count(self) -> int:
+        """How many messages `sequence_promise` holds so far (errors at positions not counted), without copying its
+        pieces."""
+        return self._emitted - self._errors
 
     @property
     def message_appender(self) -> "MessageSequenceAppender":
@@ -520,6 +527,7 @@ class MessageSequence:
         else:
             self.sequence_promise.append_piece(error)
             self._emitted += 1
+            self._errors += 1
 
     def _emit_ready(self, item: Any) -> None:
         if isinstance(item, (list, tuple)):

@@ -65,6 +65,8 @@ def redact_secrets(value: Any, name: str | None = None) -> Any:
 
 
 def _redact_mapping(mapping: Mapping[str, Any]) -> Any:
+    if _PLAIN_VALUES.issuperset(map(type, mapping.values())):  # numbers and flags only (most calls): nothing to hide
+        return mapping
     redacted = {key: redact_secrets(item, str(key)) for key, item in mapping.items()}
     if all(redacted[key] is item for key, item in mapping.items()):
         return mapping
