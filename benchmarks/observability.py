@@ -12,7 +12,9 @@ Workloads (each runs its variants alternately, so that a change in machine load 
 - `nesting`: a sequence nested N levels deep whose innermost item is still pending when it is flattened, for
   N = 100 … 3,200; time per level should not grow with N.
 - `gc`: a fan-out of 100,000 agents x 1 reply with the cyclic garbage collector on vs off; each call should leave
-  no reference cycles behind, so the collector has little to do.
+  no reference cycles behind, so the collector has little to do. Beside it, the same on/off for asyncio alone: as many
+  bare tasks made at once, and the fan-out workload's raw asyncio baseline (`raw_baselines.fan_out`): what the
+  collector costs for objects alive at once that no design of agents as tasks avoids.
 
 Results are printed as a markdown table and written to `benchmarks/results/observability.md`.
 """
@@ -32,6 +34,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))  # measure this working tree's `miniagents`, whatever else is installed
 
+import raw_baselines  # noqa: E402 - needs the path above
 from fan_out_agents import fan_out_root  # noqa: E402 - needs the path above
 
 from miniagents import MiniAgents  # noqa: E402 - needs the path above
@@ -198,31 +201,67 @@ def measure_nesting(quick: bool, repeat: int) -> str:
 
 
 async def _fan_out_collected(agents: int, collector_on: bool) -> float:
+    return await _collected(collector_on, lambda: _fan_out(agents, 1, _ignore))
+
+
+async def _collected(collector_on: bool, run: Callable[[], Awaitable[float]]) -> float:
     if collector_on:
         gc.enable()
     else:
         gc.disable()
     try:
-        return await _fan_out(agents, 1, _ignore)
+        return await run()
     finally:
         gc.enable()
 
 
+async def _timed(run: Callable[[], Awaitable[Any]]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    await run()
+    return time.perf_counter() - start
+
+
+async def _bare_tasks(tasks: int) -> list[str]:
+    """`tasks` asyncio tasks made at once, each returning a text, awaited in order: the least an agent call can be."""
+
+    async def leaf(index: int) -> str:
+        return f"{index}.0"
+
+    started = [asyncio.create_task(leaf(index)) for index in range(tasks)]
+    return [await task for task in started]
+
+
 def measure_gc(quick: bool, repeat: int) -> str:
     agents = 10_000 if quick else 100_000
-    variants = {
-        "collector on": lambda: _fan_out_collected(agents, True),
-        "collector off": lambda: _fan_out_collected(agents, False),
+    yardsticks: dict[str, Callable[[], Awaitable[Any]]] = {
+        f"asyncio alone: {agents:,} bare tasks made at once": lambda: _bare_tasks(agents),
+        f"asyncio alone: the fan_out workload's raw baseline at {agents:,} agents (a task and a queue each)": (
+            lambda: raw_baselines.fan_out((agents, 1))
+        ),
     }
+    variants: dict[str, Callable[[], Awaitable[float]]] = {
+        "miniagents, collector on": lambda: _fan_out_collected(agents, True),
+        "miniagents, collector off": lambda: _fan_out_collected(agents, False),
+    }
+    for name, run in yardsticks.items():
+        variants[f"{name}, collector on"] = lambda run=run: _collected(True, lambda: _timed(run))
+        variants[f"{name}, collector off"] = lambda run=run: _collected(False, lambda: _timed(run))
     medians = _alternate(variants, repeat)
-    ratio = medians["collector on"] / medians["collector off"]
+    rows = []
+    for name in ("miniagents", *yardsticks):
+        on, off = medians[f"{name}, collector on"], medians[f"{name}, collector off"]
+        per_agent = (on - off) / agents * 1e6
+        rows.append(f"| {name} | {on * 1000:.0f} ms | {off * 1000:.0f} ms | {on / off:.2f}x | {per_agent:.1f} µs |")
+    ratio = medians["miniagents, collector on"] / medians["miniagents, collector off"]
     return "\n".join(
         [
-            f"Fan-out of {agents:,} agents x 1 reply, median of {repeat}:",
+            f"Fan-out of {agents:,} agents x 1 reply, median of {repeat} (alternating), beside asyncio doing the "
+            "least of it alone:",
             "",
-            "| collector | median |",
-            "|---|---:|",
-            *(f"| {name} | {median * 1000:.0f} ms |" for name, median in medians.items()),
+            "| run | collector on | collector off | on / off | collector's time per agent |",
+            "|---|---:|---:|---:|---:|",
+            *rows,
             "",
             f"Collector on / off: {ratio:.2f}x (target: ≤ 1.3x).",
         ]
