@@ -59,11 +59,11 @@ class _Unprintable(Message):
     number: int
 
     def _as_string(self) -> str:
-        _ENCODED_IN.append(threading.current_thread())
+        _encoded_in_threads.append(threading.current_thread())
         raise RuntimeError("no text")
 
 
-_ENCODED_IN: list[threading.Thread] = []
+_encoded_in_threads: list[threading.Thread] = []
 
 
 def test_a_message_is_encoded_by_persist_and_stored_once_when_handed_over_again_later(
@@ -74,10 +74,10 @@ def test_a_message_is_encoded_by_persist_and_stored_once_when_handed_over_again_
     again, and stored once."""
     message = _Unprintable(number=1)
     with SQLiteMessageStore(tmp_path / "history.db") as store:
-        _ENCODED_IN.clear()
+        _encoded_in_threads.clear()
         with caplog.at_level(logging.WARNING, logger="miniagents.ext.persistence.encoding"):
             store.persist(None, message)
-            assert _ENCODED_IN == [threading.current_thread()]  # encoded by now, in this thread
+            assert _encoded_in_threads == [threading.current_thread()]  # encoded by now, in this thread
             assert [record.getMessage() for record in caplog.records] == [
                 "str() failed for a _Unprintable; it is stored without searchable text"
             ]
@@ -86,7 +86,7 @@ def test_a_message_is_encoded_by_persist_and_stored_once_when_handed_over_again_
         store.flush()
         store.persist(None, message)
         assert store.pending == 1  # queued again
-        assert len(_ENCODED_IN) == 2  # and encoded again
+        assert len(_encoded_in_threads) == 2  # and encoded again
         store.flush()
         assert store.load(message.hash_key) == message
         assert len(store) == 10_001

@@ -3,6 +3,7 @@ and 2 are converted when a store opens them for writing — or read as they are,
 are only browsed (`SQLiteHistory`). Whatever the version, loading, navigation, search, the call tree and usage
 answer the same."""
 
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -134,3 +135,27 @@ async def test_a_version_2_file_is_browsed_as_it_is(tmp_path: Path) -> None:
     back_to_version_2(database)
     assert _what_the_history_answers(database) == expected
     assert _version(database) == 2 and "message_references" in _tables(database)  # browsing changed nothing
+
+
+@pytest.mark.parametrize(
+    "hash_keys",
+    [
+        [],
+        ["51e3ed3874e02ee9785fd2a67270c95b645db56d"],
+        ["ab12", "CD34", ""],
+        ['a","b'],  # looks like two keys once joined: must stay one, escaped
+        ["a,b", "c"],
+        ["a b"],
+        ["é1", "x"],
+        ['quote"', "back\\slash"],
+    ],
+)
+def test_a_reference_list_is_a_compact_json_array_whatever_the_keys(hash_keys: list[str]) -> None:
+    """Hex keys are joined directly (cheaper than the JSON encoder); anything else is encoded: the text is the JSON
+    encoder's either way, and SQLite reads the keys back from it."""
+    from miniagents.ext.persistence.schema import reference_list
+
+    text = reference_list(hash_keys)
+    assert text == json.dumps(hash_keys, separators=(",", ":"))
+    with sqlite3.connect(":memory:") as connection:
+        assert [key for (key,) in connection.execute("SELECT value FROM json_each(?)", (text,))] == hash_keys

@@ -152,7 +152,8 @@ _INDEX_PENDING_TEXTS = (
 
 
 def reference_list(hash_keys: list[str]) -> str:
-    """The `child_hash_keys` of a `reference_lists` row: a compact JSON array, as SQLite's `json_array` writes it.
+    """The `child_hash_keys` of a `reference_lists` row: a compact JSON array (for hex keys, the text SQLite's
+    `json_array` writes).
 
     Hash keys are hex digits, which JSON writes as they are: joined directly when every key is made of ASCII letters
     and digits (a reply record's list is made for every call, and the JSON encoder escapes each key in turn); anything
