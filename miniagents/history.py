@@ -17,6 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from miniagents.lifecycle import AgentCallEvent, CallInitiated, CallRecorded
 from miniagents.messages import Message
+from miniagents.promising.ext.frozen import hash_keys_made_as, longer_hash_keys
 from miniagents.records import AgentCallNode, AgentReplyNode, RecordedCall
 
 __all__ = [
@@ -75,34 +76,73 @@ class HistorySource(Protocol):
 
 
 class _Entry:
-    """One recorded call as the history keeps it: where it sits in the call order, its records, and the hash keys of
-    the messages in them (each counted once per call that refers to it)."""
+    """One recorded call as the history keeps it: where it sits in the call order and its records.
 
-    __slots__ = ("_search_text", "call", "call_node", "message_keys", "rank", "reply_node")
+    Nothing in it is hashed when it is recorded: its `RecordedCall` (which names the records by hash key) is made
+    when it is first listed, and the hash keys of its messages (`message_keys`, each counted once per call that refers
+    to it) when the history's index of messages is first needed (`get_message`) — most calls of a notebook are never
+    browsed, and hashing every message of every call cost more than the calls themselves.
+    """
+
+    __slots__ = (
+        "_call",
+        "_search_text",
+        "call_id",
+        "call_node",
+        "longer_hash_keys",
+        "message_keys",
+        "parent_call_id",
+        "rank",
+        "reply_node",
+    )
 
     def __init__(
         self,
-        call: RecordedCall,
+        call_id: str,
+        parent_call_id: str | None,
         rank: int,
         call_node: AgentCallNode,
         reply_node: AgentReplyNode,
-        message_keys: tuple[str, ...],
+        longer_hash_keys: bool,
     ) -> None:
-        self.call = call
+        self.call_id = call_id
+        self.longer_hash_keys = longer_hash_keys  # of the context the call ran in: its keys are made as there
+        self.parent_call_id = parent_call_id
         self.rank = rank
         self.call_node = call_node
         self.reply_node = reply_node
-        self.message_keys = message_keys
+        self.message_keys: tuple[str, ...] | None = None  # set when the entry is indexed
+        self._call: RecordedCall | None = None
         self._search_text: str | None = None
+
+    @property
+    def agent_alias(self) -> str:
+        return self.call_node.agent_alias
+
+    @property
+    def call(self) -> RecordedCall:
+        """The call as sources list it (its records' hash keys are computed the first time)."""
+        if self._call is None:
+            with hash_keys_made_as(self.longer_hash_keys):
+                self._call = RecordedCall(
+                    call_id=self.call_id,
+                    agent_alias=self.call_node.agent_alias,
+                    call_hash_key=self.call_node.hash_key,
+                    reply_hash_key=self.reply_node.hash_key,
+                    parent_call_id=self.parent_call_id,
+                )
+        return self._call
 
     @property
     def search_text(self) -> str:
         """What a text filter looks in (made by the first search that needs it: most calls are never searched)."""
         if self._search_text is None:
+            with hash_keys_made_as(self.longer_hash_keys):  # the serialised record names its messages' hash keys
+                serialized = self.call_node.serialized
             self._search_text = "\n".join(
                 [
                     self.call_node.agent_alias,
-                    self.call_node.serialized,
+                    serialized,
                     *map(str, self.call_node.messages),
                     *map(str, self.reply_node.replies),
                 ]
@@ -117,6 +157,8 @@ class InMemoryHistory:
     `on_persist_message` is what makes the engine build the records; of the lifecycle events, `CallInitiated` gives
     the parent of every call and `CallRecorded` the call's two records, whose nested messages are kept from the
     records themselves (so nothing is missing when it was attached after some messages were already persisted).
+    Nothing is hashed while calls run: a call's records and messages get their hash keys when it is first listed or
+    its messages are first asked for (`get_message`), made as they would have been in the context the call ran in.
     `persist` and `handle_event` are the same two handlers under their older names, for `on_persist_messages=` /
     `on_call_event=`.
 
@@ -134,8 +176,11 @@ class InMemoryHistory:
         self._max_calls = check_max_calls(max_calls)
         self.evicted_calls = 0
         """How many calls were recorded and then evicted to stay within `max_calls`."""
+        # the index of the messages of the calls kept, by hash key (each counted once per call that refers to it):
+        # brought up to date when a message is asked for, from the calls recorded since (`_unindexed`)
         self._messages: dict[str, Message] = {}
         self._message_uses: dict[str, int] = {}
+        self._unindexed: deque[_Entry] = deque()  # in the order recorded, as the eviction order is
         self._calls: dict[str, _Entry] = {}
         self._recorded_order: deque[str] = deque()  # the eviction order
         self._initiated: dict[str, tuple[str | None, int]] = {}  # parent and rank of calls not recorded yet
@@ -199,28 +244,32 @@ class InMemoryHistory:
         if rank is None:
             rank = self._next_rank
             self._next_rank += 1
-        message_keys: dict[str, None] = {}
-        for message in (*event.reply_node.sub_messages(), event.reply_node):
-            hash_key = message.hash_key
-            if hash_key in message_keys:
-                continue
-            message_keys[hash_key] = None
-            if hash_key in self._messages:
-                self._message_uses[hash_key] += 1
-            else:
-                self._messages[hash_key] = message  # serialised when asked for (`get_message`)
-                self._message_uses[hash_key] = 1
-        call = RecordedCall(
-            call_id=key,
-            agent_alias=event.call_node.agent_alias,
-            call_hash_key=event.call_node.hash_key,
-            reply_hash_key=event.reply_node.hash_key,
-            parent_call_id=parent,
-        )
-        self._calls[key] = _Entry(call, rank, event.call_node, event.reply_node, tuple(message_keys))
+        entry = _Entry(key, parent, rank, event.call_node, event.reply_node, longer_hash_keys())
+        self._calls[key] = entry
+        self._unindexed.append(entry)
         self._recorded_order.append(key)
         if parent is not None:
             self._children.setdefault(parent, {})[key] = None
+
+    def _index_recorded(self) -> None:
+        """Index the messages of the calls recorded since the last time (hashing them: the first time they are)."""
+        while self._unindexed:
+            entry = self._unindexed.popleft()
+            with hash_keys_made_as(entry.longer_hash_keys):
+                messages = [
+                    (message.hash_key, message) for message in (*entry.reply_node.sub_messages(), entry.reply_node)
+                ]
+            message_keys: dict[str, None] = {}
+            for hash_key, message in messages:
+                if hash_key in message_keys:
+                    continue
+                message_keys[hash_key] = None
+                if hash_key in self._messages:
+                    self._message_uses[hash_key] += 1
+                else:
+                    self._messages[hash_key] = message  # serialised when asked for (`get_message`)
+                    self._message_uses[hash_key] = 1
+            entry.message_keys = tuple(message_keys)
 
     def _evict_over_limit(self) -> bool:
         """Evict the calls recorded longest ago until at most `max_calls` remain; whether any were."""
@@ -232,14 +281,17 @@ class InMemoryHistory:
 
     def _evict(self, key: str) -> None:
         entry = self._calls.pop(key)
-        for hash_key in entry.message_keys:
-            uses = self._message_uses[hash_key] - 1
-            if uses:
-                self._message_uses[hash_key] = uses
-            else:
-                del self._message_uses[hash_key]
-                del self._messages[hash_key]
-        parent = entry.call.parent_call_id
+        if entry.message_keys is None:  # not indexed: the oldest of those waiting to be (both orders are the record's)
+            self._unindexed.popleft()
+        else:
+            for hash_key in entry.message_keys:
+                uses = self._message_uses[hash_key] - 1
+                if uses:
+                    self._message_uses[hash_key] = uses
+                else:
+                    del self._message_uses[hash_key]
+                    del self._messages[hash_key]
+        parent = entry.parent_call_id
         if parent is not None:
             siblings = self._children[parent]
             del siblings[key]
@@ -259,7 +311,7 @@ class InMemoryHistory:
         return [
             entry.call
             for entry in entries
-            if (agent_alias is None or entry.call.agent_alias == agent_alias)
+            if (agent_alias is None or entry.agent_alias == agent_alias)
             and (needle is None or needle in entry.search_text)
         ]
 
@@ -268,6 +320,7 @@ class InMemoryHistory:
         return None if entry is None else entry.call
 
     def get_message(self, hash_key: str) -> Mapping[str, Any] | None:
+        self._index_recorded()
         message = self._messages.get(hash_key)
         return None if message is None else message.serialize()
 

@@ -1,5 +1,7 @@
 """`Frozen`: an immutable pydantic model with a content hash, the base of every message and record."""
 
+import contextlib
+import contextvars
 import datetime
 import decimal
 import enum
@@ -28,8 +30,10 @@ __all__ = [
     "cached_privately",
     "externalized_children",
     "freeze_value",
+    "hash_keys_made_as",
     "holds_nested_models",
     "holds_nested_values",
+    "longer_hash_keys",
     "normalize_text",
     "register_frozen_type",
 ]
@@ -282,7 +286,7 @@ class Frozen(BaseModel):
         else:  # cached, as `serialized` would be
             serialized = self.__dict__["serialized"] = _escaped_json(text)
         digest = hashlib.sha256(serialized.encode("utf-8")).hexdigest()
-        return digest if _longer_hash_keys() else digest[:40]
+        return digest if longer_hash_keys() else digest[:40]
 
     def frozen_fields(self, exclude_class: bool = False) -> Iterator[str]:
         """Names of the declared fields (set or defaulted) followed by the extra ones."""
@@ -467,9 +471,31 @@ def holds_nested_values(values: Iterable[Any]) -> bool:
     return any(value.__class__ not in _PLAIN_JSON and isinstance(value, (Frozen, tuple)) for value in values)
 
 
-def _longer_hash_keys() -> bool:
+def longer_hash_keys() -> bool:
+    """Whether hash keys made here and now are the longer ones (64 hex digits): the active context's setting, unless
+    `hash_keys_made_as` says otherwise."""
+    made_as = _hash_keys_made_as.get()
+    if made_as is not None:
+        return made_as
     context = PromisingContext.get_current_or_none()
     return context is not None and context.longer_hash_keys
+
+
+_hash_keys_made_as: contextvars.ContextVar[bool | None] = contextvars.ContextVar("hash_keys_made_as", default=None)
+
+
+@contextlib.contextmanager
+def hash_keys_made_as(longer: bool) -> Iterator[None]:
+    """Make the hash keys computed inside the block as a context with `longer_hash_keys=longer` would.
+
+    For code that hashes messages later than they were made and elsewhere (a history that hashes a call's records
+    only when they are browsed): the keys come out as they would have where the messages were made.
+    """
+    token = _hash_keys_made_as.set(longer)
+    try:
+        yield
+    finally:
+        _hash_keys_made_as.reset(token)
 
 
 def _nested_hash_key(model: Frozen) -> str:
