@@ -596,9 +596,7 @@ class _AgentCallRun(ProducerCoroutine):
         else:  # names to normalise or check (or that clash with the records' own): through validation
             call_node = AgentCallNode(**extra, agent_alias=alias, messages=inputs)
             reply_node = AgentReplyNode(**metadata, agent_alias=alias, agent_call=call_node, replies=replies)
-        self.mini_agents._persist_call_records(  # noqa: SLF001 - a call run records itself through its MiniAgents
-            call_node, reply_node, (self.input_promise, self.replies.sequence_promise)
-        )
+        self.mini_agents._persist_call_records(call_node, reply_node)  # noqa: SLF001 - a call run records itself through its MiniAgents
         if self._announces_calls and self.mini_agents.announces(CallRecorded):
             self.mini_agents._emit_call_event(  # noqa: SLF001 - the engine's call machinery announces through its MiniAgents
                 CallRecorded(call_id=self.call_id, time=time.time(), call_node=call_node, reply_node=reply_node)

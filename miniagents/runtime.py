@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from miniagents.lifecycle import CALL_EVENT_TYPES, AgentCallEvent, CallEventHandler
-from miniagents.messages import Message, MessagePromise
+from miniagents.messages import Message
 from miniagents.miniagent_typing import MessageType, PersistMessagesEventHandler
 from miniagents.observers import MiniAgentsObserver
 from miniagents.promising._deprecation import REMOVED_IN, warn_deprecated
@@ -173,21 +173,22 @@ class MiniAgents(PromisingContext):
         except Exception:
             logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
 
-    def _persist_call_records(
-        self, call_node: AgentCallNode, reply_node: AgentReplyNode, sources: "Iterable[MessageSequencePromise]"
-    ) -> None:
+    def _persist_call_records(self, call_node: AgentCallNode, reply_node: AgentReplyNode) -> None:
         """Hand the records of a finished call to the persist handlers: the call's, then the reply's.
 
-        The input and reply messages in them came from the message promises of `sources` (the call's input and
-        replies). Those reached the handlers as they resolved, unless a handler was subscribed only later or a promise
-        belongs to another context; when all of them did, and the rest of the records (keyword arguments, metadata)
-        holds no messages, only the two records are handed: walking the messages again would cost as much as
-        persisting them did the first time, for every call. Never raises, like `persist_message`.
+        The input and reply messages in them reached the handlers as they resolved (each is marked on itself, after
+        the messages nested in it), unless a handler was subscribed only later or a message belongs to another
+        context; when all of them did, and the rest of the records (keyword arguments, metadata) holds no messages,
+        only the two records are handed: walking the messages again would cost as much as persisting them did the
+        first time, for every call. Never raises, like `persist_message`.
         """
+        mark = self._persisted_mark
         if (
             _extra_holds_models(call_node)  # the call's keyword arguments and its agent's metadata
             or _extra_holds_models(reply_node)  # the metadata (a keyword argument of its name hides it in the call's)
-            or not all(self._persisted_on_resolution(source) for source in sources)
+            or not all(
+                message.__dict__.get(_PERSISTED_BY) is mark for message in (*call_node.messages, *reply_node.replies)
+            )
         ):
             self.persist_message(reply_node)
             return
@@ -196,15 +197,6 @@ class MiniAgents(PromisingContext):
             self._persist_one(reply_node, None)
         except Exception:
             logger.log(self.log_level_for_errors, "A message could not be persisted", exc_info=True)
-
-    def _persisted_on_resolution(self, sequence_promise: "MessageSequencePromise") -> bool:
-        """Whether every message of a complete sequence reached this context's persist handlers when it resolved."""
-        mark = self._persisted_mark
-        for piece in sequence_promise.pieces_so_far:  # message promises, and errors at their positions
-            message = piece.message_if_complete if isinstance(piece, MessagePromise) else None
-            if message is not None and message.__dict__.get(_PERSISTED_BY) is not mark:  # a failed one is in no record
-                return False
-        return True
 
     def _persist_one(self, message: Message, promise: Any) -> None:
         marks = message.__dict__  # a frozen model: the mark goes where its computed values are cached
