@@ -282,7 +282,8 @@ class InMemoryHistory:
     def _evict(self, key: str) -> None:
         entry = self._calls.pop(key)
         if entry.message_keys is None:  # not indexed: the oldest of those waiting to be (both orders are the record's)
-            self._unindexed.popleft()
+            if self._unindexed and self._unindexed[0] is entry:
+                self._unindexed.popleft()
         else:
             for hash_key in entry.message_keys:
                 uses = self._message_uses[hash_key] - 1
