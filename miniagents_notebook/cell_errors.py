@@ -3,8 +3,9 @@
 **Interrupt = cancel.** The notebook session is process-wide, so the agents a cell triggers run in tasks of the
 session, not of the cell: interrupting the kernel cancels the cell's own task (ipykernel cancels an awaiting cell on
 SIGINT; a blocking cell gets `KeyboardInterrupt`), and without more the agents would go on running — and streaming into
-the cell's output — in the background. `CellCalls` is an observer of the session's `MiniAgents` that knows which cell
-started which call:
+the cell's output — in the background. `CellCalls` is an observer of the session's `MiniAgents` (and of any other
+that is the current one when a cell starts: one the user activated process-wide) that knows which cell started which
+call:
 
 - a call made outside any agent belongs to the cell that runs when it is initiated (`pre_run_cell` counts cells);
 - a call made by an agent belongs to the cell of the call that made it;
@@ -29,7 +30,9 @@ functions'. An error raised by the framework itself keeps the user's line that c
 """
 
 import asyncio
+import itertools
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -40,6 +43,7 @@ from typing import Any
 from IPython.core.interactiveshell import InteractiveShell
 
 import miniagents
+from miniagents import MiniAgents
 from miniagents.lifecycle import AgentCallEvent, CallFinished, CallInitiated, CallStarted
 from miniagents_notebook.rendering import count_text
 
@@ -67,52 +71,80 @@ def detached() -> Iterator[None]:
         _detaching.reset(token)
 
 
+_CallKey = tuple[int, int]  # (the source: which `MiniAgents`, its call id): call ids are unique within one only
+
+
 class CellCalls:
-    """Which cell started each unfinished agent call, and the task that runs it (an observer of a `MiniAgents`)."""
+    """Which cell started each unfinished agent call, and the task that runs it (an observer of a `MiniAgents`).
+
+    It observes the session's `MiniAgents` (attached to it directly) and, from the cell after it becomes the current
+    one, any other — one activated process-wide by the user, say (`follow`): interrupting a cell then cancels the calls
+    it made there too, instead of saying `0 agent calls cancelled` while they run on.
+    """
 
     call_event_types = (CallInitiated, CallStarted, CallFinished)  # no per-message events are built for it
 
     def __init__(self) -> None:
         self.cell = 0
-        self._cell_of_call: dict[int, int] = {}
-        self._task_of_call: dict[int, asyncio.Task[Any]] = {}
+        self._cell_of_call: dict[_CallKey, int] = {}
+        self._task_of_call: dict[_CallKey, asyncio.Task[Any]] = {}
         self._interrupted_cells: set[int] = set()
-        self._detached_calls: dict[int, int] = {}  # unfinished detached calls → the cell that started them
+        self._detached_calls: dict[_CallKey, int] = {}  # unfinished detached calls → the cell that started them
+        self._followed: weakref.WeakKeyDictionary[MiniAgents, _FollowedCalls] = weakref.WeakKeyDictionary()
+        self._sources = itertools.count(1)  # 0 is the MiniAgents this is attached to directly
 
     def new_cell(self, *_: Any) -> None:
-        """A cell begins to run (IPython's `pre_run_cell` event)."""
+        """A cell begins to run (IPython's `pre_run_cell` event): count it, and follow the current `MiniAgents`."""
         self.cell += 1
+        current = MiniAgents.get_current_or_none()
+        if current is not None:
+            self.follow(current)
+
+    def follow(self, mini_agents: MiniAgents) -> None:
+        """Know the cells of the calls of `mini_agents` too (nothing happens if they are known already)."""
+        if self in mini_agents.observers or mini_agents in self._followed:
+            return
+        follower = _FollowedCalls(self, next(self._sources))
+        mini_agents.attach(follower)
+        self._followed[mini_agents] = follower
 
     def on_call_event(self, event: AgentCallEvent) -> None:
+        self.on_call_event_of(0, event)
+
+    def on_call_event_of(self, source: int, event: AgentCallEvent) -> None:
+        """`event` of the `MiniAgents` numbered `source` (0: the one this is attached to directly)."""
+        key = (source, event.call_id)
         if isinstance(event, CallInitiated):
             if event.parent_call_id is None and _detaching.get():
-                self._detached_calls[event.call_id] = self.cell  # no cell's: its calls, made under it, are no one's
+                self._detached_calls[key] = self.cell  # no cell's: its calls, made under it, are no one's
                 return
-            cell = self.cell if event.parent_call_id is None else self._cell_of_call.get(event.parent_call_id)
+            cell = (
+                self.cell if event.parent_call_id is None else self._cell_of_call.get((source, event.parent_call_id))
+            )
             if cell is not None:
-                self._cell_of_call[event.call_id] = cell
+                self._cell_of_call[key] = cell
         elif isinstance(event, CallStarted):
-            cell = self._cell_of_call.get(event.call_id)
+            cell = self._cell_of_call.get(key)
             task = asyncio.current_task()
             if cell is None or task is None:
                 return
             if cell in self._interrupted_cells:
                 task.cancel()
             else:
-                self._task_of_call[event.call_id] = task
+                self._task_of_call[key] = task
         elif isinstance(event, CallFinished):
-            self._cell_of_call.pop(event.call_id, None)
-            self._task_of_call.pop(event.call_id, None)
-            self._detached_calls.pop(event.call_id, None)
+            self._cell_of_call.pop(key, None)
+            self._task_of_call.pop(key, None)
+            self._detached_calls.pop(key, None)
 
     def cancel_cell(self, cell: int) -> int:
         """Cancel every unfinished call `cell` started (those not started yet: when they start); how many."""
         self._interrupted_cells.add(cell)
         cancelled = 0
-        for call_id, call_cell in list(self._cell_of_call.items()):
+        for key, call_cell in list(self._cell_of_call.items()):
             if call_cell != cell:
                 continue
-            task = self._task_of_call.pop(call_id, None)
+            task = self._task_of_call.pop(key, None)
             if task is None or task.cancel():
                 cancelled += 1
         return cancelled
@@ -123,6 +155,25 @@ class CellCalls:
     def detached_calls(self, cell: int) -> int:
         """How many calls triggered by `cell` under `detached()` are still running."""
         return sum(1 for call_cell in self._detached_calls.values() if call_cell == cell)
+
+    async def aflush(self) -> None:
+        """Nothing is buffered."""
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+class _FollowedCalls:
+    """The observer `CellCalls.follow` attaches to one more `MiniAgents`: hands its events on, numbered by source."""
+
+    call_event_types = CellCalls.call_event_types
+
+    def __init__(self, cell_calls: CellCalls, source: int) -> None:
+        self._cell_calls = cell_calls
+        self._source = source
+
+    def on_call_event(self, event: AgentCallEvent) -> None:
+        self._cell_calls.on_call_event_of(self._source, event)
 
     async def aflush(self) -> None:
         """Nothing is buffered."""

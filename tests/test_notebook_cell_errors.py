@@ -216,3 +216,16 @@ def test_an_interrupted_miniagent_cell_run_with_detach_keeps_running(kernel: Ker
     assert traceback == "Interrupted: 0 agent calls cancelled; 1 detached call keeps running"
     assert _growth(kernel, "bystander") > 0
     assert kernel.run("print(*(await greet.trigger()))") == "hello\n"
+
+
+def test_interrupting_cancels_the_agents_of_a_mini_agents_the_user_activated_process_wide(kernel: Kernel) -> None:
+    """Code written for MiniAgents may activate its own `MiniAgents` process-wide in place of the session's: the calls
+    of the cells after it are known too, so the interrupted cell's agents stop (it said `0 agent calls cancelled`
+    while they ran on)."""
+    kernel.run("from miniagents import MiniAgents\nmine = MiniAgents().activate(process_wide=True)")
+
+    messages = kernel.interrupt_after("await boss.trigger()", seconds=1.0)
+
+    assert strip_ansi("\n".join(_error(messages)["traceback"])) == "Interrupted: 2 agent calls cancelled"
+    assert _growth(kernel, "ticker") == 0
+    assert kernel.run("print(MiniAgents.get_current() is mine, *(await greet.trigger()))") == "True hello\n"
