@@ -268,13 +268,7 @@ class MiniAgents(PromisingContext):
         return self._call_event_routes_cache
 
     def _emit_call_event(self, event: AgentCallEvent) -> None:
-        # the routes worked out last, unless the handlers changed since (`_call_event_routes`, inlined: once an event)
-        routes = (
-            self._call_event_routes_cache
-            if self._call_event_routes_of == self.call_event_handlers
-            else self._call_event_routes()
-        )
-        for handler in routes[event.__class__]:  # a tuple: a handler may (un)subscribe handlers
+        for handler in self._call_event_routes()[event.__class__]:  # a tuple: a handler may (un)subscribe handlers
             try:
                 handler(event)
             except Exception:  # an observer must never break the agents it observes

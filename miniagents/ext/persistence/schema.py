@@ -129,20 +129,18 @@ _TEXT_INDEX = (
 _TEXT_INDEX_TRIGGER = "messages_text_on_insert"  # how version 1 kept the index up to date, row by row
 
 # version 2 and older: a `message_references` row per nested message, and every row in the agent alias index
-_CONVERT_REFERENCES = (
-    "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) "
-    "SELECT parent_hash_key, field_path, json_group_array(child_hash_key) FROM "
-    "(SELECT * FROM message_references ORDER BY parent_hash_key, field_path, position) "
-    "GROUP BY parent_hash_key, field_path",
-    "DROP TABLE message_references",
-    "DROP INDEX IF EXISTS messages_by_agent",
-)
-_REFERENCE_LISTS_VIEW = (
-    "CREATE TEMP VIEW IF NOT EXISTS reference_lists AS "
+# their rows as `reference_lists` rows: each field's children in one JSON array, in their order
+_GROUPED_REFERENCES = (
     "SELECT parent_hash_key, field_path, json_group_array(child_hash_key) AS child_hash_keys FROM "
     "(SELECT * FROM main.message_references ORDER BY parent_hash_key, field_path, position) "
     "GROUP BY parent_hash_key, field_path"
 )
+_CONVERT_REFERENCES = (
+    "INSERT OR IGNORE INTO reference_lists (parent_hash_key, field_path, child_hash_keys) " + _GROUPED_REFERENCES,
+    "DROP TABLE message_references",
+    "DROP INDEX IF EXISTS messages_by_agent",
+)
+_REFERENCE_LISTS_VIEW = "CREATE TEMP VIEW IF NOT EXISTS reference_lists AS " + _GROUPED_REFERENCES
 
 _INDEX_PENDING_TEXTS = (
     "INSERT INTO messages_text (rowid, text) SELECT id, text FROM messages "
